@@ -1,0 +1,21 @@
+/**
+ * The only user of bun:ffi: libc calls for peer credentials, NSS user and group lookups,
+ * sd_notify, and the errno -> typed error table that every system call failure goes through.
+ */
+export { cstr, errno, libc } from "./_libc.ts";
+export { check } from "./check.ts";
+export {
+  AlreadyExistsError,
+  BusyError,
+  ERRNO_NAMES,
+  InvalidArgumentError,
+  NotFoundError,
+  NotSupportedError,
+  PermissionError,
+  SysError,
+  sysError,
+  WouldBlockError,
+} from "./errno.ts";
+export { type PeerCredentials, peerCredentials } from "./peercred.ts";
+export { sdNotify, sockaddrUn } from "./sdnotify.ts";
+export { type GroupInfo, groupByGid, groupByName, groupsOfUser, type UserInfo, userByName, userByUid } from "./users.ts";

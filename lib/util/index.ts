@@ -1,0 +1,5 @@
+/**
+ * Pure helpers with no I/O of their own: the logger factory, and (as later layers need them)
+ * CIDR arithmetic, WireGuard key encoding and backoff schedules.
+ */
+export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";
