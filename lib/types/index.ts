@@ -3,4 +3,5 @@
  * Nothing here does I/O or imports anything else from lib/.
  */
 export { ERROR_CODES, type ErrorCode, FzError, isErrorCode } from "./errors.ts";
+export type { Resource, ResourceType } from "./resource.ts";
 export { VERSION } from "./version.ts";

@@ -2,4 +2,7 @@
  * Pure helpers with no I/O of their own: the logger factory, and (as later layers need them)
  * CIDR arithmetic, WireGuard key encoding and backoff schedules.
  */
+
+export { Backoff, type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+export { type Clock, systemClock } from "./clock.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";

@@ -1,0 +1,16 @@
+/** The kinds of resource the client routes: one address or one CIDR range (`dns` comes later). */
+export type ResourceType = "cidr" | "ip";
+
+/**
+ * A resource the signed-in actor may reach, as the portal describes it. One model for the portal
+ * protocol, the daemon, firezonectl and the tray.
+ */
+export interface Resource {
+  id: string;
+  name: string;
+  type: ResourceType;
+  /** `ip`: one IPv4 or IPv6 address; `cidr`: a network such as `10.0.0.0/24` or `fd00::/64`. */
+  address: string;
+  /** The site whose gateways forward to this resource. */
+  site: { id: string; name: string };
+}
