@@ -28,7 +28,7 @@ export const libc = dlopen("libc.so.6", {
 
 /** errno of the last failed libc call; read it right after the call, before anything else runs. */
 export function errno(): number {
-  return read.i32(libc.__errno_location(), 0);
+  return read.i32(libc.__errno_location()!, 0);
 }
 
 /** A NUL-terminated C string in a fresh buffer, for `cstring` arguments. */

@@ -18,4 +18,12 @@ export {
 } from "./errno.ts";
 export { type PeerCredentials, peerCredentials } from "./peercred.ts";
 export { sdNotify, sockaddrUn } from "./sdnotify.ts";
-export { type GroupInfo, groupByGid, groupByName, groupsOfUser, type UserInfo, userByName, userByUid } from "./users.ts";
+export {
+  type GroupInfo,
+  groupByGid,
+  groupByName,
+  groupsOfUser,
+  type UserInfo,
+  userByName,
+  userByUid,
+} from "./users.ts";

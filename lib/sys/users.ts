@@ -69,24 +69,32 @@ function decodeGroup(b: Buffer): GroupInfo {
 }
 
 export function userByUid(uid: number): UserInfo | null {
-  const b = lookup("getpwuid_r", 48, (o, buf, r) => libc.getpwuid_r(uid, ptr(o), ptr(buf), buf.length, ptr(r)));
+  const b = lookup("getpwuid_r", 48, (o, buf, r) =>
+    libc.getpwuid_r(uid, ptr(o), ptr(buf), buf.length, ptr(r)),
+  );
   return b && decodePasswd(b);
 }
 
 export function userByName(name: string): UserInfo | null {
   const n = cstr(name);
-  const b = lookup("getpwnam_r", 48, (o, buf, r) => libc.getpwnam_r(ptr(n), ptr(o), ptr(buf), buf.length, ptr(r)));
+  const b = lookup("getpwnam_r", 48, (o, buf, r) =>
+    libc.getpwnam_r(ptr(n), ptr(o), ptr(buf), buf.length, ptr(r)),
+  );
   return b && decodePasswd(b);
 }
 
 export function groupByName(name: string): GroupInfo | null {
   const n = cstr(name);
-  const b = lookup("getgrnam_r", 32, (o, buf, r) => libc.getgrnam_r(ptr(n), ptr(o), ptr(buf), buf.length, ptr(r)));
+  const b = lookup("getgrnam_r", 32, (o, buf, r) =>
+    libc.getgrnam_r(ptr(n), ptr(o), ptr(buf), buf.length, ptr(r)),
+  );
   return b && decodeGroup(b);
 }
 
 export function groupByGid(gid: number): GroupInfo | null {
-  const b = lookup("getgrgid_r", 32, (o, buf, r) => libc.getgrgid_r(gid, ptr(o), ptr(buf), buf.length, ptr(r)));
+  const b = lookup("getgrgid_r", 32, (o, buf, r) =>
+    libc.getgrgid_r(gid, ptr(o), ptr(buf), buf.length, ptr(r)),
+  );
   return b && decodeGroup(b);
 }
 

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "timeout",
   "invalid_token",
   "tunnel_error",
+  "untrusted_daemon",
   "internal",
 ] as const;
 

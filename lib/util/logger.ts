@@ -23,7 +23,8 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 const SYSLOG: Record<LogLevel, number> = { debug: 7, info: 6, warn: 4, error: 3 };
 
 function formatValue(value: unknown): string {
-  if (typeof value === "string") return /^[\w./:@+-]*$/.test(value) && value !== "" ? value : JSON.stringify(value);
+  if (typeof value === "string")
+    return /^[\w./:@+-]*$/.test(value) && value !== "" ? value : JSON.stringify(value);
   if (value instanceof Error) return JSON.stringify(value.message);
   return JSON.stringify(value) ?? "undefined";
 }

@@ -1,0 +1,35 @@
+// sysexits-style exit codes, documented in firezonectl --help and the README.
+import { type ErrorCode, FzError } from "../types/index.ts";
+
+export const EXIT = {
+  ok: 0,
+  other: 1,
+  usage: 64,
+  unavailable: 69,
+  noPermission: 77,
+} as const;
+
+const BY_CODE: Partial<Record<ErrorCode, number>> = {
+  daemon_unreachable: EXIT.unavailable,
+  timeout: EXIT.unavailable,
+  protocol_mismatch: EXIT.unavailable,
+  permission_denied: EXIT.noPermission,
+  service_mode: EXIT.noPermission,
+  invalid_request: EXIT.usage,
+  unknown_method: EXIT.unavailable,
+};
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof FzError) return BY_CODE[err.code] ?? EXIT.other;
+  return EXIT.other;
+}
+
+/** A usage mistake on the command line (exit 64). */
+export class UsageError extends Error {}
+
+/** Ends the command with `code` after it has already printed what it had to say. */
+export class SilentExit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

@@ -1,0 +1,53 @@
+// What a command may touch, passed in so commands run in tests without a terminal.
+import { type ClientOptions, connectDaemon, type DaemonClient } from "../ipc/index.ts";
+
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  env: Record<string, string | undefined>;
+  readStdin: () => Promise<string>;
+}
+
+export const processIo: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+  readStdin: () => Bun.stdin.text(),
+};
+
+/** Global options, taken out of argv before the subcommand parses the rest. */
+export interface GlobalOptions {
+  socket: string | undefined;
+}
+
+let current: { io: CliIo; globals: GlobalOptions } = { io: processIo, globals: { socket: undefined } };
+
+export function setContext(io: CliIo, globals: GlobalOptions): void {
+  current = { io, globals };
+}
+
+export function io(): CliIo {
+  return current.io;
+}
+
+/** --socket, else FIREZONE_SOCKET, else the packaged default. */
+export function clientOptions(): ClientOptions {
+  const socketPath = current.globals.socket ?? (current.io.env.FIREZONE_SOCKET || undefined);
+  // Only for test daemons that run unprivileged; never set in production.
+  const requireRootPeer = current.io.env.FIREZONE_INSECURE_ALLOW_NONROOT_DAEMON !== "1";
+  return { socketPath, requireRootPeer, timeoutMs: 10_000 };
+}
+
+/** Runs `fn` with a connected client and always closes it. */
+export async function withClient<T>(fn: (client: DaemonClient) => Promise<T>): Promise<T> {
+  const client = await connectDaemon(clientOptions());
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  current.io.out(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,31 @@
+import { defineCommand } from "citty";
+import type { IpcResource } from "../ipc/index.ts";
+import { io, printJson, withClient } from "./io.ts";
+
+/** A plain table, like `nmcli connection show`. */
+export function formatResources(resources: IpcResource[]): string {
+  if (resources.length === 0) return "No resources. Sign in, or ask your administrator for access.\n";
+  const rows = [
+    ["NAME", "ADDRESS", "TYPE", "SITE", "GATEWAY", "ID"],
+    ...resources.map((r) => [
+      r.name,
+      r.address,
+      r.type,
+      r.site?.name ?? "-",
+      r.gatewayStatus ?? "unknown",
+      r.id,
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return `${rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n")}\n`;
+}
+
+export const resourcesCommand = defineCommand({
+  meta: { name: "resources", description: "List the resources this account may reach" },
+  args: { json: { type: "boolean", description: "Print JSON" } },
+  run: async ({ args }) => {
+    const { resources } = await withClient((c) => c.call("resources", {}));
+    if (args.json) printJson(resources);
+    else io().out(formatResources(resources));
+  },
+});

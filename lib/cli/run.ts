@@ -1,0 +1,104 @@
+// firezonectl: one command, one answer, then exit with a sysexits code.
+import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { FzError, VERSION } from "../types/index.ts";
+import { EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
+import { type CliIo, processIo, setContext } from "./io.ts";
+import { resourcesCommand } from "./resources.ts";
+import { signInCommand } from "./sign_in.ts";
+import { signOutCommand } from "./sign_out.ts";
+import { statusCommand } from "./status.ts";
+import { versionCommand } from "./version.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: citty's command map is heterogeneous by design.
+const SUBCOMMANDS: Record<string, CommandDef<any>> = {
+  status: statusCommand,
+  resources: resourcesCommand,
+  "sign-in": signInCommand,
+  "sign-out": signOutCommand,
+  version: versionCommand,
+};
+
+const root = defineCommand({ meta: { name: "firezonectl", version: VERSION }, subCommands: SUBCOMMANDS });
+
+const HELP = `firezonectl ${VERSION}: control the Firezone tunnel run by firezoned.
+
+Usage: firezonectl [--socket PATH] COMMAND [--json]
+
+Commands:
+  status                       state, account, addresses, resources count, last error
+  resources                    the resources this account may reach
+  sign-in --token-stdin        sign in with a token read from standard input
+  sign-in --token-file FILE    sign in with a token read from FILE
+  sign-out                     sign out and take the tunnel down
+  version                      versions of firezonectl and firezoned
+
+Options:
+  --socket PATH   firezoned's socket (default: $FIREZONE_SOCKET or /run/firezoned/ipc.sock)
+  --json          machine-readable output (status, resources, version, sign-in, sign-out)
+  -h, --help      help for firezonectl or for one command
+
+Exit codes: 0 ok, 64 usage error, 69 firezoned unreachable, 77 permission denied, 1 other error.
+Members of group 'firezone' and root may use firezoned.
+`;
+
+function takeGlobalSocket(argv: string[]): { socket: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let socket: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--socket") {
+      socket = argv[++i];
+      if (!socket || socket.startsWith("-")) throw new UsageError("--socket needs a path");
+    } else if (a.startsWith("--socket=")) socket = a.slice("--socket=".length);
+    else rest.push(a);
+  }
+  return { socket, rest };
+}
+
+/** citty ignores flags it does not know; a typo should not silently do something else. */
+function rejectUnknownFlags(name: string, args: ArgsDef, rawArgs: string[]): void {
+  const known = new Set(Object.keys(args));
+  for (const a of rawArgs) {
+    if (!a.startsWith("-") || a === "-") continue;
+    const flag = a.replace(/^--?/, "").split("=")[0]!.replace(/^no-/, "");
+    if (!known.has(flag)) throw new UsageError(`unknown option '${a}' for '${name}'`);
+  }
+}
+
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  try {
+    const { socket, rest } = takeGlobalSocket(argv);
+    setContext(io, { socket });
+    const [name = "status", ...subArgs] = rest;
+    if (name === "--help" || name === "-h" || name === "help") {
+      io.out(HELP);
+      return EXIT.ok;
+    }
+    if (name === "--version") {
+      io.out(`firezonectl ${VERSION}\n`);
+      return EXIT.ok;
+    }
+    const command = SUBCOMMANDS[name];
+    if (!command)
+      throw new UsageError(name.startsWith("-") ? `unknown option '${name}'` : `unknown command '${name}'`);
+    if (subArgs.includes("--help") || subArgs.includes("-h")) {
+      io.out(`${await renderUsage(command, root)}\n`);
+      return EXIT.ok;
+    }
+    rejectUnknownFlags(name, (command.args ?? {}) as ArgsDef, subArgs);
+    await runCommand(command, { rawArgs: subArgs });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof SilentExit) return err.code;
+    if (err instanceof UsageError || (err as { name?: string }).name === "CLIError") {
+      io.err(`firezonectl: ${(err as Error).message}\nSee 'firezonectl --help'.\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof FzError) {
+      io.err(`firezonectl: ${err.message}\n`);
+      return exitCodeFor(err);
+    }
+    io.err(`firezonectl: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.other;
+  }
+}

@@ -1,0 +1,45 @@
+import { defineCommand } from "citty";
+import type { Status } from "../ipc/index.ts";
+import { io, printJson, withClient } from "./io.ts";
+
+const STATE_TEXT: Record<Status["state"], string> = {
+  signed_out: "Signed out",
+  connecting: "Connecting",
+  connected: "Connected",
+  reconnecting: "Reconnecting",
+};
+
+function duration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s}s` : `${s}s`;
+}
+
+/** The human form of `status`: one headline, then aligned fields, like `systemctl status`. */
+export function formatStatus(st: Status): string {
+  const who = st.actor ? ` as ${st.actor}${st.account ? ` (${st.account})` : ""}` : "";
+  const lines = [`${STATE_TEXT[st.state]}${who}`];
+  const field = (name: string, value: string) => lines.push(`  ${`${name}:`.padEnd(11)} ${value}`);
+  field("Mode", st.mode === "service" ? "service (service-account token)" : "interactive");
+  if (st.interfaceName || st.addresses?.length) {
+    field("Interface", [st.interfaceName, ...(st.addresses ?? [])].filter(Boolean).join(" "));
+  }
+  if (st.state !== "signed_out") field("Resources", String(st.resourceCount));
+  if (st.lastError) field("Last error", st.lastError);
+  field("Daemon", `firezoned ${st.daemonVersion}, pid ${st.pid}, up ${duration(st.uptimeSeconds)}`);
+  if (st.state === "signed_out" && st.mode === "interactive") {
+    lines.push("", "Sign in with the Firezone tray, or: firezonectl sign-in --token-stdin");
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export const statusCommand = defineCommand({
+  meta: { name: "status", description: "Show the tunnel's state, account, addresses and last error" },
+  args: { json: { type: "boolean", description: "Print JSON" } },
+  run: async ({ args }) => {
+    const st = await withClient((c) => c.call("status", {}));
+    if (args.json) printJson(st);
+    else io().out(formatStatus(st));
+  },
+});

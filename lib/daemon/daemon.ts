@@ -1,0 +1,96 @@
+// The daemon object: holds the session and serves the IPC handlers of the protocol table.
+import {
+  type CallContext,
+  type DaemonEvent,
+  type Handlers,
+  IpcServer,
+  type PeerInfo,
+  PROTOCOL_VERSION,
+  type Status,
+} from "../ipc/index.ts";
+import { FzError, VERSION } from "../types/index.ts";
+import type { Logger } from "../util/index.ts";
+import type { AuditSink } from "./audit.ts";
+import type { Session } from "./session.ts";
+
+export interface DaemonOptions {
+  socketPath: string;
+  group: { name: string; gid: number };
+  authorize: (cred: import("../sys/index.ts").PeerCredentials) => PeerInfo;
+  session: Session;
+  serviceMode: boolean;
+  logger: Logger;
+  audit: AuditSink;
+  now?: () => number;
+}
+
+export class Daemon {
+  readonly server: IpcServer;
+  private readonly startedAt: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.now = opts.now ?? (() => Date.now());
+    this.startedAt = this.now();
+    this.server = new IpcServer({
+      socketPath: opts.socketPath,
+      handlers: this.handlers(),
+      authorize: opts.authorize,
+      daemonVersion: VERSION,
+      logger: opts.logger.child("ipc"),
+      audit: opts.audit,
+    });
+    opts.session.onChange((event) => this.publish(event));
+  }
+
+  status(): Status {
+    return {
+      ...this.opts.session.snapshot(),
+      mode: this.opts.serviceMode ? "service" : "interactive",
+      daemonVersion: VERSION,
+      protocol: PROTOCOL_VERSION,
+      pid: process.pid,
+      uptimeSeconds: Math.floor((this.now() - this.startedAt) / 1000),
+    };
+  }
+
+  private publish(event: "status" | "resources"): void {
+    const payload: DaemonEvent =
+      event === "status"
+        ? { kind: "status", status: this.status() }
+        : { kind: "resources", resources: this.opts.session.resources() };
+    this.server.broadcast(payload);
+  }
+
+  /** In service mode only root may change the session, even when the service token is bad. */
+  private checkMayOperate(ctx: CallContext): void {
+    if (this.opts.serviceMode && ctx.peer.role !== "admin") {
+      throw new FzError(
+        "service_mode",
+        "firezoned runs in service mode (a service-account token is configured), so sign-in and sign-out " +
+          "are managed by the administrator. Ask root to change /etc/firezoned/token or FIREZONE_TOKEN.",
+      );
+    }
+  }
+
+  private handlers(): Handlers {
+    return {
+      status: () => this.status(),
+      version: () => ({ daemonVersion: VERSION, protocol: PROTOCOL_VERSION }),
+      resources: () => ({ resources: this.opts.session.resources() }),
+      sign_in: async (params, ctx) => {
+        this.checkMayOperate(ctx);
+        await this.opts.session.signIn(params.token, {
+          accountSlug: params.accountSlug,
+          actorName: params.actorName,
+        });
+        return this.status();
+      },
+      sign_out: async (_params, ctx) => {
+        this.checkMayOperate(ctx);
+        await this.opts.session.signOut(`signed out by ${ctx.peer.user}`);
+        return this.status();
+      },
+    };
+  }
+}

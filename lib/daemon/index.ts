@@ -1,0 +1,17 @@
+/**
+ * firezoned itself: configuration, the socket and its permissions, service-mode tokens, the audit
+ * log, the session state machine, and the IPC handlers that expose them.
+ */
+export { type AuditSink, createAuditSink } from "./audit.ts";
+export { type DaemonConfig, DEFAULTS, loadDaemonConfig } from "./config.ts";
+export { Daemon, type DaemonOptions } from "./daemon.ts";
+export { runDaemon } from "./run.ts";
+export { loadServiceToken, type ServiceToken } from "./service_token.ts";
+export {
+  OfflineSession,
+  type Session,
+  type SessionChange,
+  type SessionSnapshot,
+  type SignInHints,
+} from "./session.ts";
+export { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";

@@ -1,0 +1,146 @@
+// firezoned's main: read the environment, claim the socket, serve until SIGTERM/SIGINT.
+import { existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { groupAuthorizer } from "../ipc/index.ts";
+import { groupByName, sdNotify } from "../sys/index.ts";
+import { FzError, VERSION } from "../types/index.ts";
+import { createLogger, type Logger } from "../util/index.ts";
+import { createAuditSink } from "./audit.ts";
+import { type DaemonConfig, loadDaemonConfig } from "./config.ts";
+import { Daemon } from "./daemon.ts";
+import { loadServiceToken } from "./service_token.ts";
+import { OfflineSession } from "./session.ts";
+import { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
+
+const HELP = `firezoned ${VERSION}: the Firezone client daemon. Owns the tunnel and serves ${"/run/firezoned/ipc.sock"}.
+
+Usage: firezoned [--help] [--version]
+
+Runs in the foreground as root (under systemd, Type=notify, or as a container's main process).
+Environment:
+  FIREZONE_TOKEN       service-account token (or a path to a file holding it); enables service mode
+  FIREZONE_TOKEN_FILE  service-token file (default /etc/firezoned/token; must be root's, mode 0600)
+  FIREZONE_SOCKET      IPC socket path (default /run/firezoned/ipc.sock)
+  FIREZONE_GROUP       group allowed to operate the tunnel (default firezone)
+  FIREZONE_STATE_DIR   state directory (default /var/lib/firezoned)
+  FIREZONE_LOG_DIR     log directory for the audit log (default /var/log/firezoned)
+  FIREZONE_API_URL     portal URL
+  FIREZONE_TUN_NAME    tunnel device name (default tun-firezone)
+  FIREZONE_LOG_LEVEL   debug, info, warn or error (default info)
+`;
+
+// sysexits: a configuration problem the administrator must fix.
+const EX_CONFIG = 78;
+const EX_USAGE = 64;
+const EX_NOPERM = 77;
+
+export async function runDaemon(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (argv.includes("--version")) {
+    process.stdout.write(`firezoned ${VERSION}\n`);
+    return 0;
+  }
+  if (argv.length > 0) {
+    process.stderr.write(`firezoned: unknown argument '${argv[0]}'. See firezoned --help.\n`);
+    return EX_USAGE;
+  }
+  let config: DaemonConfig;
+  try {
+    config = loadDaemonConfig(env);
+  } catch (err) {
+    process.stderr.write(`firezoned: ${(err as Error).message}\n`);
+    return EX_CONFIG;
+  }
+  const log = createLogger({
+    name: "firezoned",
+    level: config.logLevel,
+    journald: Boolean(env.JOURNAL_STREAM),
+  });
+  if (process.getuid?.() !== 0) {
+    log.error(
+      "firezoned must run as root: it creates the tunnel device and owns its socket. Run it with sudo or systemd.",
+    );
+    return EX_NOPERM;
+  }
+  try {
+    return await serve(config, log);
+  } catch (err) {
+    log.error(err instanceof FzError ? err.message : `failed to start: ${(err as Error).message}`);
+    return err instanceof FzError && err.code === "busy" ? 1 : EX_CONFIG;
+  }
+}
+
+async function serve(config: DaemonConfig, log: Logger): Promise<number> {
+  const group = groupByName(config.group);
+  if (!group) {
+    throw new FzError(
+      "invalid_request",
+      `group '${config.group}' does not exist, so nobody could be allowed to use firezoned. ` +
+        `Create it: sudo groupadd --system ${config.group} (install.sh does this), or set FIREZONE_GROUP.`,
+    );
+  }
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+  const token = loadServiceToken(config.envToken, config.tokenFile);
+  let auditFile: string | null = null;
+  try {
+    mkdirSync(config.logDir, { recursive: true, mode: 0o750 });
+    auditFile = join(config.logDir, "audit.log");
+  } catch (err) {
+    log.warn("cannot create the log directory; audit lines go to the journal only", {
+      dir: config.logDir,
+      error: err,
+    });
+  }
+
+  prepareSocketDir(config.socketPath, group.gid, config.defaultSocket);
+  const claimed = await claimSocket(config.socketPath);
+  if (claimed === "stale")
+    log.info("removed a stale socket left by a previous run", { socket: config.socketPath });
+
+  const session = new OfflineSession();
+  const daemon = new Daemon({
+    socketPath: config.socketPath,
+    group: { name: group.name, gid: group.gid },
+    authorize: groupAuthorizer(group),
+    session,
+    serviceMode: token !== null,
+    logger: log,
+    audit: createAuditSink(log.child("audit"), auditFile),
+  });
+
+  // The socket is born 0660 so no one outside the group can connect in the instant before chown.
+  const oldUmask = process.umask(0o117);
+  try {
+    daemon.server.start();
+  } finally {
+    process.umask(oldUmask);
+  }
+  secureSocket(config.socketPath, group.gid);
+  log.info("listening", {
+    socket: config.socketPath,
+    group: group.name,
+    version: VERSION,
+    mode: token ? "service" : "interactive",
+  });
+  sdNotify(`READY=1\nSTATUS=listening on ${config.socketPath}\nMAINPID=${process.pid}`);
+
+  if (token) {
+    session
+      .signIn(token.token, {})
+      .catch((err: Error) => log.warn("service sign-in failed", { reason: err.message }));
+  }
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  log.info("shutting down", { signal });
+  sdNotify("STOPPING=1");
+  daemon.server.stop();
+  await session.stop();
+  if (existsSync(config.socketPath)) unlinkSync(config.socketPath);
+  return 0;
+}

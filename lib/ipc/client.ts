@@ -1,0 +1,255 @@
+// The clients' side of the socket: connects, checks that the daemon is really root's, reads its
+// hello, and offers typed calls and event subscription derived from the protocol table.
+import { statSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Socket } from "bun";
+import * as v from "valibot";
+import { groupByGid, peerCredentials } from "../sys/index.ts";
+import { FzError, isErrorCode } from "../types/index.ts";
+import { Outbox } from "./_outbox.ts";
+import { encodeFrame, FrameDecoder } from "./framing.ts";
+import {
+  type DaemonEvent,
+  type Hello,
+  type MethodName,
+  type Params,
+  PROTOCOL_VERSION,
+  type Result,
+  ServerMessage,
+} from "./protocol.ts";
+
+export const DEFAULT_SOCKET = "/run/firezoned/ipc.sock";
+
+export interface ClientOptions {
+  socketPath?: string;
+  /** Refuse a daemon whose socket is not held by uid 0 (default true; tests run unprivileged daemons). */
+  requireRootPeer?: boolean;
+  /** How long to wait for the connection and the hello, and for each response. */
+  timeoutMs?: number;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: FzError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const START_HINT = "Start it with: sudo systemctl start firezoned";
+
+function connectError(err: unknown, socketPath: string): FzError {
+  const code = (err as { code?: string }).code;
+  if (code === "ENOENT" || code === "ECONNREFUSED" || code === "ENOTDIR") {
+    const why = code === "ECONNREFUSED" ? "nothing is listening on" : "there is no socket at";
+    return new FzError(
+      "daemon_unreachable",
+      `firezoned is not running (${why} ${socketPath}). ${START_HINT}`,
+    );
+  }
+  if (code === "EACCES" || code === "EPERM") {
+    const group = socketGroup(socketPath);
+    return new FzError(
+      "permission_denied",
+      `Permission denied on ${socketPath}: only root and members of group '${group}' may use firezoned. ` +
+        `Run: sudo usermod -aG ${group} $USER, then log out and in again.`,
+    );
+  }
+  return new FzError(
+    "daemon_unreachable",
+    `cannot connect to firezoned at ${socketPath} (${code ?? String(err)})`,
+  );
+}
+
+/** The group that owns the socket (or its directory), to name it in the fix; "firezone" when unreadable. */
+function socketGroup(socketPath: string): string {
+  for (const path of [socketPath, dirname(socketPath)]) {
+    try {
+      const name = groupByGid(statSync(path).gid)?.name;
+      if (name && name !== "root") return name;
+    } catch {}
+  }
+  return "firezone";
+}
+
+export class DaemonClient {
+  readonly hello: Hello;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly listeners = new Set<(event: DaemonEvent) => void>();
+  private readonly closeListeners = new Set<(reason: FzError) => void>();
+  private closedWith: FzError | null = null;
+
+  /** Use connectDaemon(). */
+  constructor(
+    private readonly socket: Socket<unknown>,
+    private readonly outbox: Outbox,
+    hello: Hello,
+    private readonly timeoutMs: number,
+  ) {
+    this.hello = hello;
+  }
+
+  /** Sends one request and resolves with its result, or rejects with the daemon's FzError. */
+  call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new FzError("timeout", `firezoned did not answer '${method}' within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      if (!this.outbox.send(encodeFrame({ type: "request", id, method, params }))) {
+        this.fail(new FzError("busy", "firezoned is not reading requests"));
+      }
+    });
+  }
+
+  /** Subscribes to pushed events; returns a function that stops delivery to this listener. */
+  async subscribe(listener: (event: DaemonEvent) => void): Promise<() => void> {
+    this.listeners.add(listener);
+    await this.call("subscribe", {});
+    return () => this.listeners.delete(listener);
+  }
+
+  onClose(listener: (reason: FzError) => void): void {
+    this.closeListeners.add(listener);
+  }
+
+  close(): void {
+    this.fail(new FzError("daemon_unreachable", "connection closed"), false);
+    this.socket.end();
+  }
+
+  /** @internal Fed by the socket handlers. */
+  deliver(message: v.InferOutput<typeof ServerMessage>): void {
+    if (message.type === "event") {
+      for (const l of this.listeners) l(message.event as DaemonEvent);
+      return;
+    }
+    if (message.type !== "response") return;
+    const pending = message.id === null ? undefined : this.pending.get(message.id);
+    if (!pending) {
+      // A reply without an id is the daemon closing the connection over bad input.
+      if (!message.ok) this.fail(toFzError(message.error));
+      return;
+    }
+    this.pending.delete(message.id!);
+    clearTimeout(pending.timer);
+    if (message.ok) pending.resolve(message.result);
+    else pending.reject(toFzError(message.error));
+  }
+
+  /** @internal */
+  fail(reason: FzError, notify = true): void {
+    if (this.closedWith) return;
+    this.closedWith = reason;
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(reason);
+    }
+    this.pending.clear();
+    if (notify) for (const l of this.closeListeners) l(reason);
+  }
+}
+
+function toFzError(error: { code: string; message: string }): FzError {
+  return new FzError(isErrorCode(error.code) ? error.code : "internal", error.message);
+}
+
+/** Connects to firezoned, verifies who holds the socket, and waits for its hello. */
+export async function connectDaemon(options: ClientOptions = {}): Promise<DaemonClient> {
+  const socketPath = options.socketPath ?? DEFAULT_SOCKET;
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const decoder = new FrameDecoder();
+  let client: DaemonClient | null = null;
+  let settle: { resolve: (c: DaemonClient) => void; reject: (e: FzError) => void } | null = null;
+  let outbox: Outbox | null = null;
+  const ready = new Promise<DaemonClient>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  const fail = (e: FzError) => {
+    if (client) client.fail(e);
+    else settle?.reject(e);
+  };
+
+  let socket: Socket<unknown>;
+  try {
+    socket = await Bun.connect({
+      unix: socketPath,
+      socket: {
+        data(s, chunk) {
+          let messages: unknown[];
+          try {
+            messages = decoder.push(chunk);
+          } catch (e) {
+            fail(e instanceof FzError ? e : new FzError("internal", "unreadable reply from firezoned"));
+            s.end();
+            return;
+          }
+          for (const raw of messages) {
+            const parsed = v.safeParse(ServerMessage, raw);
+            if (!parsed.success) {
+              fail(
+                new FzError("protocol_mismatch", "firezoned sent a message this client does not understand"),
+              );
+              s.end();
+              return;
+            }
+            const msg = parsed.output;
+            if (client) client.deliver(msg);
+            else if (msg.type === "refused") settle?.reject(toFzError(msg.error));
+            else if (msg.type === "hello") {
+              if (msg.protocol !== PROTOCOL_VERSION) {
+                const relation = msg.protocol < PROTOCOL_VERSION ? "older" : "newer";
+                settle?.reject(
+                  new FzError(
+                    "protocol_mismatch",
+                    `firezoned ${msg.daemonVersion} speaks protocol ${msg.protocol} and this client speaks ` +
+                      `${PROTOCOL_VERSION}: the daemon is ${relation} than this client. Install matching versions ` +
+                      "and restart the daemon: sudo systemctl restart firezoned",
+                  ),
+                );
+                s.end();
+                return;
+              }
+              client = new DaemonClient(s, outbox!, msg, timeoutMs);
+              settle?.resolve(client);
+            }
+          }
+        },
+        drain() {
+          outbox?.flush();
+        },
+        close() {
+          fail(new FzError("daemon_unreachable", "firezoned closed the connection"));
+        },
+        error(_s, err) {
+          fail(new FzError("daemon_unreachable", `connection to firezoned failed: ${err.message}`));
+        },
+      },
+    });
+  } catch (err) {
+    throw connectError(err, socketPath);
+  }
+  outbox = new Outbox(socket, 16 * 1024 * 1024);
+  if (options.requireRootPeer ?? true) {
+    const cred = peerCredentials((socket as unknown as { fd: number }).fd);
+    if (cred.uid !== 0) {
+      socket.end();
+      throw new FzError(
+        "untrusted_daemon",
+        `the process serving ${socketPath} runs as uid ${cred.uid}, not root: it is not firezoned. ` +
+          "Refusing to talk to it; check what created that socket.",
+      );
+    }
+  }
+  const timer = setTimeout(() => {
+    fail(new FzError("timeout", `firezoned at ${socketPath} did not greet within ${timeoutMs} ms`));
+    socket.end();
+  }, timeoutMs);
+  try {
+    return await ready;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The IPC spine between firezoned and its clients: length-prefixed JSON frames on a Unix socket,
+ * one protocol table, a server that authorizes every peer by SO_PEERCRED and group membership,
+ * and a typed client that verifies the daemon is root's.
+ */
+export { type ClientOptions, connectDaemon, DaemonClient, DEFAULT_SOCKET } from "./client.ts";
+export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./framing.ts";
+export { type Authorizer, groupAuthorizer, type PeerInfo } from "./peer.ts";
+export {
+  type Access,
+  type DaemonEvent,
+  EventSchema,
+  type Hello,
+  type IpcResource,
+  type MethodName,
+  methods,
+  type Params,
+  PROTOCOL_VERSION,
+  type Result,
+  type Role,
+  type Status,
+} from "./protocol.ts";
+export {
+  type CallContext,
+  DEFAULT_LIMITS,
+  type Handlers,
+  IpcServer,
+  type ServerLimits,
+  type ServerOptions,
+} from "./server.ts";

@@ -1,0 +1,338 @@
+// The daemon's side of the socket: authorizes each peer, decodes frames, dispatches requests
+// through the protocol table, pushes events to subscribers, and enforces the limits below.
+import type { Socket, TCPSocketListener, UnixSocketListener } from "bun";
+import * as v from "valibot";
+import { type PeerCredentials, peerCredentials as readPeerCredentials } from "../sys/index.ts";
+import { FzError } from "../types/index.ts";
+import { type Logger, silentLogger } from "../util/index.ts";
+import { Outbox } from "./_outbox.ts";
+import { encodeFrame, FrameDecoder } from "./framing.ts";
+import type { Authorizer, PeerInfo } from "./peer.ts";
+import {
+  type Access,
+  type DaemonEvent,
+  isMethodName,
+  type MethodName,
+  methods,
+  type Params,
+  PROTOCOL_VERSION,
+  RequestEnvelope,
+  type Result,
+} from "./protocol.ts";
+
+export interface CallContext {
+  peer: PeerInfo;
+}
+
+/** One handler per method of the table, except `subscribe`, which the server itself serves. */
+export type Handlers = {
+  [M in Exclude<MethodName, "subscribe">]: (
+    params: Params<M>,
+    ctx: CallContext,
+  ) => Promise<Result<M>> | Result<M>;
+};
+
+export interface ServerLimits {
+  maxConnections: number;
+  /** Per non-root uid, so one user cannot lock the others out. */
+  maxConnectionsPerUid: number;
+  /** A frame that starts and does not finish within this time closes the connection. */
+  frameTimeoutMs: number;
+  /** Unsent bytes a connection may hold before it is dropped as a slow reader. */
+  maxQueuedBytes: number;
+  maxInFlight: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxConnections: 512,
+  maxConnectionsPerUid: 64,
+  frameTimeoutMs: 5000,
+  maxQueuedBytes: 4 * 1024 * 1024,
+  maxInFlight: 32,
+};
+
+export interface ServerOptions {
+  socketPath: string;
+  handlers: Handlers;
+  authorize: Authorizer;
+  daemonVersion: string;
+  logger?: Logger;
+  /** Called once per state-changing request with its outcome ("ok" or an error code). */
+  audit?: (peer: PeerInfo, method: MethodName, outcome: string) => void;
+  limits?: Partial<ServerLimits>;
+  /** Injected for tests; defaults to SO_PEERCRED. */
+  peerCredentials?: (fd: number) => PeerCredentials;
+}
+
+interface Conn {
+  peer: PeerInfo | null;
+  decoder: FrameDecoder;
+  outbox: Outbox;
+  subscribed: boolean;
+  inFlight: number;
+  frameTimer: ReturnType<typeof setTimeout> | null;
+  closed: boolean;
+}
+
+type Sock = Socket<Conn>;
+
+// Bun exposes the file descriptor of a Unix socket at run time but not in its type definitions.
+function socketFd(s: Sock): number {
+  return (s as unknown as { fd: number }).fd;
+}
+
+export class IpcServer {
+  private listener: UnixSocketListener<Conn> | TCPSocketListener<Conn> | null = null;
+  private readonly conns = new Set<Sock>();
+  private readonly perUid = new Map<number, number>();
+  private readonly limits: ServerLimits;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ServerOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  get subscriberCount(): number {
+    let n = 0;
+    for (const s of this.conns) if (s.data.subscribed) n++;
+    return n;
+  }
+
+  start(): void {
+    this.listener = Bun.listen<Conn>({
+      unix: this.opts.socketPath,
+      socket: {
+        open: (s) => this.onOpen(s),
+        data: (s, chunk) => this.onData(s, chunk),
+        drain: (s) => s.data.outbox.flush(),
+        close: (s) => this.onClose(s),
+        error: (s, err) => this.log.debug("connection error", { error: err, user: s.data?.peer?.user }),
+      },
+    });
+  }
+
+  stop(): void {
+    this.listener?.stop(true);
+    this.listener = null;
+    for (const s of this.conns) s.end();
+  }
+
+  /** Pushes an event to every subscriber; one that cannot keep up is disconnected, not buffered forever. */
+  broadcast(event: DaemonEvent): void {
+    const frame = encodeFrame({ type: "event", event });
+    for (const s of this.conns) {
+      if (!s.data.subscribed || s.data.closed) continue;
+      if (!s.data.outbox.send(frame)) {
+        this.log.warn("dropping a subscriber that stopped reading", {
+          user: s.data.peer?.user,
+          pid: s.data.peer?.pid,
+          queuedBytes: s.data.outbox.queuedBytes,
+        });
+        this.drop(s);
+      }
+    }
+  }
+
+  private onOpen(s: Sock): void {
+    s.data = {
+      peer: null,
+      decoder: new FrameDecoder(),
+      outbox: new Outbox(s, this.limits.maxQueuedBytes),
+      subscribed: false,
+      inFlight: 0,
+      frameTimer: null,
+      closed: false,
+    };
+    this.conns.add(s);
+    let peer: PeerInfo;
+    try {
+      const cred = (this.opts.peerCredentials ?? readPeerCredentials)(socketFd(s));
+      peer = this.opts.authorize(cred);
+    } catch (err) {
+      const error =
+        err instanceof FzError ? err : new FzError("permission_denied", "could not identify the caller");
+      this.log.warn("refused connection", { reason: error.message });
+      this.refuse(s, error);
+      return;
+    }
+    const count = this.perUid.get(peer.uid) ?? 0;
+    if (
+      this.conns.size > this.limits.maxConnections ||
+      (peer.uid !== 0 && count >= this.limits.maxConnectionsPerUid)
+    ) {
+      this.log.warn("connection limit reached", { user: peer.user, total: this.conns.size });
+      this.refuse(
+        s,
+        new FzError("busy", "firezoned has too many open connections; close some clients and retry"),
+      );
+      return;
+    }
+    this.perUid.set(peer.uid, count + 1);
+    s.data.peer = peer;
+    const allowed = Object.entries(methods)
+      .filter(([, m]) => (m.access as Access) !== "admin" || peer.role === "admin")
+      .map(([name]) => name);
+    s.data.outbox.send(
+      encodeFrame({
+        type: "hello",
+        protocol: PROTOCOL_VERSION,
+        daemonVersion: this.opts.daemonVersion,
+        role: peer.role,
+        pid: process.pid,
+        allowed,
+      }),
+    );
+  }
+
+  private refuse(s: Sock, error: FzError): void {
+    s.data.outbox.send(encodeFrame({ type: "refused", error: { code: error.code, message: error.message } }));
+    this.drop(s);
+  }
+
+  private drop(s: Sock): void {
+    s.data.closed = true;
+    s.end();
+  }
+
+  private onClose(s: Sock): void {
+    this.conns.delete(s);
+    if (s.data.frameTimer) clearTimeout(s.data.frameTimer);
+    s.data.closed = true;
+    const peer = s.data.peer;
+    if (peer) {
+      const left = (this.perUid.get(peer.uid) ?? 1) - 1;
+      if (left <= 0) this.perUid.delete(peer.uid);
+      else this.perUid.set(peer.uid, left);
+    }
+  }
+
+  private onData(s: Sock, chunk: Uint8Array): void {
+    if (s.data.closed || !s.data.peer) return;
+    let messages: unknown[];
+    try {
+      messages = s.data.decoder.push(chunk);
+    } catch (err) {
+      this.failConnection(
+        s,
+        err instanceof FzError ? err : new FzError("invalid_request", "unreadable frame"),
+      );
+      return;
+    }
+    this.armFrameTimer(s);
+    for (const message of messages) {
+      if (s.data.closed) return;
+      this.onMessage(s, message);
+    }
+  }
+
+  private armFrameTimer(s: Sock): void {
+    if (s.data.frameTimer) clearTimeout(s.data.frameTimer);
+    s.data.frameTimer = null;
+    if (!s.data.decoder.midFrame) return;
+    s.data.frameTimer = setTimeout(() => {
+      this.failConnection(
+        s,
+        new FzError("timeout", `frame not completed within ${this.limits.frameTimeoutMs} ms`),
+      );
+    }, this.limits.frameTimeoutMs);
+  }
+
+  /** Replies with an error where the socket still takes it, then closes. */
+  private failConnection(s: Sock, error: FzError, id: number | null = null): void {
+    this.log.debug("closing connection after bad input", { user: s.data.peer?.user, reason: error.message });
+    s.data.outbox.send(
+      encodeFrame({ type: "response", id, ok: false, error: { code: error.code, message: error.message } }),
+    );
+    this.drop(s);
+  }
+
+  private onMessage(s: Sock, message: unknown): void {
+    const parsed = v.safeParse(RequestEnvelope, message);
+    if (!parsed.success) {
+      const id =
+        typeof (message as { id?: unknown })?.id === "number" ? (message as { id: number }).id : null;
+      const issue = parsed.issues[0];
+      const where = issue?.path?.map((p) => String(p.key)).join(".") || "message";
+      this.failConnection(
+        s,
+        new FzError("invalid_request", `malformed request (${where}: ${issue?.message})`),
+        id,
+      );
+      return;
+    }
+    const { id, method, params } = parsed.output;
+    if (!isMethodName(method)) {
+      this.reply(
+        s,
+        id,
+        new FzError(
+          "unknown_method",
+          `unknown method '${method}'; this daemon speaks protocol ${PROTOCOL_VERSION}`,
+        ),
+      );
+      return;
+    }
+    if (s.data.inFlight >= this.limits.maxInFlight) {
+      this.reply(
+        s,
+        id,
+        new FzError("busy", `more than ${this.limits.maxInFlight} requests in flight on one connection`),
+      );
+      return;
+    }
+    s.data.inFlight++;
+    this.dispatch(s, id, method, params ?? {}).finally(() => {
+      s.data.inFlight--;
+    });
+  }
+
+  private async dispatch(s: Sock, id: number, method: MethodName, rawParams: unknown): Promise<void> {
+    const peer = s.data.peer!;
+    const spec = methods[method];
+    let outcome = "ok";
+    try {
+      if ((spec.access as Access) === "admin" && peer.role !== "admin") {
+        throw new FzError("permission_denied", `'${method}' needs root; run it with sudo`);
+      }
+      const params = v.safeParse(spec.params, rawParams);
+      if (!params.success) {
+        throw new FzError(
+          "invalid_request",
+          `invalid parameters for '${method}': ${params.issues[0]?.message}`,
+        );
+      }
+      let result: unknown;
+      if (method === "subscribe") {
+        s.data.subscribed = true;
+        result = { subscribed: true };
+      } else {
+        const handler = this.opts.handlers[method] as (p: unknown, c: CallContext) => unknown;
+        result = await handler(params.output, { peer });
+      }
+      this.reply(s, id, null, result);
+    } catch (err) {
+      const error =
+        err instanceof FzError
+          ? err
+          : new FzError("internal", `firezoned failed to handle '${method}'; see its log`);
+      if (!(err instanceof FzError)) this.log.error("handler failed", { method, error: err });
+      outcome = error.code;
+      this.reply(s, id, error);
+    } finally {
+      if (spec.mutates) this.opts.audit?.(peer, method, outcome);
+    }
+  }
+
+  private reply(s: Sock, id: number, error: FzError | null, result?: unknown): void {
+    if (s.data.closed) return;
+    const body = error
+      ? { type: "response", id, ok: false, error: { code: error.code, message: error.message } }
+      : { type: "response", id, ok: true, result };
+    if (!s.data.outbox.send(encodeFrame(body))) this.drop(s);
+  }
+}

@@ -1,0 +1,3 @@
+import { runDaemon } from "../lib/daemon/index.ts";
+
+process.exit(await runDaemon(process.argv.slice(2), process.env));
