@@ -12,10 +12,13 @@ let failed = false;
 for (const [entry, out] of targets) {
   if (!existsSync(entry)) continue;
   const started = performance.now();
-  const proc = Bun.spawnSync([process.execPath, "build", "--compile", "--minify", "--sourcemap", entry, "--outfile", out], {
-    stdout: "pipe",
-    stderr: "inherit",
-  });
+  const proc = Bun.spawnSync(
+    [process.execPath, "build", "--compile", "--minify", "--sourcemap", entry, "--outfile", out],
+    {
+      stdout: "pipe",
+      stderr: "inherit",
+    },
+  );
   if (proc.exitCode !== 0) {
     failed = true;
     console.error(`build: ${entry} failed (exit ${proc.exitCode})`);
