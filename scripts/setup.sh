@@ -8,16 +8,19 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 missing=""
-for pkg in $(grep -v '^#' scripts/packages.txt); do
+while read -r pkg; do
+  case "$pkg" in ''|'#'*) continue ;; esac
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
-done
+done < scripts/packages.txt
 if [ -n "$missing" ]; then
   echo "setup: installing Debian packages:$missing"
   apt-get update -qq
-  # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  # shellcheck disable=SC2086 # the package list is meant to split into words
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
-if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci again only when the lock file changed since the last install.
+if [ ! -x node_modules/.bin/bun ] || ! cmp -s package-lock.json node_modules/.setup-lock 2>/dev/null; then
   echo "setup: installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.setup-lock
 fi

@@ -89,6 +89,8 @@ export class Daemon {
       sign_out: async (_params, ctx) => {
         this.checkMayOperate(ctx);
         await this.opts.session.signOut(`signed out by ${ctx.peer.user}`);
+        // Every client learns of a sign-out request at once, even when the state did not change.
+        this.publish("status");
         return this.status();
       },
     };

@@ -4,7 +4,7 @@ import { statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Socket } from "bun";
 import * as v from "valibot";
-import { groupByGid, peerCredentials } from "../sys/index.ts";
+import { groupByGid, peerCredentials, userByUid } from "../sys/index.ts";
 import { FzError, isErrorCode } from "../types/index.ts";
 import { Outbox } from "./_outbox.ts";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
@@ -50,13 +50,18 @@ function connectError(err: unknown, socketPath: string): FzError {
     return new FzError(
       "permission_denied",
       `Permission denied on ${socketPath}: only root and members of group '${group}' may use firezoned. ` +
-        `Run: sudo usermod -aG ${group} $USER, then log out and in again.`,
+        `Run: sudo usermod -aG ${group} ${currentUser()}, then log out and in again.`,
     );
   }
   return new FzError(
     "daemon_unreachable",
     `cannot connect to firezoned at ${socketPath} (${code ?? String(err)})`,
   );
+}
+
+function currentUser(): string {
+  const uid = process.getuid?.();
+  return (uid !== undefined && userByUid(uid)?.name) || "$USER";
 }
 
 /** The group that owns the socket (or its directory), to name it in the fix; "firezone" when unreadable. */

@@ -1,0 +1,62 @@
+// Starts the compiled firezoned on a private socket for one test file.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { ensureBuilt, FIREZONED } from "./build.ts";
+
+export interface TestDaemon {
+  dir: string;
+  socketPath: string;
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  env: Record<string, string>;
+  stderr(): string;
+  stop(): Promise<number>;
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}
+
+/** `group` must exist; extra env is passed through (FIREZONE_TOKEN, ...). */
+export async function startDaemon(group: string, extraEnv: Record<string, string> = {}): Promise<TestDaemon> {
+  ensureBuilt();
+  const dir = mkdtempSync(join(tmpdir(), "fzd-"));
+  Bun.spawnSync(["chmod", "755", dir]);
+  const socketPath = join(dir, "run", "ipc.sock");
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    FIREZONE_SOCKET: socketPath,
+    FIREZONE_GROUP: group,
+    FIREZONE_STATE_DIR: join(dir, "state"),
+    FIREZONE_LOG_DIR: join(dir, "log"),
+    FIREZONE_TOKEN_FILE: join(dir, "token"),
+    ...extraEnv,
+  };
+  const proc = Bun.spawn([FIREZONED], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let err = "";
+  const reader = (async () => {
+    for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);
+  })();
+  await waitFor(() => existsSync(socketPath) || proc.exitCode !== null, 10_000, "firezoned to listen");
+  await Bun.sleep(50);
+  if (proc.exitCode !== null) throw new Error(`firezoned exited ${proc.exitCode}: ${err}`);
+  return {
+    dir,
+    socketPath,
+    proc,
+    env,
+    stderr: () => err,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      const code = await proc.exited;
+      await reader;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
