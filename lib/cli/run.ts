@@ -55,13 +55,22 @@ function takeGlobalSocket(argv: string[]): { socket: string | undefined; rest: s
   return { socket, rest };
 }
 
-/** citty ignores flags it does not know; a typo should not silently do something else. */
-function rejectUnknownFlags(name: string, args: ArgsDef, rawArgs: string[]): void {
-  const known = new Set(Object.keys(args));
-  for (const a of rawArgs) {
-    if (!a.startsWith("-") || a === "-") continue;
-    const flag = a.replace(/^--?/, "").split("=")[0]!.replace(/^no-/, "");
-    if (!known.has(flag)) throw new UsageError(`unknown option '${a}' for '${name}'`);
+/** citty ignores what it does not know; a typo or a stray token should not silently do something else. */
+function rejectUnknownArgs(name: string, args: ArgsDef, rawArgs: string[]): void {
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i]!;
+    if (!a.startsWith("-") || a === "-") {
+      throw new UsageError(
+        `'${name}' takes no argument '${a}'${name === "sign-in" ? " (tokens never go on the command line)" : ""}`,
+      );
+    }
+    const [flag = "", value] = a.replace(/^--?/, "").split("=");
+    const def = args[flag.replace(/^no-/, "")];
+    if (!def) throw new UsageError(`unknown option '${a}' for '${name}'`);
+    if (def.type === "string" && value === undefined) {
+      if (rawArgs[i + 1] === undefined) throw new UsageError(`option '${a}' needs a value`);
+      i++;
+    }
   }
 }
 
@@ -85,7 +94,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       io.out(`${await renderUsage(command, root)}\n`);
       return EXIT.ok;
     }
-    rejectUnknownFlags(name, (command.args ?? {}) as ArgsDef, subArgs);
+    rejectUnknownArgs(name, (command.args ?? {}) as ArgsDef, subArgs);
     await runCommand(command, { rawArgs: subArgs });
     return EXIT.ok;
   } catch (err) {

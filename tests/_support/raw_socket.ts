@@ -20,7 +20,7 @@ export class RawSocket {
   /** Sends all of `data` unless the socket would block; returns the bytes sent. */
   send(data: Uint8Array): number {
     const n = libc.sendto(this.fd, ptr(data), data.length, MSG_NOSIGNAL | MSG_DONTWAIT, null, 0);
-    return n < 0 ? 0 : n;
+    return Math.max(n, 0);
   }
 
   /** Reads until the peer closes or `timeoutMs` passes; returns the bytes and whether it closed. */
