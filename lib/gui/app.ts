@@ -1,0 +1,280 @@
+// The running firezone-gui: folds daemon events, deep links and menu clicks into one TrayView and
+// acts on them. Everything it touches (bus, keyring, browser, clipboard) comes in through options.
+import type { MessageBus } from "dbus-next";
+import type { DaemonClient, DaemonEvent, IpcResource, Status } from "../ipc/index.ts";
+import { FzError, VERSION } from "../types/index.ts";
+import type { Logger } from "../util/index.ts";
+import { type CopyResult, copyToClipboard } from "./clipboard.ts";
+import { DaemonLink } from "./daemon_link.ts";
+import { parseDeepLink } from "./deep_link.ts";
+import type { InstanceMessage, InstanceReply } from "./instance.ts";
+import type { MenuAction } from "./menu.ts";
+import { type Notification, Notifier } from "./notifier.ts";
+import type { Problem } from "./problem.ts";
+import type { GuiSettings } from "./settings.ts";
+import { SignInFlow } from "./sign_in_flow.ts";
+import { statusNotice } from "./status_notice.ts";
+import type { TokenStore } from "./token_store.ts";
+import { Tray } from "./tray.ts";
+import { initialView, type TrayView } from "./tray_view.ts";
+
+export interface AppOptions {
+  settings: GuiSettings;
+  env: Record<string, string | undefined>;
+  logger: Logger;
+  bus: MessageBus;
+  tokens: TokenStore;
+  /** Opens the sign-in page; defaults to xdg-open. */
+  openUrl?: (url: string) => Promise<void>;
+  copy?: (text: string) => Promise<CopyResult>;
+  onQuit: () => void;
+}
+
+async function xdgOpen(url: string, env: Record<string, string | undefined>): Promise<void> {
+  const proc = Bun.spawn(["xdg-open", url], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const code = await proc.exited;
+  if (code !== 0)
+    throw new Error(`xdg-open exited with ${code}: ${(await new Response(proc.stderr).text()).trim()}`);
+}
+
+export class App {
+  private view: TrayView;
+  private tray: Tray | null = null;
+  private readonly notifier: Notifier;
+  private readonly flow = new SignInFlow();
+  private readonly link: DaemonLink;
+  private userSignedOut = false;
+
+  constructor(private readonly opts: AppOptions) {
+    this.view = { ...initialView, accountConfigured: opts.settings.account !== null };
+    this.notifier = new Notifier(opts.bus, opts.logger.child("notify"));
+    this.link = new DaemonLink({
+      socketPath: opts.settings.daemonSocket,
+      logger: opts.logger.child("daemon"),
+      handlers: {
+        up: (client, status, resources) => this.linkUp(client, status, resources),
+        event: (event) => this.daemonEvent(event),
+        down: (problem) => this.linkDown(problem),
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    this.tray = await Tray.start({
+      bus: this.opts.bus,
+      logger: this.opts.logger.child("tray"),
+      onAction: (action) => void this.act(action),
+      onNoWatcher: () =>
+        this.notify({
+          summary: "Firezone is running without a tray icon",
+          body: "This desktop has no system tray (StatusNotifierWatcher). On GNOME, enable the AppIndicator extension.",
+        }),
+    });
+    this.render();
+    this.link.start();
+  }
+
+  stop(): void {
+    this.link.stop();
+    this.tray?.close();
+  }
+
+  private setView(patch: Partial<TrayView>): void {
+    this.view = { ...this.view, ...patch };
+    this.render();
+  }
+
+  private render(): void {
+    this.tray?.update(this.view);
+  }
+
+  private notify(n: Notification): void {
+    void this.notifier.notify(n);
+  }
+
+  private linkUp(client: DaemonClient, status: Status, resources: IpcResource[]): void {
+    const wasDown = this.view.link === "down";
+    this.setView({ link: "up", problem: null, status, resources });
+    if (wasDown)
+      this.notify({
+        summary: "Firezone daemon is back",
+        body: "Connected to firezoned again.",
+        topic: "daemon",
+      });
+    if (status.state === "signed_out" && status.mode === "interactive") void this.signInFromKeyring(client);
+  }
+
+  private linkDown(problem: Problem): void {
+    const wasUp = this.view.link === "up";
+    this.setView({ link: "down", problem, status: null, resources: [] });
+    if (wasUp)
+      this.notify({
+        summary: "Firezone disconnected",
+        body: problem.title,
+        topic: "daemon",
+        urgency: "critical",
+      });
+  }
+
+  private daemonEvent(event: DaemonEvent): void {
+    if (event.kind === "status") {
+      const notice = statusNotice(this.view.status, event.status, {
+        userSignedOut: this.userSignedOut,
+        resourceCount: event.status.resourceCount,
+      });
+      if (event.status.state !== "signed_out") this.userSignedOut = false;
+      this.setView({
+        status: event.status,
+        resources: event.status.state === "signed_out" ? [] : this.view.resources,
+      });
+      if (notice) this.notify(notice);
+    } else if (event.kind === "resources") {
+      this.setView({ resources: event.resources });
+    } else {
+      this.opts.logger.warn("daemon reported an error", { code: event.code, message: event.message });
+    }
+  }
+
+  /** At login (and whenever the daemon comes back signed out): reuse the token kept in the keyring. */
+  private async signInFromKeyring(client: DaemonClient): Promise<void> {
+    let token: string | null;
+    try {
+      token = await this.opts.tokens.load();
+    } catch (err) {
+      this.opts.logger.warn((err as Error).message);
+      return;
+    }
+    if (!token) return;
+    this.opts.logger.info("signing the daemon in with the token from the keyring");
+    await this.sendToken(client, token, {});
+  }
+
+  private async sendToken(
+    client: DaemonClient,
+    token: string,
+    hints: { accountSlug?: string; actorName?: string },
+  ) {
+    try {
+      await client.call("sign_in", { token, ...hints });
+    } catch (err) {
+      const e = err instanceof FzError ? err : new FzError("internal", String(err));
+      this.opts.logger.warn("sign-in failed", { code: e.code, reason: e.message });
+      if (e.code === "invalid_token") await this.opts.tokens.remove().catch(() => false);
+      this.notify({ summary: "Sign-in failed", body: e.message, topic: "session", urgency: "critical" });
+    }
+  }
+
+  /** Messages from `firezone-gui open-deep-link` and from second launches. */
+  async handleInstanceMessage(message: InstanceMessage): Promise<InstanceReply> {
+    if (message.type === "activate") return { ok: true };
+    const parsed = parseDeepLink(message.url);
+    const result = parsed.ok ? this.flow.complete(parsed.callback) : parsed;
+    if (!result.ok) {
+      this.opts.logger.warn("ignored a deep link", { reason: result.reason });
+      return { ok: false, error: `deep link ignored: ${result.reason}` };
+    }
+    this.setView({ signingIn: false });
+    void this.finishSignIn(result.token, { accountSlug: result.accountSlug, actorName: result.actorName });
+    return { ok: true };
+  }
+
+  private async finishSignIn(
+    token: string,
+    hints: { accountSlug: string; actorName: string },
+  ): Promise<void> {
+    try {
+      await this.opts.tokens.save(token);
+    } catch (err) {
+      this.notify({
+        summary: "Sign-in will not be remembered",
+        body: (err as Error).message,
+        topic: "keyring",
+      });
+    }
+    const client = this.link.client;
+    if (!client) {
+      const why = this.view.problem?.title ?? "the Firezone daemon is not reachable";
+      this.notify({
+        summary: "Sign-in failed",
+        body: `${why}. Firezone signs in when it is back.`,
+        topic: "session",
+      });
+      return;
+    }
+    await this.sendToken(client, token, hints);
+  }
+
+  async act(action: MenuAction): Promise<void> {
+    const { settings, logger } = this.opts;
+    switch (action.kind) {
+      case "sign_in": {
+        if (!settings.account) {
+          this.notify({
+            summary: "No Firezone account configured",
+            body: `Set "accountSlug" in ${settings.configFile} (or FIREZONE_ACCOUNT), then sign in again.`,
+          });
+          return;
+        }
+        const pending = this.flow.start(settings.authUrl, settings.account);
+        this.setView({ signingIn: true });
+        logger.info("opening the sign-in page", { url: pending.url.split("?")[0] });
+        try {
+          await (this.opts.openUrl ?? ((u) => xdgOpen(u, this.opts.env)))(pending.url);
+        } catch (err) {
+          this.notify({
+            summary: "Cannot open the browser",
+            body: `${(err as Error).message}. Open ${pending.url}`,
+          });
+        }
+        return;
+      }
+      case "cancel_sign_in":
+        this.flow.cancel();
+        this.setView({ signingIn: false });
+        return;
+      case "sign_out": {
+        this.userSignedOut = true;
+        await this.opts.tokens.remove().catch((err: Error) => logger.warn(err.message));
+        try {
+          await this.link.client?.call("sign_out", {});
+        } catch (err) {
+          this.notify({ summary: "Sign-out failed", body: (err as Error).message, topic: "session" });
+        }
+        return;
+      }
+      case "copy": {
+        const result = await (this.opts.copy ?? ((t) => copyToClipboard(t, this.opts.env, logger)))(
+          action.text,
+        );
+        this.notify(
+          result.ok
+            ? { summary: `Copied ${action.what}`, body: action.text, topic: "copy", urgency: "low" }
+            : {
+                summary: `Could not copy the ${action.what}`,
+                body: `${result.reason}. It is: ${action.text}`,
+                topic: "copy",
+              },
+        );
+        return;
+      }
+      case "retry":
+        this.link.retryNow();
+        return;
+      case "about": {
+        const d = this.link.client?.hello;
+        const daemon = d
+          ? `firezoned ${d.daemonVersion} (pid ${d.pid}, you are ${d.role})`
+          : "firezoned not connected";
+        this.notify({
+          summary: `Firezone ${VERSION}`,
+          body: `firezone-gui ${VERSION}\n${daemon}`,
+          topic: "about",
+        });
+        return;
+      }
+      case "quit":
+        this.opts.onQuit();
+        return;
+    }
+  }
+}

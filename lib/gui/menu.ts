@@ -1,0 +1,91 @@
+// The tray menu in the manner of upstream Firezone, as a tree of plain nodes built from a TrayView.
+import type { IpcResource } from "../ipc/index.ts";
+import type { TrayView } from "./tray_view.ts";
+
+export type MenuAction =
+  | { kind: "sign_in" }
+  | { kind: "cancel_sign_in" }
+  | { kind: "sign_out" }
+  | { kind: "copy"; what: "address" | "name" | "command"; text: string }
+  | { kind: "retry" }
+  | { kind: "about" }
+  | { kind: "quit" };
+
+export interface MenuNode {
+  label: string;
+  /** Disabled items are shown greyed out and cannot be clicked. */
+  enabled: boolean;
+  separator?: boolean;
+  action?: MenuAction;
+  children?: MenuNode[];
+}
+
+const SEPARATOR: MenuNode = { label: "", enabled: true, separator: true };
+const info = (label: string): MenuNode => ({ label, enabled: false });
+const item = (label: string, action: MenuAction): MenuNode => ({ label, enabled: true, action });
+
+function resourceMenu(r: IpcResource): MenuNode {
+  const children: MenuNode[] = [
+    info(r.address),
+    item("Copy address", { kind: "copy", what: "address", text: r.address }),
+    item("Copy name", { kind: "copy", what: "name", text: r.name }),
+  ];
+  if (r.site) children.push(SEPARATOR, info(`Site: ${r.site.name}`));
+  if (r.gatewayStatus && r.gatewayStatus !== "unknown") children.push(info(`Gateway: ${r.gatewayStatus}`));
+  return { label: r.name, enabled: true, children };
+}
+
+function resourcesSection(view: TrayView): MenuNode[] {
+  const sorted = [...view.resources].sort((a, b) => a.name.localeCompare(b.name));
+  return [
+    SEPARATOR,
+    info("Resources"),
+    ...(sorted.length ? sorted.map(resourceMenu) : [info("No resources")]),
+  ];
+}
+
+function sessionSection(view: TrayView): MenuNode[] {
+  if (view.link === "connecting") return [info("Connecting to the Firezone daemon...")];
+  if (view.link === "down" && view.problem) {
+    const p = view.problem;
+    const nodes = [info(p.title)];
+    if (p.fix) nodes.push(item(`Fix: ${p.fix}`, { kind: "copy", what: "command", text: p.fix }));
+    if (p.afterFix) nodes.push(info(p.afterFix));
+    nodes.push(item("Retry now", { kind: "retry" }));
+    return nodes;
+  }
+  const s = view.status;
+  const service = s?.mode === "service";
+  const signOut = service
+    ? info("Managed by your administrator (service mode)")
+    : item("Sign Out", { kind: "sign_out" });
+  switch (s?.state) {
+    case "connected":
+      return [info(`Signed in as ${s.actor ?? "unknown"}`), signOut, ...resourcesSection(view)];
+    case "reconnecting":
+      return [
+        info(`Signed in as ${s.actor ?? "unknown"}`),
+        info("Reconnecting..."),
+        signOut,
+        ...resourcesSection(view),
+      ];
+    case "connecting":
+      return [info("Signing in..."), signOut];
+  }
+  if (service) return [info("Signed out (service mode: ask your administrator)")];
+  if (view.signingIn)
+    return [info("Waiting for browser..."), item("Cancel sign-in", { kind: "cancel_sign_in" })];
+  const nodes = [item("Sign In", { kind: "sign_in" })];
+  if (s?.lastError) nodes.push(info(`Last error: ${s.lastError}`));
+  return nodes;
+}
+
+/** The whole menu; item order and labels follow upstream Firezone's tray. */
+export function buildMenu(view: TrayView): MenuNode[] {
+  return [
+    ...sessionSection(view),
+    SEPARATOR,
+    item("About Firezone", { kind: "about" }),
+    item("Quit Firezone", { kind: "quit" }),
+  ];
+}
