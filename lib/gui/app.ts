@@ -1,9 +1,9 @@
 // The running firezone-gui: folds daemon events, deep links and menu clicks into one TrayView and
 // acts on them. Everything it touches (bus, keyring, browser, clipboard) comes in through options.
-import type { MessageBus } from "dbus-next";
 import type { DaemonClient, DaemonEvent, IpcResource, Status } from "../ipc/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
+import type { MessageBus } from "./_dbus.ts";
 import { type CopyResult, copyToClipboard } from "./clipboard.ts";
 import { DaemonLink } from "./daemon_link.ts";
 import { parseDeepLink } from "./deep_link.ts";

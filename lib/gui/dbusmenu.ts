@@ -1,15 +1,12 @@
 // com.canonical.dbusmenu, the menu protocol StatusNotifierItem hosts read: the menu is a tree of
 // integer ids with property maps; hosts call GetLayout and report clicks with Event.
-import dbus from "dbus-next";
+import { DBusError, Interface, Variant } from "./_dbus.ts";
 import type { MenuAction, MenuNode } from "./menu.ts";
-
-const { Interface } = dbus.interface;
-const { Variant } = dbus;
 
 export const MENU_PATH = "/MenuBar";
 
-type Props = Record<string, InstanceType<typeof Variant>>;
-type Layout = [number, Props, InstanceType<typeof Variant>[]];
+type Props = Record<string, Variant>;
+type Layout = [number, Props, Variant[]];
 
 interface Entry {
   node: MenuNode | null;
@@ -71,7 +68,7 @@ export class DbusMenu extends Interface {
 
   private layout(id: number, depth: number, names: string[]): Layout {
     const entry = this.entries.get(id);
-    if (!entry) throw new dbus.DBusError("com.canonical.dbusmenu.Error.UnknownId", `no menu item ${id}`);
+    if (!entry) throw new DBusError("com.canonical.dbusmenu.Error.UnknownId", `no menu item ${id}`);
     const children =
       depth === 0
         ? []
@@ -108,14 +105,11 @@ export class DbusMenu extends Interface {
     });
   }
 
-  GetProperty(id: number, name: string): InstanceType<typeof Variant> {
+  GetProperty(id: number, name: string): Variant {
     const e = this.entries.get(id);
     const value = e ? propsOf(e.node, e.children.length > 0)[name] : undefined;
     if (!value)
-      throw new dbus.DBusError(
-        "com.canonical.dbusmenu.Error.UnknownProperty",
-        `no property ${name} on ${id}`,
-      );
+      throw new DBusError("com.canonical.dbusmenu.Error.UnknownProperty", `no property ${name} on ${id}`);
     return value;
   }
 

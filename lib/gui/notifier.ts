@@ -1,7 +1,7 @@
 // Desktop notifications through org.freedesktop.Notifications. Without a notification server the
 // GUI still works; it says so once in its log.
-import dbus, { type ClientInterface, type MessageBus } from "dbus-next";
 import type { Logger } from "../util/index.ts";
+import { type ClientInterface, type MessageBus, Variant } from "./_dbus.ts";
 
 const NAME = "org.freedesktop.Notifications";
 const PATH = "/org/freedesktop/Notifications";
@@ -33,7 +33,7 @@ export class Notifier {
       this.iface ??= (await this.bus.getProxyObject(NAME, PATH)).getInterface(NAME);
       const iface = this.iface;
       const replaces = n.topic ? (this.lastId.get(n.topic) ?? 0) : 0;
-      const hints = { urgency: new dbus.Variant("y", URGENCY[n.urgency ?? "normal"]) };
+      const hints = { urgency: new Variant("y", URGENCY[n.urgency ?? "normal"]) };
       const id = (await iface.Notify!(
         this.appName,
         replaces,

@@ -2,7 +2,7 @@
 // keyring live.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import dbus, { type MessageBus } from "dbus-next";
+import { type MessageBus, openBus } from "./_dbus.ts";
 
 /** The session bus address: DBUS_SESSION_BUS_ADDRESS, else systemd's $XDG_RUNTIME_DIR/bus. */
 export function sessionBusAddress(env: Record<string, string | undefined>): string | null {
@@ -24,7 +24,7 @@ export async function connectSessionBus(
         "Start firezone-gui from your desktop session.",
     );
   }
-  const bus = dbus.sessionBus({ busAddress: address });
+  const bus = openBus(address);
   let onError: (err: unknown) => void = () => {};
   const failed = new Promise<never>((_, reject) => {
     onError = (err) =>

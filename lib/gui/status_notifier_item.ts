@@ -1,10 +1,8 @@
 // org.kde.StatusNotifierItem, the tray icon itself: hosts read its icon, tooltip and menu path as
 // properties and are told of changes by the New* signals.
-import dbus from "dbus-next";
+import { Interface } from "./_dbus.ts";
 import { MENU_PATH } from "./dbusmenu.ts";
 import type { Pixmap } from "./icons.ts";
-
-const { Interface } = dbus.interface;
 
 export const ITEM_PATH = "/StatusNotifierItem";
 export const ITEM_INTERFACE = "org.kde.StatusNotifierItem";

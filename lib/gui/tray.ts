@@ -1,7 +1,7 @@
 // The tray icon on the session bus: exports the StatusNotifierItem and its dbusmenu, registers with
 // the StatusNotifierWatcher, and registers again whenever a watcher (re)appears.
-import dbus, { type MessageBus } from "dbus-next";
 import type { Logger } from "../util/index.ts";
+import { type MessageBus, NameFlag, RequestNameReply } from "./_dbus.ts";
 import { DbusMenu, MENU_PATH } from "./dbusmenu.ts";
 import { iconPixmaps } from "./icons.ts";
 import { buildMenu, type MenuAction } from "./menu.ts";
@@ -37,8 +37,8 @@ export class Tray {
     const { bus } = opts;
     bus.export(ITEM_PATH, tray.item);
     bus.export(MENU_PATH, tray.menu);
-    const reply = await bus.requestName(tray.busName, dbus.NameFlag.DO_NOT_QUEUE);
-    if (reply !== dbus.RequestNameReply.PRIMARY_OWNER)
+    const reply = await bus.requestName(tray.busName, NameFlag.DO_NOT_QUEUE);
+    if (reply !== RequestNameReply.PRIMARY_OWNER)
       throw new Error(`cannot own ${tray.busName} on the session bus`);
     const daemon = (await bus.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus")).getInterface(
       "org.freedesktop.DBus",
