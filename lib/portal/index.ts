@@ -1,0 +1,39 @@
+/**
+ * The daemon's control-plane client: a Phoenix-channel WebSocket to the portal with heartbeats,
+ * reconnect with backoff, typed events and requestConnection(). The wire contract is
+ * docs/portal-protocol.md; its schemas live in protocol.ts.
+ */
+export {
+  type ChannelHandlers,
+  type ChannelOptions,
+  type ChannelState,
+  PhoenixChannel,
+  PortalRequestError,
+  type SocketFactory,
+  type SocketLike,
+} from "./channel.ts";
+export {
+  PortalClient,
+  type PortalClientEvents,
+  type PortalClientOptions,
+  type PortalClientState,
+} from "./client.ts";
+export {
+  CLOSE_HEARTBEAT_TIMEOUT,
+  CLOSE_INVALID_TOKEN,
+  CLOSE_REPLACED,
+  type ClientJoin,
+  type ConnectionDetails,
+  encodeFrame,
+  type Frame,
+  type GatewayEventName,
+  type GatewayEventPayload,
+  type GatewayInit,
+  type GatewayJoin,
+  type Init,
+  type InterfaceConfig,
+  parseFrame,
+  protocol,
+  type TokenProblem,
+} from "./protocol.ts";
+export { portalWebSocketUrl } from "./url.ts";

@@ -1,0 +1,135 @@
+// Shared setup for the portal tests: a temp sqlite file, a seeded account, the admin CLI and the
+// portal as real subprocesses when a test needs to stop or restart them.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Store } from "../../devstack/portal/store.ts";
+import { generateWgKeyPair } from "../../devstack/shared/wgkey.ts";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+const BUN = process.execPath;
+
+export function tempDir(): { dir: string; db: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "fz-portal-"));
+  return {
+    dir,
+    db: join(dir, "portal.sqlite"),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface Seed {
+  accountId: string;
+  siteId: string;
+  aliceId: string;
+  aliceToken: string;
+  gatewayToken: string;
+  webId: string;
+  secretId: string;
+}
+
+/** acme: user alice (password "correct horse", group eng), site hq, resource web (policy eng) and secret (none). */
+export function seed(db: string): Seed {
+  const store = new Store(db);
+  try {
+    const account = store.createAccount("acme", "Acme Inc");
+    const alice = store.createActor(account.id, "alice", { password: "correct horse", groups: ["eng"] });
+    const site = store.createSite(account.id, "hq");
+    const web = store.createResource(account.id, site.id, {
+      name: "web",
+      type: "ip",
+      address: "172.31.0.10",
+    });
+    const secret = store.createResource(account.id, site.id, {
+      name: "secret",
+      type: "cidr",
+      address: "172.31.9.0/24",
+    });
+    store.createPolicy(account.id, store.group(account.id, "eng")!, web.id);
+    return {
+      accountId: account.id,
+      siteId: site.id,
+      aliceId: alice.id,
+      aliceToken: store.createClientToken(alice.id).token,
+      gatewayToken: store.createGatewayToken(site.id).token,
+      webId: web.id,
+      secretId: secret.id,
+    };
+  } finally {
+    store.close();
+  }
+}
+
+/** Runs the admin CLI as its own process (as a person would) and returns its JSON output. */
+export async function admin(db: string, ...args: string[]): Promise<Record<string, unknown>> {
+  const p = Bun.spawn([BUN, join(ROOT, "devstack/portal/admin.ts"), ...args, "--db", db], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
+  if (code !== 0) throw new Error(`admin ${args.join(" ")} failed (${code}): ${err}`);
+  return JSON.parse(out) as Record<string, unknown>;
+}
+
+/** The portal as a subprocess on a fixed port, for tests that stop, freeze or restart it. */
+export async function spawnPortal(
+  db: string,
+  port: number,
+  extra: string[] = [],
+): Promise<Bun.Subprocess<"ignore", "pipe", "pipe">> {
+  const p = Bun.spawn(
+    [
+      BUN,
+      join(ROOT, "devstack/portal/main.ts"),
+      "--db",
+      db,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--log-level",
+      "warn",
+      ...extra,
+    ],
+    { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+  );
+  const reader = p.stdout.getReader();
+  let text = "";
+  while (!text.includes("listening")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`portal exited early: ${await new Response(p.stderr).text()}`);
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return p;
+}
+
+export function freePort(): number {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+export const newKey = () => generateWgKeyPair().publicKey;
+
+/** Resolves with the next emission of `event`, or rejects after `ms`. */
+export function next<T>(
+  subscribe: (fn: (x: T) => void) => () => void,
+  ms = 5000,
+  what = "event",
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, ms);
+    const off = subscribe((x) => {
+      clearTimeout(timer);
+      off();
+      resolve(x);
+    });
+  });
+}
