@@ -13,7 +13,17 @@ for (const [entry, out] of targets) {
   if (!existsSync(entry)) continue;
   const started = performance.now();
   const proc = Bun.spawnSync(
-    [process.execPath, "build", "--compile", "--minify", "--sourcemap", entry, "--outfile", out],
+    [
+      process.execPath,
+      "build",
+      "--compile",
+      "--minify",
+      "--bytecode",
+      "--sourcemap",
+      entry,
+      "--outfile",
+      out,
+    ],
     {
       stdout: "pipe",
       stderr: "inherit",

@@ -6,13 +6,29 @@ export interface CliIo {
   err: (text: string) => void;
   env: Record<string, string | undefined>;
   readStdin: () => Promise<string>;
+  /** Called once before exit: writes what out/err collected. */
+  flush: () => Promise<void>;
 }
 
+// Output is collected and written once at exit with Bun.write: touching process.stdout costs a
+// short-lived command several milliseconds of start-up, more than the whole request.
+let pendingOut = "";
+let pendingErr = "";
 export const processIo: CliIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
+  out: (text) => {
+    pendingOut += text;
+  },
+  err: (text) => {
+    pendingErr += text;
+  },
   env: process.env,
   readStdin: () => Bun.stdin.text(),
+  flush: async () => {
+    const [out, err] = [pendingOut, pendingErr];
+    pendingOut = pendingErr = "";
+    if (out) await Bun.write(Bun.stdout, out);
+    if (err) await Bun.write(Bun.stderr, err);
+  },
 };
 
 /** Global options, taken out of argv before the subcommand parses the rest. */

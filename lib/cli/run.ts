@@ -75,6 +75,12 @@ function rejectUnknownArgs(name: string, args: ArgsDef, rawArgs: string[]): void
 }
 
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
+  const code = await runCliUnflushed(argv, io);
+  await io.flush();
+  return code;
+}
+
+async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
   try {
     const { socket, rest } = takeGlobalSocket(argv);
     setContext(io, { socket });

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { defineCommand } from "citty";
 import { UsageError } from "./exit_codes.ts";
 import { io, printJson, withClient } from "./io.ts";
@@ -12,7 +11,7 @@ async function readToken(args: { "token-stdin"?: boolean; "token-file"?: string 
   if (args["token-stdin"]) raw = await io().readStdin();
   else if (args["token-file"]) {
     try {
-      raw = readFileSync(args["token-file"], "utf8");
+      raw = await Bun.file(args["token-file"]).text();
     } catch (err) {
       throw new UsageError(`cannot read the token file ${args["token-file"]}: ${(err as Error).message}`);
     }

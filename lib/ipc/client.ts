@@ -1,7 +1,5 @@
 // The clients' side of the socket: connects, checks that the daemon is really root's, reads its
 // hello, and offers typed calls and event subscription derived from the protocol table.
-import { statSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Socket } from "bun";
 import * as v from "valibot";
 import { groupByGid, peerCredentials, userByUid } from "../sys/index.ts";
@@ -66,7 +64,9 @@ function currentUser(): string {
 
 /** The group that owns the socket (or its directory), to name it in the fix; "firezone" when unreadable. */
 function socketGroup(socketPath: string): string {
-  for (const path of [socketPath, dirname(socketPath)]) {
+  // node:fs is loaded only on this error path: importing it costs a short-lived CLI about a millisecond.
+  const { statSync } = require("node:fs") as typeof import("node:fs");
+  for (const path of [socketPath, socketPath.slice(0, socketPath.lastIndexOf("/")) || "/"]) {
     try {
       const name = groupByGid(statSync(path).gid)?.name;
       if (name && name !== "root") return name;
