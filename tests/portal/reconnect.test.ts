@@ -1,0 +1,123 @@
+// lib/portal's resilience against a real portal process: a restart, a frozen portal (missed
+// heartbeats), and the portal closing a member that stopped sending heartbeats.
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { PortalClient, type PortalClientEvents } from "../../lib/portal/index.ts";
+import { silentLogger } from "../../lib/util/index.ts";
+import { freePort, newKey, next, type Seed, seed, spawnPortal, tempDir } from "./_helpers.ts";
+
+let tmp: ReturnType<typeof tempDir>;
+let s: Seed;
+let port: number;
+const procs: Bun.Subprocess[] = [];
+const clients: PortalClient[] = [];
+
+beforeEach(() => {
+  tmp = tempDir();
+  s = seed(tmp.db);
+  port = freePort();
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.stop();
+  for (const p of procs.splice(0)) {
+    p.kill("SIGCONT");
+    p.kill("SIGKILL");
+    await p.exited;
+  }
+  tmp.cleanup();
+});
+
+async function portal(extra: string[] = []) {
+  const p = await spawnPortal(tmp.db, port, extra);
+  procs.push(p);
+  return p;
+}
+
+function client(extra: Partial<ConstructorParameters<typeof PortalClient>[0]> = {}): PortalClient {
+  const c = new PortalClient({
+    url: `ws://127.0.0.1:${port}`,
+    token: s.aliceToken,
+    publicKey: newKey(),
+    deviceId: "device-reconnect-test",
+    logger: silentLogger,
+    backoff: { initialMs: 100, maxMs: 400 },
+    ...extra,
+  });
+  clients.push(c);
+  return c;
+}
+
+const on =
+  <E extends keyof PortalClientEvents>(c: PortalClient, e: E) =>
+  (fn: (x: PortalClientEvents[E]) => void) =>
+    c.on(e, fn);
+
+test("after a portal restart the client reconnects by itself and gets a fresh init", async () => {
+  const first = await portal();
+  const c = client();
+  const init1 = next(on(c, "init"));
+  c.start();
+  const before = await init1;
+
+  const dropped = next(on(c, "disconnected"));
+  first.kill("SIGTERM");
+  await first.exited;
+  await dropped;
+  expect(c.state).toBe("reconnecting");
+  await Bun.sleep(300); // a few failed attempts against a closed port
+
+  const restarted = performance.now();
+  const init2 = next(on(c, "init"), 10_000, "init after restart");
+  await portal();
+  const after = await init2;
+  console.log(
+    `portal restart -> client joined again: ${Math.round(performance.now() - restarted)} ms after the portal was up`,
+  );
+  expect(c.state).toBe("connected");
+  expect(after.interface).toEqual(before.interface);
+  expect(after.resources).toEqual(before.resources);
+});
+
+test("a frozen portal is noticed by the missed heartbeat, and the client rejoins when it thaws", async () => {
+  const p = await portal();
+  const c = client({ heartbeatIntervalMs: 200, heartbeatTimeoutMs: 300, connectTimeoutMs: 800 });
+  const init1 = next(on(c, "init"));
+  c.start();
+  await init1;
+
+  const dropped = next(on(c, "disconnected"), 3000, "heartbeat timeout");
+  const frozen = performance.now();
+  p.kill("SIGSTOP");
+  const ev = await dropped;
+  const noticed = performance.now() - frozen;
+  console.log(`frozen portal noticed after ${Math.round(noticed)} ms (interval 200 ms, timeout 300 ms)`);
+  expect(ev.reason).toBe("heartbeat timeout");
+  expect(noticed).toBeLessThan(1500);
+
+  const init2 = next(on(c, "init"), 10_000, "init after thaw");
+  p.kill("SIGCONT");
+  await init2;
+  expect(c.state).toBe("connected");
+});
+
+test("the portal closes a member that stops sending heartbeats (code 4000)", async () => {
+  await portal(["--idle-timeout-ms", "500"]);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/client/websocket`, {
+    headers: { "X-Authorization": `Bearer ${s.aliceToken}` },
+  });
+  const closed = new Promise<number>((resolve) => {
+    ws.onclose = (ev) => resolve(ev.code);
+  });
+  ws.onopen = () =>
+    ws.send(
+      JSON.stringify({
+        topic: "client",
+        event: "phx_join",
+        payload: { public_key: newKey(), external_id: "device-silent-1" },
+        ref: "1",
+      }),
+    );
+  const started = performance.now();
+  expect(await closed).toBe(4000);
+  expect(performance.now() - started).toBeLessThan(2000);
+});
