@@ -16,8 +16,15 @@ export {
   sysError,
   WouldBlockError,
 } from "./errno.ts";
+export {
+  NETLINK_GENERIC,
+  NETLINK_ROUTE,
+  NetlinkSocket,
+  type NetlinkSocketOptions,
+} from "./netlink_socket.ts";
 export { type PeerCredentials, peerCredentials } from "./peercred.ts";
 export { sdNotify, sockaddrUn } from "./sdnotify.ts";
+export { closeFd, openTun, type TunHandle } from "./tun_open.ts";
 export {
   type GroupInfo,
   groupByGid,

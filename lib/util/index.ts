@@ -4,5 +4,25 @@
  */
 
 export { Backoff, type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+export {
+  type Cidr,
+  formatCidr,
+  formatEndpoint,
+  formatIp,
+  networkOf,
+  normalizeCidr,
+  parseCidr,
+  parseEndpoint,
+  parseIp,
+} from "./cidr.ts";
 export { type Clock, systemClock } from "./clock.ts";
+export {
+  generatePrivateKey,
+  isValidKey,
+  keyBytes,
+  keyFromHex,
+  keyToBase64,
+  keyToHex,
+  publicKeyOf,
+} from "./keys.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";

@@ -1,0 +1,52 @@
+/**
+ * Netlink in TypeScript over lib/sys sockets: rtnetlink for links, addresses and routes, generic
+ * netlink for family lookup and family requests, message building and parsing, and NLMSG_ERROR
+ * replies turned into the typed errors of lib/sys.
+ */
+export { type Address, type AddressOptions, addAddress, deleteAddress, listAddresses } from "./addresses.ts";
+export { NetlinkConnection, type RequestOptions } from "./connection.ts";
+export {
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  CTRL,
+  GENL_ID_CTRL,
+  IFA,
+  IFF_UP,
+  IFLA,
+  NLA_F_NESTED,
+  NLM,
+  RT_TABLE_MAIN,
+  RTA,
+  RTM,
+  RTPROT_STATIC,
+} from "./constants.ts";
+export { decodeNetlinkError } from "./errors.ts";
+export { GenericNetlink, type GenlFamily, writeGenlHeader } from "./genetlink.ts";
+export {
+  createLink,
+  decodeLink,
+  deleteLink,
+  getLink,
+  type Link,
+  type LinkChange,
+  listLinks,
+  setLink,
+  writeIfinfo,
+} from "./links.ts";
+export {
+  attrMap,
+  type NlAttr,
+  type NlMessage,
+  parseAttrs,
+  parseMessages,
+  readI32,
+  readString,
+  readU8,
+  readU16,
+  readU32,
+  readU64,
+} from "./parse.ts";
+export { addRoute, deleteRoute, listRoutes, type Route, type RouteFilter, type RouteSpec } from "./routes.ts";
+export { Rtnetlink } from "./rtnetlink.ts";
+export { NlWriter } from "./writer.ts";

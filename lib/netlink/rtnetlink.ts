@@ -1,0 +1,55 @@
+// One NETLINK_ROUTE connection with the link, address and route operations as methods.
+import { NETLINK_ROUTE, type NetlinkSocketOptions } from "../sys/index.ts";
+import { type Address, type AddressOptions, addAddress, deleteAddress, listAddresses } from "./addresses.ts";
+import { NetlinkConnection } from "./connection.ts";
+import { createLink, deleteLink, getLink, type Link, type LinkChange, listLinks, setLink } from "./links.ts";
+import { addRoute, deleteRoute, listRoutes, type Route, type RouteFilter, type RouteSpec } from "./routes.ts";
+
+/** rtnetlink: links, addresses and routes of the network namespace the process runs in. */
+export class Rtnetlink {
+  readonly conn: NetlinkConnection;
+
+  constructor(options: NetlinkSocketOptions = {}) {
+    this.conn = new NetlinkConnection(NETLINK_ROUTE, options);
+  }
+
+  links(): Link[] {
+    return listLinks(this.conn);
+  }
+  link(name: string): Link | null {
+    return getLink(this.conn, name);
+  }
+  createLink(name: string, kind: string): void {
+    createLink(this.conn, name, kind);
+  }
+  setLink(index: number, change: LinkChange): void {
+    setLink(this.conn, index, change);
+  }
+  deleteLink(index: number): void {
+    deleteLink(this.conn, index);
+  }
+
+  addresses(index?: number): Address[] {
+    return listAddresses(this.conn, index);
+  }
+  addAddress(index: number, cidr: string, options?: AddressOptions): void {
+    addAddress(this.conn, index, cidr, options);
+  }
+  deleteAddress(index: number, cidr: string): void {
+    deleteAddress(this.conn, index, cidr);
+  }
+
+  routes(filter?: RouteFilter): Route[] {
+    return listRoutes(this.conn, filter);
+  }
+  addRoute(spec: RouteSpec, options?: { replace?: boolean }): void {
+    addRoute(this.conn, spec, options);
+  }
+  deleteRoute(spec: RouteSpec): void {
+    deleteRoute(this.conn, spec);
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+}
