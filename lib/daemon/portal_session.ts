@@ -1,0 +1,297 @@
+// The portal-backed session: signed_out -> connecting -> connected <-> reconnecting. It turns the
+// portal's events into the tunnel's configuration: interface addresses on `init`, one WireGuard peer
+// per gateway, and routes for exactly the resources the actor may reach.
+import type { IpcResource } from "../ipc/index.ts";
+import {
+  type ConnectionDetails,
+  type Init,
+  PortalClient,
+  type PortalClientEvents,
+  type PortalClientOptions,
+  PortalRequestError,
+} from "../portal/index.ts";
+import { FzError, type Resource } from "../types/index.ts";
+import { generatePrivateKey, type Logger, publicKeyOf } from "../util/index.ts";
+import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
+import type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";
+
+/** The part of PortalClient the session uses, so tests can drive it without a portal. */
+export interface PortalLike {
+  start(): void;
+  stop(): void;
+  on<E extends keyof PortalClientEvents>(
+    event: E,
+    listener: (payload: PortalClientEvents[E]) => void,
+  ): () => void;
+  requestConnection(resourceId: string): Promise<ConnectionDetails>;
+}
+
+export interface PortalSessionOptions {
+  apiUrl: string;
+  deviceId: string;
+  deviceName?: string;
+  version: string;
+  tunnel: TunnelControl;
+  logger: Logger;
+  /** How long sign_in waits for the portal's first answer before returning `connecting`. */
+  signInWaitMs?: number;
+  createPortal?: (options: PortalClientOptions) => PortalLike;
+}
+
+type State = SessionSnapshot["state"];
+
+export class PortalSession implements Session {
+  #state: State = "signed_out";
+  #portal: PortalLike | null = null;
+  #privateKey: string | null = null;
+  #account: string | undefined;
+  #actor: string | undefined;
+  #addresses: string[] = [];
+  #lastError: string | undefined;
+  readonly #resources = new Map<string, IpcResource>();
+  readonly #details = new Map<string, ConnectionDetails>();
+  readonly #listeners = new Set<(change: SessionChange) => void>();
+  #tunnelAddresses: string[] | null = null;
+  /** Tunnel changes run one at a time, in order; a burst of events coalesces into one reconcile. */
+  #queue: Promise<void> = Promise.resolve();
+  #reconcilePending = false;
+  /** Bumped by every sign-in and sign-out, so work begun for an older session does nothing. */
+  #generation = 0;
+
+  constructor(private readonly opts: PortalSessionOptions) {}
+
+  snapshot(): SessionSnapshot {
+    return {
+      state: this.#state,
+      ...(this.#account ? { account: this.#account } : {}),
+      ...(this.#actor ? { actor: this.#actor } : {}),
+      ...(this.#addresses.length
+        ? { addresses: [...this.#addresses], interfaceName: this.opts.tunnel.name }
+        : {}),
+      resourceCount: this.#resources.size,
+      ...(this.#lastError ? { lastError: this.#lastError } : {}),
+    };
+  }
+
+  resources(): IpcResource[] {
+    return [...this.#resources.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  onChange(listener: (change: SessionChange) => void): void {
+    this.#listeners.add(listener);
+  }
+
+  async signIn(token: string, _hints: SignInHints): Promise<void> {
+    if (this.#portal) await this.#teardown();
+    const generation = ++this.#generation;
+    this.#privateKey = generatePrivateKey();
+    this.#lastError = undefined;
+    this.#setState("connecting");
+    const create = this.opts.createPortal ?? ((o: PortalClientOptions) => new PortalClient(o));
+    const portal = create({
+      url: this.opts.apiUrl,
+      token,
+      publicKey: publicKeyOf(this.#privateKey),
+      deviceId: this.opts.deviceId,
+      version: this.opts.version,
+      logger: this.opts.logger.child("portal"),
+      ...(this.opts.deviceName ? { deviceName: this.opts.deviceName } : {}),
+    });
+    this.#portal = portal;
+    const firstAnswer = new Promise<"init" | { refused: string }>((resolve) => {
+      portal.on("init", () => resolve("init"));
+      portal.on("signed_out", (e) => resolve({ refused: e.message }));
+    });
+    this.#wire(portal, generation);
+    portal.start();
+    const answer = await Promise.race([
+      firstAnswer,
+      Bun.sleep(this.opts.signInWaitMs ?? 10_000).then(() => null),
+    ]);
+    if (answer && typeof answer === "object") throw new FzError("invalid_token", answer.refused);
+    // No answer yet (portal unreachable): the status says `connecting` with the reason, and the
+    // portal client keeps trying by itself.
+  }
+
+  async signOut(reason: string): Promise<void> {
+    if (this.#state === "signed_out" && !this.#portal) return;
+    this.opts.logger.info("signing out", { reason });
+    await this.#teardown();
+    this.#lastError = undefined;
+    this.#setState("signed_out");
+  }
+
+  async stop(): Promise<void> {
+    await this.#teardown();
+  }
+
+  #wire(portal: PortalLike, generation: number): void {
+    const live = <E extends keyof PortalClientEvents>(event: E, fn: (p: PortalClientEvents[E]) => void) =>
+      portal.on(event, (payload) => {
+        if (generation === this.#generation) fn(payload);
+      });
+    live("init", (init) => this.#onInit(init, generation));
+    live("disconnected", ({ reason, retryInMs }) => {
+      this.#lastError = `lost the portal connection (${reason}); retrying in ${Math.ceil(retryInMs / 1000)} s`;
+      this.#setState(this.#state === "connecting" ? "connecting" : "reconnecting");
+    });
+    live("resource_created_or_updated", (r) => {
+      this.#resources.set(r.id, {
+        ...toIpc(r),
+        gatewayStatus: this.#resources.get(r.id)?.gatewayStatus ?? "connecting",
+      });
+      this.#emit("resources");
+      this.#emit("status");
+      this.#request(r.id, generation);
+    });
+    live("resource_deleted", ({ id }) => {
+      this.#resources.delete(id);
+      this.#details.delete(id);
+      this.#emit("resources");
+      this.#emit("status");
+      this.#scheduleReconcile(generation);
+    });
+    live("connection_details", (d) => {
+      if (!this.#resources.has(d.resource_id)) return;
+      this.#details.set(d.resource_id, d);
+      this.#setGatewayStatus(d.resource_id, "online");
+      this.#scheduleReconcile(generation);
+    });
+    live("signed_out", ({ message }) => {
+      this.opts.logger.warn("the portal refused the token; signed out", { reason: message });
+      void this.#teardown().then(() => {
+        this.#lastError = message;
+        this.#setState("signed_out");
+      });
+    });
+  }
+
+  #onInit(init: Init, generation: number): void {
+    this.#account = init.account.slug;
+    this.#actor = init.actor.name;
+    this.#addresses = [`${init.interface.ipv4}/32`, `${init.interface.ipv6}/128`];
+    // `init` is the whole truth: forget resources and paths it does not list.
+    const ids = new Set(init.resources.map((r) => r.id));
+    for (const id of this.#details.keys()) if (!ids.has(id)) this.#details.delete(id);
+    const previous = new Map(this.#resources);
+    this.#resources.clear();
+    for (const r of init.resources) {
+      this.#resources.set(r.id, {
+        ...toIpc(r),
+        gatewayStatus: previous.get(r.id)?.gatewayStatus ?? "connecting",
+      });
+    }
+    this.#lastError = undefined;
+    this.#setState("connected");
+    this.#emit("resources");
+    this.#scheduleReconcile(generation);
+    for (const r of init.resources) this.#request(r.id, generation);
+  }
+
+  #request(resourceId: string, generation: number): void {
+    this.#portal?.requestConnection(resourceId).catch((err: unknown) => {
+      if (generation !== this.#generation) return;
+      const reason = err instanceof PortalRequestError ? err.reason : String(err);
+      // `offline`: the portal pushes connection_details when a gateway of the site joins.
+      this.opts.logger.info("no path to a resource yet", { resource: resourceId, reason });
+      this.#setGatewayStatus(resourceId, reason === "offline" ? "offline" : "unknown");
+    });
+  }
+
+  #setGatewayStatus(resourceId: string, status: NonNullable<IpcResource["gatewayStatus"]>): void {
+    const r = this.#resources.get(resourceId);
+    if (!r || r.gatewayStatus === status) return;
+    this.#resources.set(resourceId, { ...r, gatewayStatus: status });
+    this.#emit("resources");
+  }
+
+  #scheduleReconcile(generation: number): void {
+    if (this.#reconcilePending) return;
+    this.#reconcilePending = true;
+    this.#enqueue(async () => {
+      this.#reconcilePending = false;
+      if (generation !== this.#generation) return;
+      await this.#applyToTunnel();
+    });
+  }
+
+  #enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.#queue.then(work).catch((err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      this.opts.logger.error("tunnel update failed", { error: message });
+      this.#lastError = `tunnel update failed: ${message}`;
+      this.#emit("status");
+    });
+    this.#queue = next;
+    return next;
+  }
+
+  /** Brings the device to what the session says: addresses, one peer per gateway, routes. */
+  async #applyToTunnel(): Promise<void> {
+    if (!this.#privateKey || this.#addresses.length === 0) return;
+    const tunnel = this.opts.tunnel;
+    if (this.#tunnelAddresses && this.#tunnelAddresses.join() !== this.#addresses.join()) {
+      await tunnel.down();
+      this.#tunnelAddresses = null;
+    }
+    if (!this.#tunnelAddresses) {
+      await tunnel.up({ privateKey: this.#privateKey, addresses: this.#addresses });
+      this.#tunnelAddresses = [...this.#addresses];
+    }
+    const peers = new Map<string, TunnelPeer>();
+    const routes = new Set<string>();
+    for (const d of this.#details.values()) {
+      const peer = peers.get(d.gateway_public_key) ?? {
+        publicKey: d.gateway_public_key,
+        endpoint: d.gateway_endpoint,
+        allowedIps: [],
+        persistentKeepalive: 25,
+      };
+      peer.endpoint = d.gateway_endpoint;
+      for (const ip of d.allowed_ips) {
+        if (!peer.allowedIps.includes(ip)) peer.allowedIps.push(ip);
+        routes.add(ip);
+      }
+      peers.set(d.gateway_public_key, peer);
+    }
+    await tunnel.setPeers([...peers.values()]);
+    await tunnel.setRoutes([...routes]);
+  }
+
+  async #teardown(): Promise<void> {
+    this.#generation++;
+    this.#portal?.stop();
+    this.#portal = null;
+    this.#privateKey = null;
+    this.#account = undefined;
+    this.#actor = undefined;
+    this.#addresses = [];
+    this.#resources.clear();
+    this.#details.clear();
+    this.#emit("resources");
+    await this.#enqueue(async () => {
+      if (!this.#tunnelAddresses) return;
+      this.#tunnelAddresses = null;
+      await this.opts.tunnel.down();
+    });
+  }
+
+  #setState(state: State): void {
+    this.#state = state;
+    this.#emit("status");
+  }
+
+  #emit(change: SessionChange): void {
+    for (const l of this.#listeners) l(change);
+  }
+}
+
+function toIpc(r: Resource): IpcResource {
+  return {
+    id: r.id,
+    name: r.name,
+    type: r.type,
+    address: r.address,
+    site: { id: r.site.id, name: r.site.name },
+  };
+}
