@@ -22,25 +22,27 @@ function keyringError(action: string, err: unknown): Error {
 
 /** A TokenStore over the Secret Service; never falls back to the kernel keyring or a file. */
 export function keyringTokenStore(service = KEYRING_SERVICE, user = KEYRING_USER): TokenStore {
-  const entry = new AsyncEntry(service, user, { linux: { store: "secret-service" } });
+  // Made per call: the constructor itself fails when no Secret Service is on the bus, and one may
+  // start after firezone-gui does.
+  const entry = () => new AsyncEntry(service, user, { linux: { store: "secret-service" } });
   return {
     async load() {
       try {
-        return await entry.getPassword();
+        return await entry().getPassword();
       } catch (err) {
         throw keyringError("read", err);
       }
     },
     async save(token) {
       try {
-        await entry.setPassword(token);
+        await entry().setPassword(token);
       } catch (err) {
         throw keyringError("store", err);
       }
     },
     async remove() {
       try {
-        return await entry.deleteCredential();
+        return await entry().deleteCredential();
       } catch (err) {
         throw keyringError("delete", err);
       }

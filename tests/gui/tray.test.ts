@@ -90,4 +90,110 @@ describe("firezone-gui tray", () => {
     );
     await waitForMenu((l) => l[0] === "Sign In", "Sign In again");
   });
+
+  test("forged deep links change nothing; the real one stores nonce + fragment and reaches firezoned", async () => {
+    await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Sign In")!);
+    await waitFor(() => desktop.openedUrls().length === 2, 5000, "xdg-open");
+    const url = new URL(desktop.openedUrls()[1]!);
+    const state = url.searchParams.get("state")!;
+    const nonce = url.searchParams.get("nonce")!;
+    const link = (host: string, query: string) => `firezone-fd0020211111://${host}?${query}`;
+    const good = `account_slug=acme&actor_name=Ann%20Smith&fragment=frag123&state=${state}`;
+    const forged: Array<[string, string]> = [
+      [link("handle_client_sign_in_callback", good.replace(state, "0".repeat(64))), "state does not match"],
+      [link("handle_client_sign_in_callback", `${good}&state=${state}`), "appears more than once"],
+      [link("handle_client_sign_in_callback", `fragment=evil&${good}`), "appears more than once"],
+      [link("evil_host", good), "unknown host"],
+      [`https://handle_client_sign_in_callback/?${good}`, "scheme"],
+    ];
+    for (const [forgery, reason] of forged) {
+      const r = await desktop.runGui(["open-deep-link", forgery]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(reason);
+    }
+    expect(desktop.keyringToken()).toBeNull();
+    expect(daemon.audit().filter((a) => a.method === "sign_in")).toEqual([]);
+    expect((await menuLabels())[0]).toBe("Waiting for browser...");
+
+    const ok = await desktop.runGui(["open-deep-link", link("handle_client_sign_in_callback", good)]);
+    expect(ok.code).toBe(0);
+    await waitFor(() => daemon.audit().some((a) => a.method === "sign_in"), 5000, "sign_in at the daemon");
+    expect(desktop.keyringToken()).toBe(`${nonce}frag123`);
+    const signIns = daemon.audit().filter((a) => a.method === "sign_in");
+    expect(signIns).toHaveLength(1);
+    expect(signIns[0]!.uid).toBe(desktop.uid);
+    await waitForMenu((l) => l[0] === "Sign In", "Sign In after the deep link");
+
+    // The same link again: the attempt was consumed, so no sign-in is pending.
+    const replay = await desktop.runGui(["open-deep-link", link("handle_client_sign_in_callback", good)]);
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toContain("no sign-in is in progress");
+    await Bun.sleep(200);
+    expect(daemon.audit().filter((a) => a.method === "sign_in")).toHaveLength(1);
+  });
+
+  test("a second plain launch exits 0 and leaves the first one running", async () => {
+    const second = await desktop.runGui([]);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain("already running");
+    expect(gui.proc.exitCode).toBeNull();
+    expect(desktop.watcher.items).toEqual([gui.itemName]);
+  });
+
+  test("firezoned stopped: the menu names the problem and the fix; started again: it recovers by itself", async () => {
+    await daemon.stop();
+    const down = await waitForMenu((l) => l[0] === "Firezone daemon is not running", "the problem");
+    expect(down.slice(0, 4)).toEqual([
+      "Firezone daemon is not running",
+      "Fix: sudo systemctl start firezoned",
+      "Firezone reconnects by itself once it runs",
+      "Retry now",
+    ]);
+    const tip = (await itemProperties(desktop.bus, gui.itemName)).ToolTip as [
+      string,
+      unknown,
+      string,
+      string,
+    ];
+    expect(tip[2]).toBe("Firezone: Firezone daemon is not running");
+    await waitFor(
+      () => desktop.notificationSummaries().includes("Firezone disconnected"),
+      5000,
+      "a notification",
+    );
+
+    await daemon.start();
+    await waitForMenu((l) => l[0] === "Sign In" || l[0] === "Signing in...", "recovery");
+    await waitFor(
+      () => desktop.notificationSummaries().includes("Firezone daemon is back"),
+      5000,
+      "a notification",
+    );
+    expect(gui.proc.exitCode).toBeNull();
+  });
+
+  test("firezoned back signed out: the GUI signs it in again with the keyring's token", async () => {
+    // The restarted daemon lost its in-memory session; the keyring still holds the deep link's token.
+    await waitFor(
+      () => daemon.audit().filter((a) => a.method === "sign_in" && a.uid === desktop.uid).length >= 2,
+      5000,
+      "a sign_in from the keyring",
+    );
+  });
+
+  test("Quit stops the GUI with exit 0", async () => {
+    await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Quit Firezone")!);
+    expect(await gui.proc.exited).toBe(0);
+    console.log(gui.log());
+  });
+
+  test("at login the token in the keyring signs the daemon in", async () => {
+    const before = daemon.audit().filter((a) => a.method === "sign_in").length;
+    gui = await desktop.startGui({ FIREZONE_SOCKET: daemon.socketPath, FIREZONE_ACCOUNT: "acme" });
+    await waitFor(
+      () => daemon.audit().filter((a) => a.method === "sign_in").length === before + 1,
+      5000,
+      "sign_in",
+    );
+  });
 });

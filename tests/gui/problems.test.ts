@@ -1,0 +1,81 @@
+// The two common problems of a fresh install, and a desktop without a tray: each is stated once,
+// with the fix, and none stops firezone-gui.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { waitFor } from "../_support/daemon.ts";
+import { TestAccounts } from "../_support/users.ts";
+import { type Desktop, startDesktop } from "./fixtures/desktop.ts";
+import { TestFirezoned } from "./fixtures/firezoned.ts";
+import { labels, readMenu } from "./fixtures/tray_reader.ts";
+
+const accounts = new TestAccounts();
+let group: string;
+let daemon: TestFirezoned;
+const desktops: Desktop[] = [];
+
+beforeAll(async () => {
+  group = accounts.group();
+  daemon = new TestFirezoned(group);
+  await daemon.start();
+});
+
+afterAll(async () => {
+  for (const d of desktops) await d.close();
+  await daemon?.close();
+  accounts.cleanup();
+});
+
+async function desktop(opts: Parameters<typeof startDesktop>[0]): Promise<Desktop> {
+  const d = await startDesktop(opts);
+  desktops.push(d);
+  return d;
+}
+
+describe("firezone-gui problems", () => {
+  test("a user outside the daemon's group sees which group to join and how", async () => {
+    const d = await desktop({ groups: [] });
+    const gui = await d.startGui({ FIREZONE_SOCKET: daemon.socketPath });
+    let menu: string[] = [];
+    await waitFor(
+      () => {
+        void readMenu(d.bus, gui.itemName).then((m) => {
+          menu = labels(m);
+        });
+        return menu[0]?.startsWith("You are not in group") ?? false;
+      },
+      5000,
+      "the group problem",
+    );
+    expect(menu.slice(0, 3)).toEqual([
+      `You are not in group '${group}'`,
+      `Fix: sudo usermod -aG ${group} $USER`,
+      "then log out and back in",
+    ]);
+    expect(daemon.audit()).toEqual([]);
+  });
+
+  test("open-deep-link with no firezone-gui running exits 69 and says so", async () => {
+    const d = await desktop({ groups: [group] });
+    const r = await d.runGui([
+      "open-deep-link",
+      "firezone-fd0020211111://handle_client_sign_in_callback?x=1",
+    ]);
+    expect(r.code).toBe(69);
+    expect(r.stderr).toContain("firezone-gui is not running");
+  });
+
+  test("without a tray host it says so once, keeps running, and shows its icon when one starts", async () => {
+    const d = await desktop({ groups: [group], watcher: false });
+    const gui = await d.startGui({ FIREZONE_SOCKET: daemon.socketPath }, false);
+    await waitFor(
+      () => d.notificationSummaries().includes("Firezone is running without a tray icon"),
+      5000,
+      "notice",
+    );
+    expect(gui.log().match(/no system tray/g)).toHaveLength(1);
+    await d.startWatcher();
+    await waitFor(() => d.watcher.items.length === 1, 5000, "registration with the new watcher");
+    expect(labels(await readMenu(d.bus, d.watcher.items[0]!))).toContain("Sign In");
+    expect(gui.log().match(/no system tray/g)).toHaveLength(1);
+    expect(d.notificationSummaries().filter((s) => s.includes("without a tray"))).toHaveLength(1);
+  });
+});
