@@ -18,10 +18,11 @@ export interface TunHandle {
 }
 
 /**
- * Creates (or attaches to) the layer-3 TUN interface `name` with IFF_TUN|IFF_NO_PI. The interface
- * lives as long as some process holds an fd to it.
+ * Creates (or attaches to) the layer-3 TUN interface `name`, IFF_TUN|IFF_NO_PI unless `packetInfo`
+ * asks for the 4-byte packet-information header on every packet (what wireguard-go reads and writes
+ * on an fd it is handed). The interface lives as long as some process holds an fd to it.
  */
-export function openTun(name: string, devicePath = "/dev/net/tun"): TunHandle {
+export function openTun(name: string, devicePath = "/dev/net/tun", packetInfo = false): TunHandle {
   const bytes = Buffer.from(name, "utf8");
   if (bytes.length === 0 || bytes.length >= IFNAMSIZ || /[\s/]/.test(name))
     throw new Error(`invalid interface name "${name}": use 1-15 bytes without spaces or slashes`);
@@ -31,7 +32,7 @@ export function openTun(name: string, devicePath = "/dev/net/tun"): TunHandle {
     // struct ifreq: char ifr_name[16]; short ifr_flags; padded to 40 bytes.
     const ifr = Buffer.alloc(40);
     bytes.copy(ifr, 0);
-    ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI, IFNAMSIZ);
+    ifr.writeUInt16LE(packetInfo ? IFF_TUN : IFF_TUN | IFF_NO_PI, IFNAMSIZ);
     check("ioctl(TUNSETIFF)", libc.ioctl(fd, TUNSETIFF, ptr(ifr)), name);
     const end = ifr.indexOf(0);
     return { fd, name: ifr.subarray(0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end).toString("utf8") };

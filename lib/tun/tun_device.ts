@@ -13,6 +13,11 @@ export interface TunOpenOptions {
   rtnl?: Rtnetlink;
   /** Path of the clone device, for tests. */
   devicePath?: string;
+  /**
+   * Keep the 4-byte packet-information header (no IFF_NO_PI). wireguard-go (Debian's 0.0.20220316)
+   * always expects it on an fd passed through WG_TUN_FD; it is off for everyone else.
+   */
+  packetInfo?: boolean;
 }
 
 /** An open TUN interface: `fd` carries its packets, `index` names it in rtnetlink. */
@@ -32,10 +37,10 @@ export class TunDevice {
     this.#ownsRtnl = ownsRtnl;
   }
 
-  /** Creates the interface (IFF_TUN|IFF_NO_PI, close-on-exec fd); it starts down. */
+  /** Creates the interface (IFF_TUN, IFF_NO_PI unless `packetInfo`, close-on-exec fd); it starts down. */
   static open(options: TunOpenOptions = {}): TunDevice {
     const rtnl = options.rtnl ?? new Rtnetlink();
-    const handle = openTun(options.name ?? DEFAULT_TUN_NAME, options.devicePath);
+    const handle = openTun(options.name ?? DEFAULT_TUN_NAME, options.devicePath, !!options.packetInfo);
     try {
       const link = rtnl.link(handle.name);
       if (!link) throw new Error(`TUN interface ${handle.name} vanished right after it was created`);

@@ -1,0 +1,310 @@
+// The tunnel the daemon owns: one WireGuard interface with its addresses, peers and routes, on the
+// kernel module when it exists and on wireguard-go otherwise. See docs/tunnel.md.
+import { rmSync } from "node:fs";
+import { type Link, Rtnetlink } from "../netlink/index.ts";
+import { AlreadyExistsError, NotFoundError } from "../sys/index.ts";
+import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunDevice } from "../tun/index.ts";
+import { type Logger, normalizeCidr } from "../util/index.ts";
+import { KernelBackend } from "./kernel.ts";
+import type { WgBackend, WgDevice, WgPeer } from "./model.ts";
+import { findWireguardGo, killAll } from "./stale.ts";
+import { type BackendEvent, UAPI_DIR, UserspaceBackend } from "./userspace.ts";
+
+/** rtm_protocol of every route the tunnel adds: how it knows its own routes from anyone else's. */
+export const ROUTE_PROTOCOL = 0x7a;
+
+export type TunnelEvent = BackendEvent;
+
+export interface TunnelOptions {
+  /** Interface name; default `tun-firezone`. */
+  name?: string;
+  /** Default 1280. */
+  mtu?: number;
+  /** "auto" (default) uses the kernel module when a wireguard link can be created. */
+  backend?: "auto" | "kernel" | "userspace";
+  logger: Logger;
+  /** wireguard-go died, was restarted, or could not be restarted. */
+  onEvent?: (e: TunnelEvent) => void;
+  /** Routing table for `setRoutes`; default main (254). */
+  table?: number;
+  routeProtocol?: number;
+  wireguardGo?: string;
+  uapiDir?: string;
+  /** Restart wireguard-go when it dies; default true. */
+  restart?: boolean;
+  /** wireguard-go's log level; its lines go to `logger.debug`. */
+  backendLogLevel?: "error" | "verbose" | "silent";
+}
+
+export interface TunnelConfig {
+  privateKey: string;
+  /** Interface addresses: "100.64.x.y/32", "fd00:2021:1111::x/128". */
+  addresses: string[];
+  listenPort?: number;
+  fwmark?: number;
+}
+
+export interface PeerStats {
+  publicKey: string;
+  endpoint?: string;
+  allowedIps: string[];
+  /** Milliseconds since the last handshake, null if there was none. */
+  lastHandshakeAgeMs: number | null;
+  rxBytes: number;
+  txBytes: number;
+}
+
+export interface RouteChanges {
+  added: string[];
+  removed: string[];
+  /** Destinations someone else already routes in the table; left alone. */
+  conflicts: string[];
+}
+
+type Backend = WgBackend & { stop(): Promise<void> };
+
+export class Tunnel {
+  readonly name: string;
+  readonly mtu: number;
+  readonly #o: TunnelOptions;
+  readonly #log: Logger;
+  #rtnl: Rtnetlink | null = null;
+  #tun: TunDevice | null = null;
+  #backend: Backend | null = null;
+  #index = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: TunnelOptions) {
+    this.#o = options;
+    this.name = options.name ?? DEFAULT_TUN_NAME;
+    this.mtu = options.mtu ?? DEFAULT_MTU;
+    this.#log = options.logger;
+  }
+
+  /** "kernel" or "userspace" while up, null while down. */
+  get backend(): "kernel" | "userspace" | null {
+    return this.#backend?.kind ?? null;
+  }
+
+  /** Interface index while up, 0 while down. */
+  get index(): number {
+    return this.#index;
+  }
+
+  /** Pid of wireguard-go while the userspace backend runs. */
+  get backendPid(): number | null {
+    return this.#backend instanceof UserspaceBackend ? this.#backend.pid : null;
+  }
+
+  get #table(): number {
+    return this.#o.table ?? 254;
+  }
+  get #proto(): number {
+    return this.#o.routeProtocol ?? ROUTE_PROTOCOL;
+  }
+  get #rt(): Rtnetlink {
+    this.#rtnl ??= new Rtnetlink();
+    return this.#rtnl;
+  }
+
+  // Calls run one at a time: a setRoutes never interleaves with a down().
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Removes what a crashed predecessor left: its wireguard-go, the interface, routes marked with
+   * our protocol in our table, the UAPI socket. Returns a line per thing removed.
+   */
+  cleanupStale(): Promise<string[]> {
+    return this.#serial(async () => {
+      if (this.#backend) throw new Error("cleanupStale() runs before up(), not while the tunnel is up");
+      return this.#sweep();
+    });
+  }
+
+  async #sweep(): Promise<string[]> {
+    const removed: string[] = [];
+    const pids = findWireguardGo(this.name);
+    if (pids.length) {
+      await killAll(pids);
+      removed.push(...pids.map((p) => `wireguard-go pid ${p}`));
+    }
+    const link = this.#rt.link(this.name);
+    if (link) {
+      if (link.kind !== "tun" && link.kind !== "wireguard")
+        throw new Error(
+          `interface ${this.name} exists and is a ${link.kind ?? "plain"} device, not ours. Remove it or pick another name.`,
+        );
+      this.#ignoreMissing(() => this.#rt.deleteLink(link.index));
+      removed.push(`interface ${this.name}`);
+    }
+    for (const r of this.#rt.routes({ table: this.#table, protocol: this.#proto })) {
+      this.#ignoreMissing(() =>
+        this.#rt.deleteRoute({ dst: r.dst, oif: r.oif, table: r.table, protocol: r.protocol }),
+      );
+      removed.push(`route ${r.dst}`);
+    }
+    const sock = `${this.#o.uapiDir ?? UAPI_DIR}/${this.name}.sock`;
+    rmSync(sock, { force: true });
+    if (removed.length) this.#log.info("removed what an earlier run left", { removed });
+    return removed;
+  }
+
+  #ignoreMissing(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+
+  /** Creates the interface, starts the backend, sets key, MTU and addresses, and brings it up. */
+  up(config: TunnelConfig): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#backend) throw new Error(`tunnel ${this.name} is already up`);
+      try {
+        const backend = await this.#startBackend();
+        this.#backend = backend;
+        const rt = this.#rt;
+        rt.setLink(this.#index, { mtu: this.mtu });
+        for (const cidr of config.addresses) rt.addAddress(this.#index, cidr, { replace: true });
+        const dev: WgDevice = { privateKey: config.privateKey };
+        if (config.listenPort !== undefined) dev.listenPort = config.listenPort;
+        if (config.fwmark !== undefined) dev.fwmark = config.fwmark;
+        await backend.setDevice(dev);
+        rt.setLink(this.#index, { up: true });
+        this.#log.info("tunnel up", { name: this.name, backend: backend.kind, addresses: config.addresses });
+      } catch (e) {
+        await this.#teardown();
+        throw e;
+      }
+    });
+  }
+
+  async #startBackend(): Promise<Backend> {
+    const choice = this.#o.backend ?? "auto";
+    if (choice !== "userspace") {
+      try {
+        this.#rt.createLink(this.name, "wireguard");
+        this.#index = this.#link().index;
+        return await KernelBackend.open(this.name, this.#index);
+      } catch (e) {
+        if (choice === "kernel" || e instanceof AlreadyExistsError) throw e;
+        this.#log.info("kernel WireGuard unavailable, using wireguard-go", { reason: (e as Error).message });
+      }
+    }
+    // wireguard-go reads a packet-information header on an fd it is handed; see lib/tun.
+    this.#tun = TunDevice.open({ name: this.name, rtnl: this.#rt, packetInfo: true });
+    this.#index = this.#tun.index;
+    const backend = new UserspaceBackend({
+      name: this.name,
+      tunFd: this.#tun.fd,
+      logger: this.#log,
+      binary: this.#o.wireguardGo,
+      uapiDir: this.#o.uapiDir,
+      restart: this.#o.restart,
+      logLevel: this.#o.backendLogLevel,
+      onEvent: (e) => this.#o.onEvent?.(e),
+      // wireguard-go sets its own MTU (1420) on start; put ours back.
+      onRestarted: () => this.#rt.setLink(this.#index, { mtu: this.mtu }),
+    });
+    await backend.start();
+    return backend;
+  }
+
+  #link(): Link {
+    const link = this.#rt.link(this.name);
+    if (!link) throw new Error(`interface ${this.name} is gone`);
+    return link;
+  }
+
+  /** Sets peers; with `replace`, peers not listed are removed. */
+  setPeers(peers: WgPeer[], options: { replace?: boolean } = {}): Promise<void> {
+    return this.#serial(async () => {
+      await this.#up().setDevice({ replacePeers: !!options.replace, peers });
+    });
+  }
+
+  /** Applies a raw device change (keys, port, peers with their flags). */
+  configure(change: WgDevice): Promise<void> {
+    return this.#serial(() => this.#up().setDevice(change));
+  }
+
+  /** The device as the backend reports it. */
+  device(): Promise<WgDevice> {
+    return this.#serial(() => this.#up().getDevice());
+  }
+
+  /** Makes the routes through the tunnel exactly `cidrs`: adds the missing, removes the extra ones it owns. */
+  setRoutes(cidrs: string[]): Promise<RouteChanges> {
+    return this.#serial(async () => {
+      this.#up();
+      const want = new Set(cidrs.map(normalizeCidr));
+      const have = this.#rt.routes({ table: this.#table, oif: this.#index, protocol: this.#proto });
+      const changes: RouteChanges = { added: [], removed: [], conflicts: [] };
+      const base = { oif: this.#index, table: this.#table, protocol: this.#proto };
+      for (const r of have) {
+        if (want.delete(r.dst)) continue;
+        this.#ignoreMissing(() => this.#rt.deleteRoute({ ...base, dst: r.dst }));
+        changes.removed.push(r.dst);
+      }
+      for (const dst of want) {
+        try {
+          this.#rt.addRoute({ ...base, dst });
+          changes.added.push(dst);
+        } catch (e) {
+          if (!(e instanceof AlreadyExistsError)) throw e;
+          changes.conflicts.push(dst);
+          this.#log.warn("a route to this destination exists already; leaving it alone", { dst });
+        }
+      }
+      if (changes.added.length || changes.removed.length) this.#log.debug("routes changed", { ...changes });
+      return changes;
+    });
+  }
+
+  /** Per peer: handshake age and byte counters. */
+  stats(): Promise<PeerStats[]> {
+    return this.#serial(async () => {
+      const dev = await this.#up().getDevice();
+      const now = Date.now();
+      return (dev.peers ?? []).map((p) => {
+        const s: PeerStats = {
+          publicKey: p.publicKey,
+          allowedIps: p.allowedIps ?? [],
+          lastHandshakeAgeMs: p.lastHandshakeMs ? Math.max(0, now - p.lastHandshakeMs) : null,
+          rxBytes: p.rxBytes ?? 0,
+          txBytes: p.txBytes ?? 0,
+        };
+        if (p.endpoint) s.endpoint = p.endpoint;
+        return s;
+      });
+    });
+  }
+
+  /** Stops the backend and removes the interface and every route the tunnel added. */
+  down(): Promise<void> {
+    return this.#serial(() => this.#teardown());
+  }
+
+  async #teardown(): Promise<void> {
+    const backend = this.#backend;
+    this.#backend = null;
+    await backend?.stop();
+    this.#tun?.close();
+    this.#tun = null;
+    this.#index = 0;
+    await this.#sweep();
+    this.#rtnl?.close();
+    this.#rtnl = null;
+    if (backend) this.#log.info("tunnel down", { name: this.name });
+  }
+
+  #up(): Backend {
+    if (!this.#backend) throw new Error(`tunnel ${this.name} is down; call up() first`);
+    return this.#backend;
+  }
+}

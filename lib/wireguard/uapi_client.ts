@@ -1,0 +1,29 @@
+// One request/reply exchange on a wireguard-go UAPI socket (/var/run/wireguard/<name>.sock).
+import { createConnection } from "node:net";
+
+/** Sends `request` and resolves with the reply text up to and including its final blank line. */
+export function uapiExchange(socketPath: string, request: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection({ path: socketPath });
+    let reply = "";
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no reply from wireguard-go on ${socketPath} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = (err: Error | null) => {
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(reply);
+    };
+    sock.setEncoding("utf8");
+    sock.on("connect", () => sock.write(request));
+    sock.on("data", (chunk: string) => {
+      reply += chunk;
+      // Every reply ends with "errno=N\n\n".
+      if (/(?:^|\n)errno=-?\d+\n\n$/.test(reply)) finish(null);
+    });
+    sock.on("error", (e) => finish(new Error(`wireguard-go UAPI socket ${socketPath}: ${e.message}`)));
+    sock.on("close", () => finish(new Error(`wireguard-go closed ${socketPath} before replying`)));
+  });
+}

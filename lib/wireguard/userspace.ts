@@ -1,0 +1,172 @@
+// The userspace backend: Debian's wireguard-go, handed the TUN fd this process opened (WG_TUN_FD),
+// configured over its UAPI socket, watched, and restarted with the same fd and configuration when
+// it dies. Packets flow between the kernel and wireguard-go only; none pass through JavaScript.
+import { existsSync, rmSync } from "node:fs";
+import type { Subprocess } from "bun";
+import { type Logger, sysErrorName } from "./_support.ts";
+import { applyChange, type WgBackend, type WgDevice } from "./model.ts";
+import { decodeUapiGet, encodeUapiSet, UAPI_GET, uapiErrno } from "./uapi.ts";
+import { uapiExchange } from "./uapi_client.ts";
+
+export const WIREGUARD_GO = "/usr/bin/wireguard-go";
+export const UAPI_DIR = "/var/run/wireguard";
+
+export type BackendEvent =
+  | { type: "backend_died"; pid: number; exitCode: number | null; signal: string | null; restarting: boolean }
+  | { type: "backend_restarted"; pid: number; attempt: number }
+  | { type: "backend_failed"; message: string };
+
+export interface UserspaceOptions {
+  name: string;
+  tunFd: number;
+  logger: Logger;
+  binary?: string;
+  uapiDir?: string;
+  /** Restart wireguard-go when it dies (default true), at most `maxRestarts` times in a row. */
+  restart?: boolean;
+  maxRestarts?: number;
+  onEvent?: (e: BackendEvent) => void;
+  /** Called after a restarted wireguard-go has its configuration back (the caller resets the MTU). */
+  onRestarted?: () => void;
+  /** wireguard-go's LOG_LEVEL: "error" (default), "verbose" or "silent"; lines go to `logger.debug`. */
+  logLevel?: "error" | "verbose" | "silent";
+}
+
+export class UserspaceBackend implements WgBackend {
+  readonly kind = "userspace";
+  readonly socketPath: string;
+  readonly #o: UserspaceOptions;
+  #proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  #state: WgDevice = {};
+  #stopping = false;
+  #restarts = 0;
+
+  constructor(options: UserspaceOptions) {
+    this.#o = options;
+    this.socketPath = `${options.uapiDir ?? UAPI_DIR}/${options.name}.sock`;
+  }
+
+  get pid(): number | null {
+    return this.#proc?.pid ?? null;
+  }
+
+  /** Starts wireguard-go and waits until its UAPI socket answers. */
+  async start(): Promise<void> {
+    this.#stopping = false;
+    rmSync(this.socketPath, { force: true });
+    const binary = this.#o.binary ?? WIREGUARD_GO;
+    if (!existsSync(binary))
+      throw new Error(`${binary} is missing. Install it: apt-get install wireguard-go`);
+    // The TUN fd goes into slot 3 of the child; dup2 there clears its close-on-exec flag.
+    const proc = Bun.spawn([binary, "-f", this.#o.name], {
+      stdio: ["ignore", "pipe", "pipe", this.#o.tunFd],
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", WG_TUN_FD: "3", LOG_LEVEL: this.#o.logLevel ?? "error" },
+    }) as unknown as Subprocess<"ignore", "pipe", "pipe">;
+    this.#proc = proc;
+    this.#pipeLogs(proc);
+    proc.exited.then(() => this.#onExit(proc));
+    const until = Date.now() + 5000;
+    for (;;) {
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`wireguard-go exited at start (code ${proc.exitCode}, signal ${proc.signalCode})`);
+      if (existsSync(this.socketPath)) {
+        try {
+          uapiErrno(await uapiExchange(this.socketPath, UAPI_GET, 1000));
+          break;
+        } catch {
+          // The socket file appears a moment before wireguard-go accepts on it.
+        }
+      }
+      if (Date.now() > until) {
+        proc.kill("SIGKILL");
+        throw new Error(`wireguard-go did not open ${this.socketPath} within 5 s`);
+      }
+      await Bun.sleep(5);
+    }
+    this.#o.logger.info("wireguard-go started", { pid: proc.pid, socket: this.socketPath });
+  }
+
+  async setDevice(change: WgDevice): Promise<void> {
+    await this.#set(change);
+    this.#state = applyChange(this.#state, change);
+  }
+
+  async #set(change: WgDevice): Promise<void> {
+    const code = uapiErrno(await uapiExchange(this.socketPath, encodeUapiSet(change)));
+    if (code !== 0) throw new Error(`wireguard-go refused the configuration: ${sysErrorName(code)}`);
+  }
+
+  async getDevice(): Promise<WgDevice> {
+    const reply = await uapiExchange(this.socketPath, UAPI_GET);
+    const code = uapiErrno(reply);
+    if (code !== 0) throw new Error(`wireguard-go could not report the device: ${sysErrorName(code)}`);
+    return { ...decodeUapiGet(reply), name: this.#o.name };
+  }
+
+  /** Stops wireguard-go: SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 2000): Promise<void> {
+    this.#stopping = true;
+    const proc = this.#proc;
+    this.#proc = null;
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+    rmSync(this.socketPath, { force: true });
+  }
+
+  #onExit(proc: Subprocess): void {
+    if (this.#stopping || proc !== this.#proc) return;
+    const max = this.#o.maxRestarts ?? 5;
+    const restarting = (this.#o.restart ?? true) && this.#restarts < max;
+    const event = {
+      type: "backend_died" as const,
+      pid: proc.pid,
+      exitCode: proc.exitCode,
+      signal: proc.signalCode === null ? null : String(proc.signalCode),
+      restarting,
+    };
+    this.#o.logger.warn("wireguard-go died", event);
+    this.#o.onEvent?.(event);
+    this.#proc = null;
+    if (restarting) void this.#restart();
+  }
+
+  async #restart(): Promise<void> {
+    const attempt = ++this.#restarts;
+    // Back off only after repeated deaths; the first restart is immediate.
+    if (attempt > 1) await Bun.sleep(Math.min(5000, 200 * 2 ** (attempt - 2)));
+    if (this.#stopping) return;
+    try {
+      await this.start();
+      await this.#set({ ...this.#state, replacePeers: true });
+      this.#o.onRestarted?.();
+      this.#o.onEvent?.({ type: "backend_restarted", pid: this.#proc?.pid ?? 0, attempt });
+      // A backend that stays up for a minute has recovered; later deaths start the count again.
+      setTimeout(() => {
+        if (this.#restarts === attempt) this.#restarts = 0;
+      }, 60_000).unref();
+    } catch (e) {
+      const message = `wireguard-go could not be restarted: ${(e as Error).message}`;
+      this.#o.logger.error(message);
+      this.#o.onEvent?.({ type: "backend_failed", message });
+    }
+  }
+
+  #pipeLogs(proc: Subprocess<"ignore", "pipe", "pipe">): void {
+    const log = this.#o.logger;
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      let rest = "";
+      const dec = new TextDecoder();
+      for await (const chunk of stream) {
+        const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) if (line.trim()) log.debug("wireguard-go", { line: line.trim() });
+      }
+    };
+    void pump(proc.stdout);
+    void pump(proc.stderr);
+  }
+}
