@@ -62,7 +62,7 @@ function fakeGateway(publicKey = newKey()): {
   const rejected: unknown[] = [];
   const channel: PhoenixChannel = new PhoenixChannel(
     {
-      url: portal.url.replace("http", "ws") + "/gateway/websocket",
+      url: `${portal.url.replace("http", "ws")}/gateway/websocket`,
       token: s.gatewayToken,
       topic: "gateway",
       joinPayload: () => ({ public_key: publicKey, external_id: "gateway-one", endpoint: "192.0.2.1:51820" }),
