@@ -5,13 +5,15 @@
 export { type AuditSink, createAuditSink } from "./audit.ts";
 export { type DaemonConfig, DEFAULTS, loadDaemonConfig } from "./config.ts";
 export { Daemon, type DaemonOptions } from "./daemon.ts";
+export { loadDeviceId } from "./device_id.ts";
+export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
 export { runDaemon } from "./run.ts";
 export { loadServiceToken, type ServiceToken } from "./service_token.ts";
 export {
-  OfflineSession,
   type Session,
   type SessionChange,
   type SessionSnapshot,
   type SignInHints,
 } from "./session.ts";
 export { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
+export type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";

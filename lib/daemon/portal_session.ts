@@ -125,6 +125,12 @@ export class PortalSession implements Session {
     await this.#teardown();
   }
 
+  /** A problem outside the portal's view (the tunnel backend failed): shown as the last error. */
+  noteError(message: string): void {
+    this.#lastError = message;
+    this.#emit("status");
+  }
+
   #wire(portal: PortalLike, generation: number): void {
     const live = <E extends keyof PortalClientEvents>(event: E, fn: (p: PortalClientEvents[E]) => void) =>
       portal.on(event, (payload) => {
@@ -246,6 +252,7 @@ export class PortalSession implements Session {
         endpoint: d.gateway_endpoint,
         allowedIps: [],
         persistentKeepalive: 25,
+        replaceAllowedIps: true,
       };
       peer.endpoint = d.gateway_endpoint;
       for (const ip of d.allowed_ips) {
@@ -254,7 +261,7 @@ export class PortalSession implements Session {
       }
       peers.set(d.gateway_public_key, peer);
     }
-    await tunnel.setPeers([...peers.values()]);
+    await tunnel.setPeers([...peers.values()], { replace: true });
     await tunnel.setRoutes([...routes]);
   }
 

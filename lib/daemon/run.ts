@@ -1,15 +1,18 @@
 // firezoned's main: read the environment, claim the socket, serve until SIGTERM/SIGINT.
 import { existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { groupAuthorizer } from "../ipc/index.ts";
 import { groupByName, sdNotify } from "../sys/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
 import { createLogger, type Logger } from "../util/index.ts";
+import { Tunnel } from "../wireguard/index.ts";
 import { createAuditSink } from "./audit.ts";
 import { type DaemonConfig, loadDaemonConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
+import { loadDeviceId } from "./device_id.ts";
+import { PortalSession } from "./portal_session.ts";
 import { loadServiceToken } from "./service_token.ts";
-import { OfflineSession } from "./session.ts";
 import { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 
 const HELP = `firezoned ${VERSION}: the Firezone client daemon. Owns the tunnel and serves ${"/run/firezoned/ipc.sock"}.
@@ -100,7 +103,30 @@ async function serve(config: DaemonConfig, log: Logger): Promise<number> {
   if (claimed === "stale")
     log.info("removed a stale socket left by a previous run", { socket: config.socketPath });
 
-  const session = new OfflineSession();
+  const tunnelLog = log.child("tunnel");
+  let session: PortalSession | null = null;
+  const tunnel = new Tunnel({
+    name: config.tunName,
+    logger: tunnelLog,
+    onEvent: (e) => {
+      if (e.type === "backend_died")
+        tunnelLog.warn("wireguard-go died", { pid: e.pid, restarting: e.restarting });
+      else if (e.type === "backend_restarted") tunnelLog.info("wireguard-go restarted", { pid: e.pid });
+      else {
+        tunnelLog.error("tunnel backend failed", { reason: e.message });
+        session?.noteError(`the tunnel backend failed: ${e.message}`);
+      }
+    },
+  });
+  for (const line of await tunnel.cleanupStale()) log.info("cleaned up after a previous run", { what: line });
+  session = new PortalSession({
+    apiUrl: config.apiUrl,
+    deviceId: loadDeviceId(config.stateDir),
+    deviceName: hostname(),
+    version: VERSION,
+    tunnel,
+    logger: log.child("session"),
+  });
   const daemon = new Daemon({
     socketPath: config.socketPath,
     group: { name: group.name, gid: group.gid },

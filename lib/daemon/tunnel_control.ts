@@ -1,21 +1,22 @@
-// What the session needs from the tunnel: the daemon passes lib/wireguard's Tunnel, tests may pass
-// anything with the same shape.
+// What the session needs from the tunnel. lib/wireguard's Tunnel has this shape and is passed as is.
 
 export interface TunnelPeer {
   publicKey: string;
   endpoint: string;
   allowedIps: string[];
   persistentKeepalive?: number;
+  /** Drop the peer's previous allowed IPs first, so removed resources stop routing through it. */
+  replaceAllowedIps?: boolean;
 }
 
 export interface TunnelControl {
   readonly name: string;
   /** Removes what a crashed predecessor left: device, routes, helper processes. */
-  cleanupStale(): Promise<void>;
+  cleanupStale(): Promise<unknown>;
   up(config: { privateKey: string; addresses: string[] }): Promise<void>;
-  /** Replaces the whole peer set. */
-  setPeers(peers: TunnelPeer[]): Promise<void>;
+  /** With `replace`, peers not listed are removed. */
+  setPeers(peers: TunnelPeer[], options: { replace?: boolean }): Promise<void>;
   /** Makes the routes into the device exactly `cidrs`. */
-  setRoutes(cidrs: string[]): Promise<void>;
+  setRoutes(cidrs: string[]): Promise<unknown>;
   down(): Promise<void>;
 }

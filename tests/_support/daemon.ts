@@ -35,6 +35,8 @@ export async function startDaemon(group: string, extraEnv: Record<string, string
     FIREZONE_STATE_DIR: join(dir, "state"),
     FIREZONE_LOG_DIR: join(dir, "log"),
     FIREZONE_TOKEN_FILE: join(dir, "token"),
+    // A name of its own, so a test daemon's start-up cleanup never touches another tunnel.
+    FIREZONE_TUN_NAME: `tfz${Math.random().toString(36).slice(2, 9)}`,
     ...extraEnv,
   };
   const proc = Bun.spawn([FIREZONED], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
