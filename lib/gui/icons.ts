@@ -1,6 +1,6 @@
 // The tray icons, drawn in code as ARGB32 pixmaps so they need no icon theme and no image files:
-// a rounded square with a white "Z", orange while a session exists and grey otherwise, plus a
-// status dot (green connected, amber busy, red error).
+// a rounded square with a white "Z", orange while signed in and grey otherwise, plus a status dot
+// (green connected, amber signing in or reconnecting, red error).
 import type { TrayState } from "./tray_view.ts";
 
 type Rgb = readonly [number, number, number];
@@ -18,7 +18,7 @@ const DOT: Record<TrayState, Rgb | null> = {
 };
 const BACKGROUND: Record<TrayState, Rgb> = {
   signed_out: GREY,
-  signing_in: ORANGE,
+  signing_in: GREY,
   connected: ORANGE,
   reconnecting: ORANGE,
   error: GREY,
