@@ -80,7 +80,7 @@ export function addAddress(
   options: AddressOptions = {},
 ): void {
   const v6 = parseCidr(cidr).family === 6;
-  const extra = (v6 && options.noDad !== false ? IFA.F_NODAD : 0) | IFA.F_PERMANENT;
+  const extra = v6 && options.noDad !== false ? IFA.F_NODAD : 0;
   const flags = NLM.F_CREATE | (options.replace ? NLM.F_REPLACE : NLM.F_EXCL);
   writeAddress(RTM.NEWADDR, conn, index, cidr, flags, extra);
 }

@@ -60,13 +60,17 @@ export class NlWriter {
     return this;
   }
   bytes(b: Uint8Array): this {
-    this.#buf.set(b, this.#reserve(b.length));
+    const at = this.#reserve(b.length); // may replace #buf: reserve before touching it
+    this.#buf.set(b, at);
     return this;
   }
   /** Zero bytes up to the next 4-byte boundary. */
   pad(): this {
     const n = align4(this.#len) - this.#len;
-    if (n) this.#buf.fill(0, this.#reserve(n), this.#len);
+    if (n) {
+      const at = this.#reserve(n);
+      this.#buf.fill(0, at, this.#len);
+    }
     return this;
   }
 

@@ -133,12 +133,13 @@ export function encodeSetDevice(change: WgDevice, ctx: WgMessageContext): Uint8A
             w.attrU16(WGPEER_A.PERSISTENT_KEEPALIVE_INTERVAL, p.persistentKeepalive);
         }
         if (flags) w.attrU32(WGPEER_A.FLAGS, flags);
-        if (w.length > max) {
+        const ips = p.remove ? [] : (p.allowedIps ?? []);
+        // Room for the fixed part, plus the WGPEER_A_ALLOWEDIPS header when IPs follow.
+        if (w.length + (ips.length > ipAt ? 4 : 0) > max) {
           // The peer's fixed part does not fit: it opens the next message.
           w.truncate(mark);
           break;
         }
-        const ips = p.remove ? [] : (p.allowedIps ?? []);
         if (ips.length > ipAt) {
           const ipsNest = w.nestStart(WGPEER_A.ALLOWEDIPS);
           for (; ipAt < ips.length; ipAt++) {
