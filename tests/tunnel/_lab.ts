@@ -5,7 +5,8 @@ import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 
 export const ROOT = resolve(import.meta.dir, "../..");
-export const BUN = resolve(ROOT, "node_modules/.bin/bun");
+/** The bun running the tests (node_modules/.bin/bun under `bun test`). */
+export const BUN = process.execPath;
 const HOST = resolve(import.meta.dir, "fixtures/tunnel_host.ts");
 
 export function sh(cmd: string[], input?: string): string {
@@ -58,7 +59,8 @@ export class Lab {
     return sh(["ip", "netns", "exec", this.gateway, ...cmd]);
   }
 
-  setUp(): this {
+  /** `gateway`: which WireGuard the gateway namespace runs, both configured with `ip` and `wg`. */
+  setUp(gateway: "wireguard-go" | "kernel" = "wireguard-go"): this {
     sh(["ip", "netns", "add", this.client]);
     sh(["ip", "netns", "add", this.gateway]);
     const vc = `vc-${this.id}`;
@@ -87,7 +89,8 @@ export class Lab {
     this.inGateway(["ip", "addr", "add", `${RESOURCE_V4}/32`, "dev", "lo"]);
     this.inGateway(["ip", "addr", "add", `${RESOURCE_V6}/128`, "dev", "lo"]);
     // The gateway: wireguard-go daemonizes itself; everything else is `ip` and `wg`.
-    this.inGateway(["wireguard-go", this.gwIf]);
+    if (gateway === "kernel") this.inGateway(["ip", "link", "add", this.gwIf, "type", "wireguard"]);
+    else this.inGateway(["wireguard-go", this.gwIf]);
     const key = `/tmp/${this.gwIf}.key`;
     Bun.write(key, `${this.gatewayKeys.privateKey}\n`);
     sh(["chmod", "600", key]);
