@@ -83,6 +83,8 @@ export class DaemonLink {
       client = await (this.opts.connect ?? connectDaemon)({
         socketPath: this.opts.socketPath,
         requireRootPeer: this.opts.requireRootPeer ?? true,
+        // sign_in may wait up to 10 s for the portal's first answer before it returns.
+        timeoutMs: 20_000,
       });
       const c = client;
       c.onClose((reason) => this.lost(c, reason));

@@ -5,7 +5,7 @@ import { waitFor } from "../_support/daemon.ts";
 import { TestAccounts } from "../_support/users.ts";
 import { type Desktop, startDesktop } from "./fixtures/desktop.ts";
 import { TestFirezoned } from "./fixtures/firezoned.ts";
-import { labels, readMenu } from "./fixtures/tray_reader.ts";
+import { eventually, labels, readMenu } from "./fixtures/tray_reader.ts";
 
 const accounts = new TestAccounts();
 let group: string;
@@ -34,15 +34,9 @@ describe("firezone-gui problems", () => {
   test("a user outside the daemon's group sees which group to join and how", async () => {
     const d = await desktop({ groups: [] });
     const gui = await d.startGui({ FIREZONE_SOCKET: daemon.socketPath });
-    let menu: string[] = [];
-    await waitFor(
-      () => {
-        void readMenu(d.bus, gui.itemName).then((m) => {
-          menu = labels(m);
-        });
-        return menu[0]?.startsWith("You are not in group") ?? false;
-      },
-      5000,
+    const menu = await eventually(
+      async () => labels(await readMenu(d.bus, gui.itemName)),
+      (l) => l[0]?.startsWith("You are not in group") ?? false,
       "the group problem",
     );
     expect(menu.slice(0, 3)).toEqual([

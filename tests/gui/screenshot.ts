@@ -8,6 +8,7 @@ import { waitFor } from "../_support/daemon.ts";
 import { TestAccounts } from "../_support/users.ts";
 import { startDesktop } from "./fixtures/desktop.ts";
 import { TestFirezoned } from "./fixtures/firezoned.ts";
+import { eventually } from "./fixtures/tray_reader.ts";
 import { startXvfb } from "./fixtures/xvfb.ts";
 
 const OUT = resolve(process.argv[2] ?? join(import.meta.dir, "../../docs/tray.png"));
@@ -88,16 +89,11 @@ try {
   const dbusIface = (
     await desktop.bus.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus")
   ).getInterface("org.freedesktop.DBus");
-  let hasWatcher = false;
-  await waitFor(
-    () => {
-      void dbusIface.NameHasOwner!("org.kde.StatusNotifierWatcher").then((b: boolean) => {
-        hasWatcher = b;
-      });
-      return hasWatcher || panel.exitCode !== null;
-    },
-    15_000,
+  await eventually(
+    () => dbusIface.NameHasOwner!("org.kde.StatusNotifierWatcher") as Promise<boolean>,
+    (owned) => owned || panel.exitCode !== null,
     "the panel's StatusNotifierWatcher",
+    15_000,
   );
   const gui = await desktop.startGui(
     { FIREZONE_SOCKET: daemon.socketPath, FIREZONE_ACCOUNT: "acme", ...x },

@@ -1,36 +1,37 @@
 // firezone-gui on a real session bus against a real firezoned: the item, its menu, clicks, deep
 // links, the keyring and the daemon going away and coming back.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type Portal, startPortal } from "../../devstack/portal/server.ts";
+import { Store } from "../../devstack/portal/store.ts";
+import { silentLogger } from "../../lib/util/index.ts";
 import { waitFor } from "../_support/daemon.ts";
 import { TestAccounts } from "../_support/users.ts";
+import { seed, tempDir } from "../portal/_helpers.ts";
 import { type Desktop, type GuiProcess, startDesktop } from "./fixtures/desktop.ts";
 import { TestFirezoned } from "./fixtures/firezoned.ts";
-import { click, find, itemProperties, labels, readMenu } from "./fixtures/tray_reader.ts";
+import { click, eventually, find, itemProperties, labels, readMenu } from "./fixtures/tray_reader.ts";
 
 const accounts = new TestAccounts();
 let group: string;
 let daemon: TestFirezoned;
 let desktop: Desktop;
 let gui: GuiProcess;
+let portal: Portal;
+const db = tempDir();
 
 async function menuLabels(): Promise<string[]> {
   return labels(await readMenu(desktop.bus, gui.itemName));
 }
 
-async function waitForMenu(pred: (labels: string[]) => boolean, what: string): Promise<string[]> {
-  let last: string[] = [];
-  const until = Date.now() + 10_000;
-  while (Date.now() < until) {
-    last = await menuLabels();
-    if (pred(last)) return last;
-    await Bun.sleep(50);
-  }
-  throw new Error(`menu never showed ${what}; last: ${JSON.stringify(last)}`);
+function waitForMenu(pred: (labels: string[]) => boolean, what: string): Promise<string[]> {
+  return eventually(menuLabels, pred, what);
 }
 
 beforeAll(async () => {
   group = accounts.group();
-  daemon = new TestFirezoned(group);
+  seed(db.db);
+  portal = startPortal({ dbPath: db.db, logger: silentLogger });
+  daemon = new TestFirezoned(group, { FIREZONE_API_URL: portal.url.replace(/^http/, "ws") });
   await daemon.start();
   desktop = await startDesktop({ groups: [group], keyring: true });
   gui = await desktop.startGui({
@@ -43,6 +44,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await desktop?.close();
   await daemon?.close();
+  await portal?.stop();
+  db.cleanup();
   accounts.cleanup();
 });
 
@@ -97,6 +100,13 @@ describe("firezone-gui tray", () => {
     const url = new URL(desktop.openedUrls()[1]!);
     const state = url.searchParams.get("state")!;
     const nonce = url.searchParams.get("nonce")!;
+    // Play the portal's sign-in page (sign_in.test.ts drives the real one in Chromium): it issues
+    // the token nonce + fragment for alice and redirects to the deep link.
+    const store = new Store(db.db);
+    store.createClientToken(store.actor(store.account("acme")!.id, "alice")!.id, {
+      token: `${nonce}frag123`,
+    });
+    store.close();
     const link = (host: string, query: string) => `firezone-fd0020211111://${host}?${query}`;
     const good = `account_slug=acme&actor_name=Ann%20Smith&fragment=frag123&state=${state}`;
     const forged: Array<[string, string]> = [
@@ -122,7 +132,8 @@ describe("firezone-gui tray", () => {
     const signIns = daemon.audit().filter((a) => a.method === "sign_in");
     expect(signIns).toHaveLength(1);
     expect(signIns[0]!.uid).toBe(desktop.uid);
-    await waitForMenu((l) => l[0] === "Sign In", "Sign In after the deep link");
+    // The daemon signed in to the portal; the menu follows its events.
+    await waitForMenu((l) => l[0] === "Signed in as alice", "Signed in as alice");
 
     // The same link again: the attempt was consumed, so no sign-in is pending.
     const replay = await desktop.runGui(["open-deep-link", link("handle_client_sign_in_callback", good)]);
@@ -163,7 +174,7 @@ describe("firezone-gui tray", () => {
     );
 
     await daemon.start();
-    await waitForMenu((l) => l[0] === "Sign In" || l[0] === "Signing in...", "recovery");
+    await waitForMenu((l) => l[0] === "Signed in as alice", "recovery, signed in again");
     await waitFor(
       () => desktop.notificationSummaries().includes("Firezone daemon is back"),
       5000,
@@ -188,6 +199,8 @@ describe("firezone-gui tray", () => {
   });
 
   test("at login the token in the keyring signs the daemon in", async () => {
+    await daemon.stop();
+    await daemon.start();
     const before = daemon.audit().filter((a) => a.method === "sign_in").length;
     gui = await desktop.startGui({ FIREZONE_SOCKET: daemon.socketPath, FIREZONE_ACCOUNT: "acme" });
     await waitFor(
