@@ -45,6 +45,9 @@ interface GatewaySession {
   /** `clientId/resourceId` -> the allow_access payload last sent (without its reference). */
   sent: Map<string, string>;
   acked: Set<string>;
+  /** False until the gateway says its `init` is in force (init_done); clients wait for that. */
+  ready: boolean;
+  initKeys: Set<string>;
   references: Map<string, string>;
   waiters: Map<string, Array<(ok: boolean) => void>>;
 }
@@ -142,6 +145,8 @@ export class Hub {
       tokenId,
       sent: new Map(),
       acked: new Set(),
+      ready: false,
+      initKeys: new Set(),
       references: new Map(),
       waiters: new Map(),
     };
@@ -159,7 +164,7 @@ export class Hub {
       entry.resources.push(access.resource);
       byClient.set(access.client.id, entry);
       session.sent.set(key, JSON.stringify(access));
-      session.acked.add(key);
+      session.initKeys.add(key);
     }
     const site = this.#store.requireSite(gw.account_id, siteId);
     conn.send(
@@ -212,7 +217,8 @@ export class Hub {
     session.requested.add(resourceId);
     try {
       this.#store.upsertFlow(session.clientId, resourceId, session.tokenId);
-      this.reconcile();
+      await this.#reconcileSoon();
+      if (!this.#clients.has(conn)) return reply("error", { reason: "offline" });
       const flow = this.#store
         .flows()
         .find((f) => f.client_id === session.clientId && f.resource_id === resourceId);
@@ -253,7 +259,38 @@ export class Hub {
     session.waiters.delete(key);
   }
 
+  initDone(conn: Conn, reply: ReplyFn) {
+    const session = this.#gateways.get(conn);
+    if (!session) return reply("error", { reason: "not_joined" });
+    reply("ok", {});
+    session.ready = true;
+    for (const key of session.initKeys) {
+      session.acked.add(key);
+      for (const w of session.waiters.get(key) ?? []) w(true);
+      session.waiters.delete(key);
+    }
+    session.initKeys.clear();
+    this.reconcile();
+  }
+
   // ---- reconcile ----
+
+  #soon: Promise<void> | undefined;
+
+  /** One reconcile for every request that arrives in the same turn (a client asking for 200 resources). */
+  #reconcileSoon(): Promise<void> {
+    this.#soon ??= new Promise<void>((resolve) =>
+      setTimeout(() => {
+        this.#soon = undefined;
+        try {
+          this.reconcile();
+        } finally {
+          resolve();
+        }
+      }, 0),
+    );
+    return this.#soon;
+  }
 
   /** Brings every connected client and gateway in line with the store. Synchronous: sqlite is. */
   reconcile(): void {
@@ -341,7 +378,8 @@ export class Hub {
       send("config_changed", { interface: iface });
       s.iface = ifaceJson;
     }
-    const onlineIds = new Set([...this.#gateways.values()].map((g) => g.gatewayId));
+    // Details point at a gateway only once it is ready, so a client's first handshake is not lost.
+    const onlineIds = new Set([...this.#gateways.values()].filter((g) => g.ready).map((g) => g.gatewayId));
     for (const f of this.#store.flows()) {
       if (f.client_id !== s.clientId || !f.gateway_id || !onlineIds.has(f.gateway_id)) continue;
       if (s.requested.has(f.resource_id) || !resources.has(f.resource_id)) continue;

@@ -136,6 +136,8 @@ export function startPortal(options: PortalOptions): Portal {
             void hub.requestConnection(conn, frame.payload, reply);
           } else if (frame.topic === "gateway" && frame.event === "access_allowed") {
             hub.accessAllowed(conn, frame.payload, reply);
+          } else if (frame.topic === "gateway" && frame.event === "init_done") {
+            hub.initDone(conn, reply);
           } else {
             reply("error", { reason: "unknown_event" });
           }

@@ -144,6 +144,8 @@ export const protocol = {
     fromMember: {
       phx_join: { payload: GatewayJoinSchema, reply: Empty },
       access_allowed: { payload: v.object({ reference: v.string() }), reply: Empty },
+      /** The last `init` is in force: clients may be sent this gateway's details now. */
+      init_done: { payload: Empty, reply: Empty },
     },
   },
   phoenix: {

@@ -71,6 +71,7 @@ function fakeGateway(publicKey = newKey()): {
       connecting: () => {},
       joined: () => {},
       event: (event, payload) => {
+        if (event === "init") void channel.push("init_done", {});
         if (event === "allow_access") {
           allowed.push(payload);
           const ref = (payload as { reference: string }).reference;
