@@ -161,9 +161,10 @@ try {
     }
   }
 
+  const runs = (xs: number[], digits: number) => xs.map((x) => x.toFixed(digits)).join(" ");
   const line = (label: string, ours: number[], hand: number[], unit: string, digits = 3) =>
     console.log(
-      `${label.padEnd(34)} ours ${mean(ours).toFixed(digits)} ${unit}   by hand ${mean(hand).toFixed(digits)} ${unit}   ratio ${(mean(ours) / mean(hand)).toFixed(3)}`,
+      `${label.padEnd(24)} ours ${mean(ours).toFixed(digits)} ${unit} [${runs(ours, digits)}]   by hand ${mean(hand).toFixed(digits)} ${unit} [${runs(hand, digits)}]   ratio ${(mean(ours) / mean(hand)).toFixed(3)}`,
     );
   console.log(
     `\ntunnel benchmark: ${ROUNDS} rounds, iperf3 ${SECONDS} s per run, TCP over wireguard-go, MTU 1280`,
@@ -172,7 +173,7 @@ try {
   line("throughput, 4 streams", results.ours4, results.hand4, "Gbit/s");
   line("up to first ping reply", upMs.ours, upMs.hand, "ms", 1);
   console.log(
-    `owner process while carrying traffic     CPU ${mean(usage.map((u) => u.cpuPct)).toFixed(1)} %   RSS ${(mean(usage.map((u) => u.rssKiB)) / 1024).toFixed(1)} MiB   (wireguard-go itself: CPU ${mean(usage.map((u) => u.wgCpuPct)).toFixed(0)} %)`,
+    `owner process under load CPU ${mean(usage.map((u) => u.cpuPct)).toFixed(1)} %   RSS ${(mean(usage.map((u) => u.rssKiB)) / 1024).toFixed(1)} MiB   (wireguard-go itself: CPU ${mean(usage.map((u) => u.wgCpuPct)).toFixed(0)} %)`,
   );
   const ratio = Math.min(
     mean(results.ours1) / mean(results.hand1),
