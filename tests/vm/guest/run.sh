@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs inside the VM as a systemd oneshot unit (fz-vmtest.service), from the host's 9p share at
+# /mnt/fz. Writes "ok <name>" / "not ok <name>: <why>" lines to out/results.txt, then "done".
+set -u
+FZ=/mnt/fz
+OUT=$FZ/out
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+: >"$OUT/results.txt"
+exec >>"$OUT/guest.log" 2>&1
+echo "guest: $(uname -r), $(systemctl --version | head -n 1)"
+. "$FZ/tests/vm/guest/lib.sh"
+. "$FZ/tests/vm/guest/tests.sh"
+journalctl -b --no-pager >"$OUT/journal.log" 2>&1
+echo done >>"$OUT/results.txt"
