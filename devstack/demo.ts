@@ -256,7 +256,8 @@ async function main(): Promise<void> {
     step("Done (--once or no terminal); cleaning up");
     return exit(0);
   }
-  const admin = `sudo ${BUN} ${join(ROOT, "devstack/portal/admin.ts")} --db ${db} --account demo`;
+  const bun = existsSync(join(ROOT, "node_modules/.bin/bun")) ? join(ROOT, "node_modules/.bin/bun") : BUN;
+  const admin = `sudo ${bun} ${join(ROOT, "devstack/portal/admin.ts")} --db ${db} --account demo`;
   console.log(`
 ${bold("The demo is running. Try, in another terminal:")}
   sudo ip netns exec ${world.client} curl http://${world.resourceAddress}/          # through the tunnel

@@ -257,6 +257,8 @@ export class Hub {
     session.acked.add(key);
     for (const w of session.waiters.get(key) ?? []) w(true);
     session.waiters.delete(key);
+    // Details held back until this confirmation (a re-keyed client) can go out now.
+    void this.#reconcileSoon();
   }
 
   initDone(conn: Conn, reply: ReplyFn) {
@@ -378,10 +380,13 @@ export class Hub {
       send("config_changed", { interface: iface });
       s.iface = ifaceJson;
     }
-    // Details point at a gateway only once it is ready, so a client's first handshake is not lost.
-    const onlineIds = new Set([...this.#gateways.values()].filter((g) => g.ready).map((g) => g.gatewayId));
+    // Details point at a gateway only once it has confirmed this client's current access (its
+    // current key included), so a client's first handshake is never sent before the gateway knows
+    // the key: a lost handshake costs the client the 5 s WireGuard retry.
+    const ready = new Map([...this.#gateways.values()].filter((g) => g.ready).map((g) => [g.gatewayId, g]));
     for (const f of this.#store.flows()) {
-      if (f.client_id !== s.clientId || !f.gateway_id || !onlineIds.has(f.gateway_id)) continue;
+      if (f.client_id !== s.clientId || !f.gateway_id) continue;
+      if (!ready.get(f.gateway_id)?.acked.has(`${f.client_id}/${f.resource_id}`)) continue;
       if (s.requested.has(f.resource_id) || !resources.has(f.resource_id)) continue;
       const details = this.#detailsFor(f.resource_id, f.gateway_id);
       if (!details) continue;

@@ -121,3 +121,28 @@ test("the portal closes a member that stops sending heartbeats (code 4000)", asy
   expect(await closed).toBe(4000);
   expect(performance.now() - started).toBeLessThan(2000);
 });
+
+test("a portal that accepts TCP but never answers the upgrade is given up on after the connect timeout", async () => {
+  let accepted = 0;
+  const silent = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open() {
+        accepted++;
+      },
+      data() {},
+    },
+  });
+  const c = client({ url: `ws://127.0.0.1:${silent.port}`, connectTimeoutMs: 300 });
+  const dropped = next(on(c, "disconnected"), 3000, "connect timeout");
+  const started = performance.now();
+  c.start();
+  const ev = await dropped;
+  expect(ev.reason).toBe("connect timeout");
+  expect(performance.now() - started).toBeLessThan(1000);
+  await next(on(c, "connecting"), 3000, "a second attempt");
+  expect(accepted).toBeGreaterThanOrEqual(1);
+  c.stop();
+  silent.stop(true);
+});

@@ -1,0 +1,137 @@
+// PhoenixChannel with an injected clock and socket: heartbeat cadence, missed-heartbeat detection and
+// the backoff between attempts, without waiting on real time.
+import { expect, test } from "bun:test";
+import { PhoenixChannel, type SocketLike } from "../../lib/portal/index.ts";
+import type { Clock } from "../../lib/util/index.ts";
+
+class FakeClock implements Clock {
+  t = 0;
+  #timers: Array<{ at: number; fn: () => void; id: number }> = [];
+  #id = 0;
+  now = () => this.t;
+  setTimeout = (fn: () => void, ms: number) => {
+    this.#timers.push({ at: this.t + ms, fn, id: ++this.#id });
+    return this.#id;
+  };
+  clearTimeout = (id: unknown) => {
+    this.#timers = this.#timers.filter((x) => x.id !== id);
+  };
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      this.#timers.sort((a, b) => a.at - b.at);
+      const due = this.#timers[0];
+      if (!due || due.at > end) break;
+      this.#timers.shift();
+      this.t = due.at;
+      due.fn();
+    }
+    this.t = end;
+  }
+}
+
+class FakeSocket implements SocketLike {
+  onopen: ((ev: Event) => void) | null = null;
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  onclose: ((ev: CloseEvent) => void) | null = null;
+  onerror: ((ev: Event) => void) | null = null;
+  sent: Array<{ topic: string; event: string; ref: string }> = [];
+  closed: number | undefined;
+  constructor(readonly headers: Record<string, string>) {}
+  send(data: string): void {
+    this.sent.push(JSON.parse(data));
+  }
+  close(code?: number): void {
+    this.closed = code ?? 1000;
+  }
+  reply(ref: string, topic = "client"): void {
+    const data = JSON.stringify({ topic, event: "phx_reply", ref, payload: { status: "ok", response: {} } });
+    this.onmessage?.({ data } as MessageEvent);
+  }
+}
+
+function setup() {
+  const clock = new FakeClock();
+  const sockets: FakeSocket[] = [];
+  const log: string[] = [];
+  const channel = new PhoenixChannel(
+    {
+      url: "ws://portal.invalid/client/websocket",
+      token: "tok-123",
+      topic: "client",
+      joinPayload: () => ({}),
+      clock,
+      random: () => 0.999999,
+      createSocket: (_url, headers) => {
+        const s = new FakeSocket(headers);
+        sockets.push(s);
+        return s;
+      },
+    },
+    {
+      connecting: (n) => log.push(`connecting ${n}`),
+      joined: () => log.push("joined"),
+      event: (e) => log.push(`event ${e}`),
+      disconnected: (reason, ms) => log.push(`disconnected ${reason} ${ms}`),
+      terminal: (r) => log.push(`terminal ${r}`),
+    },
+  );
+  const join = () => {
+    const s = sockets.at(-1)!;
+    s.onopen?.({} as Event);
+    s.reply(s.sent.find((f) => f.event === "phx_join")!.ref);
+    return s;
+  };
+  return { clock, sockets, log, channel, join };
+}
+
+test("the token goes in the X-Authorization header and a heartbeat leaves every 10 s", () => {
+  const { clock, sockets, channel, join } = setup();
+  channel.start();
+  expect(sockets[0]!.headers).toEqual({ "X-Authorization": "Bearer tok-123" });
+  const s = join();
+  clock.advance(9_999);
+  expect(s.sent.filter((f) => f.event === "heartbeat")).toHaveLength(0);
+  clock.advance(1);
+  const hb = s.sent.filter((f) => f.event === "heartbeat");
+  expect(hb).toHaveLength(1);
+  expect(hb[0]!.topic).toBe("phoenix");
+  s.reply(hb[0]!.ref, "phoenix");
+  clock.advance(10_000);
+  expect(s.sent.filter((f) => f.event === "heartbeat")).toHaveLength(2);
+  channel.stop();
+});
+
+test("an unanswered heartbeat drops the connection after 5 s and retries on the backoff schedule", () => {
+  const { clock, sockets, log, channel, join } = setup();
+  channel.start();
+  const s = join();
+  clock.advance(10_000 + 4_999);
+  expect(s.closed).toBeUndefined();
+  clock.advance(1);
+  expect(s.closed).toBe(4000);
+  expect(log.at(-1)).toBe("disconnected heartbeat timeout 500");
+  clock.advance(499);
+  expect(sockets).toHaveLength(1);
+  clock.advance(1);
+  expect(sockets).toHaveLength(2);
+  // A failed attempt doubles the next delay; a successful join resets it.
+  sockets[1]!.onclose?.({ code: 1006, reason: "" } as CloseEvent);
+  expect(log.at(-1)).toBe("disconnected connection closed (code 1006) 1000");
+  clock.advance(1000);
+  join();
+  clock.advance(15_000);
+  expect(log.at(-1)).toBe("disconnected heartbeat timeout 500");
+  channel.stop();
+});
+
+test("close code 4001 is terminal: no further attempt", () => {
+  const { clock, sockets, log, channel, join } = setup();
+  channel.start();
+  const s = join();
+  s.onclose?.({ code: 4001, reason: "revoked" } as CloseEvent);
+  expect(log.at(-1)).toBe("terminal revoked");
+  clock.advance(120_000);
+  expect(sockets).toHaveLength(1);
+  expect(channel.state).toBe("terminal");
+});
