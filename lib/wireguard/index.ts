@@ -28,11 +28,10 @@ export {
 } from "./genl_codec.ts";
 export { KernelBackend } from "./kernel.ts";
 export { applyChange, type WgBackend, type WgDevice, type WgPeer } from "./model.ts";
-export { findWireguardGo } from "./stale.ts";
+export { ROUTE_PROTOCOL, type RouteChanges, type RouteOwner, reconcileRoutes } from "./routes.ts";
+export { findWireguardGo, removeStale, type StaleScope } from "./stale.ts";
 export {
   type PeerStats,
-  ROUTE_PROTOCOL,
-  type RouteChanges,
   Tunnel,
   type TunnelConfig,
   type TunnelEvent,

@@ -1,6 +1,9 @@
-// Finds the wireguard-go processes a crashed predecessor left running for an interface, in this
-// network namespace only (a gateway in another namespace may use the same name).
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+// What a crashed predecessor may leave, and its removal: wireguard-go processes for the interface
+// (in this network namespace only: a gateway in another one may use the same name), the interface,
+// routes with our protocol mark, the UAPI socket.
+import { readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import type { Rtnetlink } from "../netlink/index.ts";
+import { ignoreMissing } from "./routes.ts";
 
 function netnsOf(pid: number | "self"): string | null {
   try {
@@ -47,4 +50,38 @@ export async function killAll(pids: number[], graceMs = 1000): Promise<void> {
   // A killed child of a dead parent is reaped by init; wait until it has left the process table.
   const hard = Date.now() + 2000;
   while (pids.some(alive) && Date.now() < hard) await Bun.sleep(10);
+}
+
+export interface StaleScope {
+  rt: Rtnetlink;
+  name: string;
+  table: number;
+  protocol: number;
+  uapiSocket: string;
+}
+
+/** Removes the stale wireguard-go, interface, routes and UAPI socket; returns a line per thing removed. */
+export async function removeStale(scope: StaleScope): Promise<string[]> {
+  const { rt, name } = scope;
+  const removed: string[] = [];
+  const pids = findWireguardGo(name);
+  if (pids.length) {
+    await killAll(pids);
+    removed.push(...pids.map((p) => `wireguard-go pid ${p}`));
+  }
+  const link = rt.link(name);
+  if (link) {
+    if (link.kind !== "tun" && link.kind !== "wireguard")
+      throw new Error(
+        `interface ${name} exists and is a ${link.kind ?? "plain"} device, not ours. Remove it or pick another name.`,
+      );
+    ignoreMissing(() => rt.deleteLink(link.index));
+    removed.push(`interface ${name}`);
+  }
+  for (const r of rt.routes({ table: scope.table, protocol: scope.protocol })) {
+    ignoreMissing(() => rt.deleteRoute({ dst: r.dst, oif: r.oif, table: r.table, protocol: r.protocol }));
+    removed.push(`route ${r.dst}`);
+  }
+  rmSync(scope.uapiSocket, { force: true });
+  return removed;
 }

@@ -1,17 +1,14 @@
 // The tunnel the daemon owns: one WireGuard interface with its addresses, peers and routes, on the
 // kernel module when it exists and on wireguard-go otherwise. See docs/tunnel.md.
-import { rmSync } from "node:fs";
 import { type Link, Rtnetlink } from "../netlink/index.ts";
-import { AlreadyExistsError, NotFoundError } from "../sys/index.ts";
+import { AlreadyExistsError } from "../sys/index.ts";
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunDevice } from "../tun/index.ts";
-import { type Logger, normalizeCidr } from "../util/index.ts";
+import type { Logger } from "../util/index.ts";
 import { KernelBackend } from "./kernel.ts";
 import type { WgBackend, WgDevice, WgPeer } from "./model.ts";
-import { findWireguardGo, killAll } from "./stale.ts";
+import { ROUTE_PROTOCOL, type RouteChanges, reconcileRoutes } from "./routes.ts";
+import { removeStale } from "./stale.ts";
 import { type BackendEvent, UAPI_DIR, UserspaceBackend } from "./userspace.ts";
-
-/** rtm_protocol of every route the tunnel adds: how it knows its own routes from anyone else's. */
-export const ROUTE_PROTOCOL = 0x7a;
 
 export type TunnelEvent = BackendEvent;
 
@@ -52,13 +49,6 @@ export interface PeerStats {
   lastHandshakeAgeMs: number | null;
   rxBytes: number;
   txBytes: number;
-}
-
-export interface RouteChanges {
-  added: string[];
-  removed: string[];
-  /** Destinations someone else already routes in the table; left alone. */
-  conflicts: string[];
 }
 
 type Backend = WgBackend & { stop(): Promise<void> };
@@ -121,44 +111,20 @@ export class Tunnel {
   cleanupStale(): Promise<string[]> {
     return this.#serial(async () => {
       if (this.#backend) throw new Error("cleanupStale() runs before up(), not while the tunnel is up");
-      return this.#sweep();
+      const removed = await this.#sweep();
+      if (removed.length) this.#log.info("removed what an earlier run left", { removed });
+      return removed;
     });
   }
 
   async #sweep(): Promise<string[]> {
-    const removed: string[] = [];
-    const pids = findWireguardGo(this.name);
-    if (pids.length) {
-      await killAll(pids);
-      removed.push(...pids.map((p) => `wireguard-go pid ${p}`));
-    }
-    const link = this.#rt.link(this.name);
-    if (link) {
-      if (link.kind !== "tun" && link.kind !== "wireguard")
-        throw new Error(
-          `interface ${this.name} exists and is a ${link.kind ?? "plain"} device, not ours. Remove it or pick another name.`,
-        );
-      this.#ignoreMissing(() => this.#rt.deleteLink(link.index));
-      removed.push(`interface ${this.name}`);
-    }
-    for (const r of this.#rt.routes({ table: this.#table, protocol: this.#proto })) {
-      this.#ignoreMissing(() =>
-        this.#rt.deleteRoute({ dst: r.dst, oif: r.oif, table: r.table, protocol: r.protocol }),
-      );
-      removed.push(`route ${r.dst}`);
-    }
-    const sock = `${this.#o.uapiDir ?? UAPI_DIR}/${this.name}.sock`;
-    rmSync(sock, { force: true });
-    if (removed.length) this.#log.info("removed what an earlier run left", { removed });
-    return removed;
-  }
-
-  #ignoreMissing(fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      if (!(e instanceof NotFoundError)) throw e;
-    }
+    return removeStale({
+      rt: this.#rt,
+      name: this.name,
+      table: this.#table,
+      protocol: this.#proto,
+      uapiSocket: `${this.#o.uapiDir ?? UAPI_DIR}/${this.name}.sock`,
+    });
   }
 
   /** Creates the interface, starts the backend, sets key, MTU and addresses, and brings it up. */
@@ -242,27 +208,8 @@ export class Tunnel {
   setRoutes(cidrs: string[]): Promise<RouteChanges> {
     return this.#serial(async () => {
       this.#up();
-      const want = new Set(cidrs.map(normalizeCidr));
-      const have = this.#rt.routes({ table: this.#table, oif: this.#index, protocol: this.#proto });
-      const changes: RouteChanges = { added: [], removed: [], conflicts: [] };
-      const base = { oif: this.#index, table: this.#table, protocol: this.#proto };
-      for (const r of have) {
-        if (want.delete(r.dst)) continue;
-        this.#ignoreMissing(() => this.#rt.deleteRoute({ ...base, dst: r.dst }));
-        changes.removed.push(r.dst);
-      }
-      for (const dst of want) {
-        try {
-          this.#rt.addRoute({ ...base, dst });
-          changes.added.push(dst);
-        } catch (e) {
-          if (!(e instanceof AlreadyExistsError)) throw e;
-          changes.conflicts.push(dst);
-          this.#log.warn("a route to this destination exists already; leaving it alone", { dst });
-        }
-      }
-      if (changes.added.length || changes.removed.length) this.#log.debug("routes changed", { ...changes });
-      return changes;
+      const owner = { oif: this.#index, table: this.#table, protocol: this.#proto };
+      return reconcileRoutes(this.#rt, owner, cidrs, this.#log);
     });
   }
 

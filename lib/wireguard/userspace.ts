@@ -3,13 +3,19 @@
 // it dies. Packets flow between the kernel and wireguard-go only; none pass through JavaScript.
 import { existsSync, rmSync } from "node:fs";
 import type { Subprocess } from "bun";
-import { type Logger, sysErrorName } from "./_support.ts";
+import { ERRNO_NAMES } from "../sys/index.ts";
+import type { Logger } from "../util/index.ts";
 import { applyChange, type WgBackend, type WgDevice } from "./model.ts";
 import { decodeUapiGet, encodeUapiSet, UAPI_GET, uapiErrno } from "./uapi.ts";
 import { uapiExchange } from "./uapi_client.ts";
 
 export const WIREGUARD_GO = "/usr/bin/wireguard-go";
 export const UAPI_DIR = "/var/run/wireguard";
+
+/** "EINVAL" for 22; UAPI replies carry errno numbers, sometimes negative. */
+function errnoName(code: number): string {
+  return ERRNO_NAMES[Math.abs(code)] ?? `errno ${code}`;
+}
 
 export type BackendEvent =
   | { type: "backend_died"; pid: number; exitCode: number | null; signal: string | null; restarting: boolean }
@@ -40,6 +46,9 @@ export class UserspaceBackend implements WgBackend {
   #state: WgDevice = {};
   #stopping = false;
   #restarts = 0;
+  /** Set while a restart is under way; configuration calls wait for it. */
+  #restarting: Promise<void> | null = null;
+  #starting = false;
 
   constructor(options: UserspaceOptions) {
     this.#o = options;
@@ -52,6 +61,15 @@ export class UserspaceBackend implements WgBackend {
 
   /** Starts wireguard-go and waits until its UAPI socket answers. */
   async start(): Promise<void> {
+    this.#starting = true;
+    try {
+      await this.#start();
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  async #start(): Promise<void> {
     this.#stopping = false;
     rmSync(this.socketPath, { force: true });
     const binary = this.#o.binary ?? WIREGUARD_GO;
@@ -87,19 +105,29 @@ export class UserspaceBackend implements WgBackend {
   }
 
   async setDevice(change: WgDevice): Promise<void> {
+    await this.#running();
     await this.#set(change);
     this.#state = applyChange(this.#state, change);
   }
 
+  async #running(): Promise<void> {
+    if (this.#restarting) await this.#restarting;
+    if (!this.#proc)
+      throw new Error(
+        "wireguard-go is not running (it died and was not restarted); take the tunnel down and up again",
+      );
+  }
+
   async #set(change: WgDevice): Promise<void> {
     const code = uapiErrno(await uapiExchange(this.socketPath, encodeUapiSet(change)));
-    if (code !== 0) throw new Error(`wireguard-go refused the configuration: ${sysErrorName(code)}`);
+    if (code !== 0) throw new Error(`wireguard-go refused the configuration: ${errnoName(code)}`);
   }
 
   async getDevice(): Promise<WgDevice> {
+    await this.#running();
     const reply = await uapiExchange(this.socketPath, UAPI_GET);
     const code = uapiErrno(reply);
-    if (code !== 0) throw new Error(`wireguard-go could not report the device: ${sysErrorName(code)}`);
+    if (code !== 0) throw new Error(`wireguard-go could not report the device: ${errnoName(code)}`);
     return { ...decodeUapiGet(reply), name: this.#o.name };
   }
 
@@ -118,7 +146,7 @@ export class UserspaceBackend implements WgBackend {
   }
 
   #onExit(proc: Subprocess): void {
-    if (this.#stopping || proc !== this.#proc) return;
+    if (this.#stopping || this.#starting || proc !== this.#proc) return;
     const max = this.#o.maxRestarts ?? 5;
     const restarting = (this.#o.restart ?? true) && this.#restarts < max;
     const event = {
@@ -131,28 +159,40 @@ export class UserspaceBackend implements WgBackend {
     this.#o.logger.warn("wireguard-go died", event);
     this.#o.onEvent?.(event);
     this.#proc = null;
-    if (restarting) void this.#restart();
+    if (restarting) {
+      this.#restarting = this.#restart().finally(() => {
+        this.#restarting = null;
+      });
+    }
   }
 
   async #restart(): Promise<void> {
-    const attempt = ++this.#restarts;
-    // Back off only after repeated deaths; the first restart is immediate.
-    if (attempt > 1) await Bun.sleep(Math.min(5000, 200 * 2 ** (attempt - 2)));
-    if (this.#stopping) return;
-    try {
-      await this.start();
-      await this.#set({ ...this.#state, replacePeers: true });
-      this.#o.onRestarted?.();
-      this.#o.onEvent?.({ type: "backend_restarted", pid: this.#proc?.pid ?? 0, attempt });
-      // A backend that stays up for a minute has recovered; later deaths start the count again.
-      setTimeout(() => {
-        if (this.#restarts === attempt) this.#restarts = 0;
-      }, 60_000).unref();
-    } catch (e) {
-      const message = `wireguard-go could not be restarted: ${(e as Error).message}`;
-      this.#o.logger.error(message);
-      this.#o.onEvent?.({ type: "backend_failed", message });
+    const max = this.#o.maxRestarts ?? 5;
+    while (this.#restarts < max) {
+      const attempt = ++this.#restarts;
+      // The first restart is immediate; repeated deaths back off 200 ms, 400 ms, ... up to 5 s.
+      if (attempt > 1) await Bun.sleep(Math.min(5000, 200 * 2 ** (attempt - 2)));
+      if (this.#stopping) return;
+      try {
+        await this.start();
+        await this.#set({ ...this.#state, replacePeers: true });
+        this.#o.onRestarted?.();
+        this.#o.onEvent?.({ type: "backend_restarted", pid: this.#proc?.pid ?? 0, attempt });
+        // A backend that stays up for a minute has recovered; later deaths start the count again.
+        setTimeout(() => {
+          if (this.#restarts === attempt) this.#restarts = 0;
+        }, 60_000).unref();
+        return;
+      } catch (e) {
+        this.#o.logger.warn("wireguard-go restart failed", { attempt, error: (e as Error).message });
+        const proc = this.#proc;
+        this.#proc = null;
+        proc?.kill("SIGKILL");
+      }
     }
+    const message = `wireguard-go died and could not be restarted after ${max} attempts`;
+    this.#o.logger.error(message);
+    this.#o.onEvent?.({ type: "backend_failed", message });
   }
 
   #pipeLogs(proc: Subprocess<"ignore", "pipe", "pipe">): void {

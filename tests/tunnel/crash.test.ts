@@ -1,7 +1,8 @@
 // Crashes: the process owning the tunnel killed with SIGKILL, then a new start cleans up; and
 // wireguard-go killed under a running tunnel, detected within a second, restarted, traffic resumes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import { CLIENT_V4, CLIENT_V6, Lab, RESOURCE_V4, runIn, type TunnelHost, tryRun } from "./_lab.ts";
 
 const lab = new Lab();
@@ -125,5 +126,30 @@ describe("wireguard-go dies under a running tunnel", () => {
     await host.call("down");
     expect(lab.inClient(["ip", "-j", "link"])).not.toContain(lab.tunName);
     host.proc.kill();
+  });
+
+  test("when restarts keep failing, backend_failed is reported and calls say what to do", async () => {
+    const marker = `/tmp/fz-flaky-${lab.tunName}`;
+    rmSync(marker, { force: true });
+    const host = await lab.startHost({
+      WIREGUARD_GO: resolve(import.meta.dir, "fixtures/flaky_wireguard_go.sh"),
+    });
+    try {
+      await bringUp(host);
+      const { backendPid } = await host.call<{ backendPid: number }>("info");
+      process.kill(backendPid, "SIGKILL");
+      expect((await waitForEvent(host, "backend_died", 1000)).restarting).toBe(true);
+      const failed = await waitForEvent(host, "backend_failed", 10_000);
+      expect(String(failed.message)).toContain("could not be restarted after 5 attempts");
+      expect(host.events.some((e) => e.type === "backend_restarted")).toBe(false);
+      await expect(host.call("setPeers", [lab.gatewayPeer()])).rejects.toThrow(
+        /take the tunnel down and up again/,
+      );
+      await host.call("down");
+      expect(lab.inClient(["ip", "-j", "link"])).not.toContain(lab.tunName);
+    } finally {
+      rmSync(marker, { force: true });
+      host.proc.kill();
+    }
   });
 });
