@@ -42,6 +42,9 @@ function filter(props: Props, names: string[]): Props {
 
 export class DbusMenu extends Interface {
   private revision = 0;
+  // Ids are never reused: hosts (libdbusmenu) keep an item's properties by id across layouts and
+  // expect ItemsPropertiesUpdated for changes, so a rebuilt menu gets fresh ids instead.
+  private nextId = 1;
   private entries = new Map<number, Entry>([[0, { node: null, children: [] }]]);
 
   constructor(private readonly onAction: (action: MenuAction) => void) {
@@ -51,10 +54,9 @@ export class DbusMenu extends Interface {
   /** Replaces the whole menu and tells hosts to fetch it again. */
   setMenu(nodes: MenuNode[]): void {
     const entries = new Map<number, Entry>();
-    let next = 1;
     const add = (list: MenuNode[]): number[] =>
       list.map((node) => {
-        const id = next++;
+        const id = this.nextId++;
         const entry: Entry = { node, children: [] };
         entries.set(id, entry);
         entry.children = add(node.children ?? []);

@@ -1,21 +1,27 @@
 // Makes docs/tray.png: firezone-gui's menu, opened in a real tray host (xfce4-panel with the
 // StatusNotifier plugin) under Xvfb. Run as root: `bun tests/gui/screenshot.ts [out.png]`.
-// With FIREZONE_SCREENSHOT_SIGNED_IN=1 it first signs in through the devstack portal, so the menu
-// shows the resources.
+// The user is signed in to the devstack portal (a token in the keyring, as after a browser
+// sign-in), so the menu shows who and the resources.
 import { chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { startPortal } from "../../devstack/portal/server.ts";
+import { Store } from "../../devstack/portal/store.ts";
+import { silentLogger } from "../../lib/util/index.ts";
 import { waitFor } from "../_support/daemon.ts";
 import { TestAccounts } from "../_support/users.ts";
+import { seed, tempDir } from "../portal/_helpers.ts";
 import { startDesktop } from "./fixtures/desktop.ts";
 import { TestFirezoned } from "./fixtures/firezoned.ts";
-import { eventually } from "./fixtures/tray_reader.ts";
+import { eventually, labels, readMenu } from "./fixtures/tray_reader.ts";
 import { startXvfb } from "./fixtures/xvfb.ts";
 
 const OUT = resolve(process.argv[2] ?? join(import.meta.dir, "../../docs/tray.png"));
 const WIDTH = 720;
 const HEIGHT = 420;
-// The middle of the panel, where the StatusNotifier plugin sits, and room for the menu below it.
-const CROP = "300x110+250+0";
+// The middle of the panel, where the StatusNotifier plugin sits: the icon alone, then with room
+// for the menu and a submenu.
+const ICON_CROP = "150x215+285+0";
+const MENU_CROP = "410x215+250+0";
 
 // One panel along the top: a spacer, then the StatusNotifier plugin at the right end.
 const PANEL_XML = `<?xml version="1.0" encoding="UTF-8"?>
@@ -57,7 +63,26 @@ function run(cmd: string[], env?: Record<string, string>): string {
 
 const accounts = new TestAccounts();
 const group = accounts.group();
-const daemon = new TestFirezoned(group);
+const db = tempDir();
+seed(db.db);
+const store = new Store(db.db);
+const account = store.account("acme")!;
+const site = store.createSite(account.id, "eu-west");
+for (const [name, address] of [
+  ["gitlab.internal", "10.20.0.15"],
+  ["metrics", "10.20.8.0/24"],
+] as const) {
+  const r = store.createResource(account.id, site.id, {
+    name,
+    type: address.includes("/") ? "cidr" : "ip",
+    address,
+  });
+  store.createPolicy(account.id, store.group(account.id, "eng")!, r.id);
+}
+const token = store.createClientToken(store.actor(account.id, "alice")!.id).token;
+store.close();
+const portal = startPortal({ dbPath: db.db, logger: silentLogger });
+const daemon = new TestFirezoned(group, { FIREZONE_API_URL: portal.url.replace(/^http/, "ws") });
 const xvfb = await startXvfb(`${WIDTH}x${HEIGHT}x24`);
 const desktop = await startDesktop({
   groups: [group],
@@ -95,23 +120,37 @@ try {
     "the panel's StatusNotifierWatcher",
     15_000,
   );
+  desktop.storeKeyringToken(token);
   const gui = await desktop.startGui(
     { FIREZONE_SOCKET: daemon.socketPath, FIREZONE_ACCOUNT: "acme", ...x },
     false,
   );
   await waitFor(() => gui.log().includes("tray icon registered"), 10_000, "registration with the panel");
+  const item = /item=(\S+)/.exec(gui.log())![1]!;
+  await eventually(
+    async () => labels(await readMenu(desktop.bus, item)),
+    (l) => l.includes("gitlab.internal"),
+    "signed in with resources",
+    20_000,
+  );
   await Bun.sleep(1500);
   // Without a window manager the host draws the menu over its own icon, so the picture is two real
   // captures side by side: the icon in the panel, then the same corner with the menu open.
-  const shot = (file: string) =>
-    run(["import", "-display", xvfb.display, "-window", "root", "-crop", CROP, "+repage", file]);
-  shot(join(desktop.dir, "closed.png"));
+  const shot = (file: string, crop: string) =>
+    run(["import", "-display", xvfb.display, "-window", "root", "-crop", crop, "+repage", file]);
+  shot(join(desktop.dir, "closed.png"), ICON_CROP);
   run(["xdotool", "mousemove", String(WIDTH / 2), "15", "click", "1"], {
     DISPLAY: xvfb.display,
     PATH: "/usr/bin:/bin",
   });
   await Bun.sleep(1000);
-  shot(join(desktop.dir, "open.png"));
+  // Hover the first resource (the fourth row) so its submenu opens too.
+  run(["xdotool", "mousemove", String(WIDTH / 2 - 30), "92"], {
+    DISPLAY: xvfb.display,
+    PATH: "/usr/bin:/bin",
+  });
+  await Bun.sleep(1000);
+  shot(join(desktop.dir, "open.png"), MENU_CROP);
   run([
     "convert",
     join(desktop.dir, "closed.png"),
@@ -128,6 +167,8 @@ try {
 } finally {
   await desktop.close();
   await daemon.close();
+  await portal.stop();
+  db.cleanup();
   await xvfb.stop();
   accounts.cleanup();
 }

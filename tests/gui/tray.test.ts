@@ -71,7 +71,8 @@ describe("firezone-gui tray", () => {
   });
 
   test("Sign In opens the portal page with a 32-byte hex state and nonce; Cancel returns to Sign In", async () => {
-    await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Sign In")!);
+    const before = await readMenu(desktop.bus, gui.itemName);
+    await click(desktop.bus, gui.itemName, find(before, "Sign In")!);
     await waitFor(() => desktop.openedUrls().length === 1, 5000, "xdg-open");
     const url = new URL(desktop.openedUrls()[0]!);
     expect(`${url.origin}${url.pathname}`).toBe("http://127.0.0.1:9/auth/acme");
@@ -86,11 +87,11 @@ describe("firezone-gui tray", () => {
       "About Firezone",
       "Quit Firezone",
     ]);
-    await click(
-      desktop.bus,
-      gui.itemName,
-      find(await readMenu(desktop.bus, gui.itemName), "Cancel sign-in")!,
-    );
+    // Hosts keep an item's properties by id (libdbusmenu does), so a new layout must not reuse ids.
+    const waiting = await readMenu(desktop.bus, gui.itemName);
+    const ids = (menu: typeof before): number[] => menu.flatMap((m) => [m.id, ...ids(m.children)]);
+    expect(ids(waiting).filter((id) => ids(before).includes(id))).toEqual([]);
+    await click(desktop.bus, gui.itemName, find(waiting, "Cancel sign-in")!);
     await waitForMenu((l) => l[0] === "Sign In", "Sign In again");
   });
 
