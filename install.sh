@@ -1,0 +1,305 @@
+#!/bin/sh
+# Installs, upgrades or removes the Firezone client for Linux: firezoned (the systemd service),
+# firezonectl and firezone-gui. Run as root, e.g.  curl -fsSL <base-url>/install.sh | sudo sh
+set -eu
+
+BIN_DIR=/usr/local/bin
+UNIT_FILE=/etc/systemd/system/firezoned.service
+APP_DIR=/usr/local/share/applications
+DEEP_LINK_DESKTOP=$APP_DIR/firezone-gui-deep-link.desktop
+APP_DESKTOP=$APP_DIR/firezone-gui.desktop
+AUTOSTART_DESKTOP=/etc/xdg/autostart/firezone-gui.desktop
+CONFIG_DIR=/etc/firezoned
+STATE_DIR=/var/lib/firezoned
+LOG_DIR=/var/log/firezoned
+GROUP=firezone
+SERVICE=firezoned
+TUN_NAME=tun-firezone
+
+usage() {
+	cat <<EOF
+Usage: install.sh [OPTION]...
+
+Installs the Firezone client: firezoned, firezonectl and (when present) firezone-gui into $BIN_DIR,
+the systemd unit $UNIT_FILE, the system group '$GROUP' (and adds the user who ran sudo to it),
+$CONFIG_DIR (root only), the firezone:// sign-in handler and the GUI autostart entry; then enables
+and starts firezoned. Running it again upgrades in place and restarts firezoned.
+
+Options:
+  --base-url URL   download the release from URL (default: \$FIREZONE_BASE_URL). Files are read from
+                   URL/VERSION/linux-ARCH/: firezoned, firezonectl, firezone-gui (optional),
+                   firezoned.service, the .desktop files and SHA256SUMS, and every file is checked
+                   against SHA256SUMS before anything is installed.
+  --version V      the release to download (default: latest)
+  --from-dir DIR   install local build output instead of downloading: the binaries from DIR
+                   (e.g. dist/), the unit and .desktop files from DIR or from packaging/ beside
+                   this script
+  --uninstall      stop and remove everything install.sh installed (the unit, the binaries, the
+                   .desktop files, the group); keeps the token, state and logs
+  --purge          like --uninstall, and also delete the token and state: $CONFIG_DIR,
+                   $STATE_DIR and $LOG_DIR
+  -h, --help       show this help
+
+Environment:
+  FIREZONE_BASE_URL  default for --base-url
+  SUDO_USER, PKEXEC_UID
+                     the user to add to group '$GROUP' (set by sudo and pkexec)
+
+Needs root, systemd as the init system and /dev/net/tun.
+EOF
+}
+
+say() { printf 'install.sh: %s\n' "$*"; }
+die() {
+	printf 'install.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+
+MODE=install
+FROM_DIR=
+BASE_URL=${FIREZONE_BASE_URL:-}
+VERSION=latest
+while [ $# -gt 0 ]; do
+	case $1 in
+	--from-dir)
+		[ $# -ge 2 ] || die "--from-dir needs a directory"
+		FROM_DIR=$2
+		shift 2
+		;;
+	--from-dir=*)
+		FROM_DIR=${1#*=}
+		shift
+		;;
+	--base-url)
+		[ $# -ge 2 ] || die "--base-url needs a URL"
+		BASE_URL=$2
+		shift 2
+		;;
+	--base-url=*)
+		BASE_URL=${1#*=}
+		shift
+		;;
+	--version)
+		[ $# -ge 2 ] || die "--version needs a version"
+		VERSION=$2
+		shift 2
+		;;
+	--version=*)
+		VERSION=${1#*=}
+		shift
+		;;
+	--uninstall)
+		MODE=uninstall
+		shift
+		;;
+	--purge)
+		MODE=purge
+		shift
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		printf 'install.sh: unknown option %s\n\n' "$1" >&2
+		usage >&2
+		exit 64
+		;;
+	esac
+done
+
+preflight() {
+	[ "$(id -u)" -eq 0 ] || die "must run as root. Run it with sudo: sudo sh install.sh [OPTION]..."
+	if [ ! -d /run/systemd/system ]; then
+		init=$(ps -p 1 -o comm= 2>/dev/null || echo unknown)
+		die "firezoned runs as a systemd service, but this system was not booted with systemd (pid 1 is '$init'). In a container, use the Docker image instead (see docs/docker.md)."
+	fi
+	command -v systemctl >/dev/null 2>&1 || die "systemctl not found, but systemd is running; is PATH complete?"
+	if [ "$MODE" = install ] && [ ! -c /dev/net/tun ]; then
+		die "/dev/net/tun is missing, so firezoned cannot create its tunnel. Load the module (modprobe tun) or, in a container, pass --device /dev/net/tun."
+	fi
+}
+
+# The directory holding packaging files next to this script, when it runs from a checkout.
+script_packaging_dir() {
+	case $0 in
+	*/install.sh | install.sh)
+		d=$(cd "$(dirname "$0")" && pwd)/packaging
+		[ -d "$d" ] && printf '%s\n' "$d"
+		;;
+	esac
+	return 0
+}
+
+# find_file NAME: prints the path of NAME from the source directory or the packaging directory.
+find_file() {
+	for d in "$SRC_DIR" "$PKG_DIR"; do
+		if [ -n "$d" ] && [ -f "$d/$1" ]; then
+			printf '%s\n' "$d/$1"
+			return 0
+		fi
+	done
+	return 1
+}
+
+fetch() {
+	if command -v curl >/dev/null 2>&1; then
+		curl -fsSL --retry 2 -o "$2" "$1"
+	elif command -v wget >/dev/null 2>&1; then
+		wget -q -O "$2" "$1"
+	else
+		die "neither curl nor wget is installed; install one, or use --from-dir"
+	fi
+}
+
+arch() {
+	case $(uname -m) in
+	x86_64 | amd64) echo x86_64 ;;
+	aarch64 | arm64) echo aarch64 ;;
+	*) die "no release for this architecture ($(uname -m)); build from source and use --from-dir" ;;
+	esac
+}
+
+# Downloads the release into $TMP and checks every file against SHA256SUMS before anything is used.
+download_release() {
+	[ -n "$BASE_URL" ] || die "no download location: pass --base-url URL (or set FIREZONE_BASE_URL), or install local build output with --from-dir DIR"
+	command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found (coreutils)"
+	url=${BASE_URL%/}/$VERSION/linux-$(arch)
+	say "downloading from $url"
+	fetch "$url/SHA256SUMS" "$TMP/SHA256SUMS" || die "cannot download $url/SHA256SUMS"
+	for f in firezoned firezonectl firezoned.service firezone-gui firezone-gui.desktop firezone-gui-deep-link.desktop; do
+		if ! grep -q "^[0-9a-f]\{64\}  \*\{0,1\}$f\$" "$TMP/SHA256SUMS"; then
+			case $f in
+			firezone-gui*) continue ;;
+			*) die "SHA256SUMS at $url does not list $f; refusing an incomplete release" ;;
+			esac
+		fi
+		fetch "$url/$f" "$TMP/$f" || die "cannot download $url/$f"
+		expected=$(grep "^[0-9a-f]\{64\}  \*\{0,1\}$f\$" "$TMP/SHA256SUMS" | head -n 1 | cut -c1-64)
+		actual=$(sha256sum "$TMP/$f" | cut -c1-64)
+		if [ "$expected" != "$actual" ]; then
+			rm -rf "$TMP"
+			die "checksum mismatch for $f (expected $expected, got $actual): the download is corrupt or has been tampered with. Nothing was installed."
+		fi
+	done
+	say "all files match SHA256SUMS"
+}
+
+install_file() { # MODE SRC DEST: atomic replace, so a running binary is never half-written
+	install -m "$1" -o root -g root "$2" "$3.new"
+	mv -f "$3.new" "$3"
+}
+
+invoking_user() {
+	if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+		printf '%s\n' "$SUDO_USER"
+	elif [ -n "${PKEXEC_UID:-}" ] && [ "$PKEXEC_UID" != 0 ]; then
+		getent passwd "$PKEXEC_UID" | cut -d: -f1
+	fi
+}
+
+do_install() {
+	TMP=$(mktemp -d)
+	trap 'rm -rf "$TMP"' EXIT
+	PKG_DIR=
+	if [ -n "$FROM_DIR" ]; then
+		[ -d "$FROM_DIR" ] || die "--from-dir $FROM_DIR: no such directory"
+		SRC_DIR=$(cd "$FROM_DIR" && pwd)
+		PKG_DIR=$(script_packaging_dir)
+	else
+		download_release
+		SRC_DIR=$TMP
+	fi
+	for f in firezoned firezonectl firezoned.service; do
+		find_file "$f" >/dev/null || die "$f not found in $SRC_DIR${PKG_DIR:+ or $PKG_DIR}"
+	done
+
+	upgrade=no
+	[ -f "$UNIT_FILE" ] && upgrade=yes
+
+	if getent group "$GROUP" >/dev/null 2>&1; then
+		:
+	else
+		groupadd --system "$GROUP" || die "cannot create group $GROUP"
+		say "created system group '$GROUP'"
+	fi
+	user=$(invoking_user)
+	if [ -n "$user" ]; then
+		if id -nG "$user" 2>/dev/null | tr ' ' '\n' | grep -qx "$GROUP"; then
+			say "user '$user' is already in group '$GROUP'"
+		else
+			usermod -aG "$GROUP" "$user" || die "cannot add $user to group $GROUP"
+			say "added user '$user' to group '$GROUP'. Log out and in again (or reboot) so firezonectl and firezone-gui may talk to firezoned."
+		fi
+	fi
+
+	install_file 0755 "$(find_file firezoned)" "$BIN_DIR/firezoned"
+	install_file 0755 "$(find_file firezonectl)" "$BIN_DIR/firezonectl"
+	if gui=$(find_file firezone-gui); then
+		install_file 0755 "$gui" "$BIN_DIR/firezone-gui"
+		mkdir -p "$APP_DIR" /etc/xdg/autostart
+		if f=$(find_file firezone-gui-deep-link.desktop); then install_file 0644 "$f" "$DEEP_LINK_DESKTOP"; fi
+		if f=$(find_file firezone-gui.desktop); then
+			install_file 0644 "$f" "$APP_DESKTOP"
+			install_file 0644 "$f" "$AUTOSTART_DESKTOP"
+		fi
+		if command -v update-desktop-database >/dev/null 2>&1; then update-desktop-database -q "$APP_DIR" || true; fi
+	else
+		say "no firezone-gui in this build; installing the daemon and the CLI only"
+	fi
+
+	install -d -m 0700 -o root -g root "$CONFIG_DIR"
+	chmod 0700 "$CONFIG_DIR"
+	install_file 0644 "$(find_file firezoned.service)" "$UNIT_FILE"
+	systemctl daemon-reload
+	systemctl enable --quiet "$SERVICE"
+	systemctl reset-failed "$SERVICE" 2>/dev/null || true
+	# Type=notify: restart returns once firezoned reports READY=1, or fails.
+	if ! systemctl restart "$SERVICE"; then
+		journalctl -u "$SERVICE" -n 20 --no-pager >&2 || true
+		die "firezoned did not start; see: journalctl -u $SERVICE"
+	fi
+	if [ "$upgrade" = yes ]; then
+		say "upgraded and restarted firezoned ($("$BIN_DIR/firezoned" --version 2>/dev/null || echo unknown version))"
+	else
+		say "installed and started firezoned ($("$BIN_DIR/firezoned" --version 2>/dev/null || echo unknown version))"
+	fi
+	say "check it with: firezonectl status"
+	if [ -z "$(ls -A "$CONFIG_DIR")" ]; then
+		say "for a headless (service account) client, put the token in $CONFIG_DIR/token (mode 0600) and run: systemctl restart firezoned"
+	fi
+}
+
+do_uninstall() {
+	if systemctl list-unit-files "$SERVICE.service" >/dev/null 2>&1 && [ -f "$UNIT_FILE" ]; then
+		systemctl disable --now --quiet "$SERVICE" 2>/dev/null || true
+	fi
+	rm -f "$UNIT_FILE"
+	systemctl daemon-reload
+	systemctl reset-failed "$SERVICE" 2>/dev/null || true
+	# firezoned removes its device on stop; this only catches one left by a crash.
+	if command -v ip >/dev/null 2>&1 && ip link show "$TUN_NAME" >/dev/null 2>&1; then
+		ip link delete "$TUN_NAME" || true
+	fi
+	rm -f "$BIN_DIR/firezoned" "$BIN_DIR/firezonectl" "$BIN_DIR/firezone-gui"
+	rm -f "$DEEP_LINK_DESKTOP" "$APP_DESKTOP" "$AUTOSTART_DESKTOP"
+	if command -v update-desktop-database >/dev/null 2>&1 && [ -d "$APP_DIR" ]; then
+		update-desktop-database -q "$APP_DIR" || true
+	fi
+	rm -rf /run/firezoned
+	if getent group "$GROUP" >/dev/null 2>&1; then
+		groupdel "$GROUP" || say "could not remove group '$GROUP'; remove it with: groupdel $GROUP"
+	fi
+	if [ "$MODE" = purge ]; then
+		rm -rf "$CONFIG_DIR" "$STATE_DIR" "$LOG_DIR"
+		say "removed firezoned, its token, state and logs"
+	else
+		say "removed firezoned; kept $CONFIG_DIR, $STATE_DIR and $LOG_DIR (use --purge to delete them)"
+	fi
+}
+
+preflight
+case $MODE in
+install) do_install ;;
+uninstall | purge) do_uninstall ;;
+esac
