@@ -72,4 +72,28 @@ describe("firezone-gui problems", () => {
     expect(gui.log().match(/no system tray/g)).toHaveLength(1);
     expect(d.notificationSummaries().filter((s) => s.includes("without a tray"))).toHaveLength(1);
   });
+
+  test("service mode: no Sign In or Sign Out, and the keyring's token is not sent", async () => {
+    const service = new TestFirezoned(group, {
+      FIREZONE_TOKEN: "service-token",
+      FIREZONE_API_URL: "ws://127.0.0.1:9",
+    });
+    await service.start();
+    try {
+      const d = await desktop({ groups: [group], keyring: true });
+      d.storeKeyringToken("a-user-token");
+      const gui = await d.startGui({ FIREZONE_SOCKET: service.socketPath });
+      const menu = await eventually(
+        async () => labels(await readMenu(d.bus, gui.itemName)),
+        (l) => l.some((x) => x.includes("service mode")),
+        "the service-mode menu",
+      );
+      expect(menu).not.toContain("Sign In");
+      expect(menu).not.toContain("Sign Out");
+      await Bun.sleep(300);
+      expect(service.audit().filter((a) => a.uid === d.uid)).toEqual([]);
+    } finally {
+      await service.close();
+    }
+  });
 });

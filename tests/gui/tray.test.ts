@@ -210,4 +210,38 @@ describe("firezone-gui tray", () => {
       "sign_in",
     );
   });
+
+  test("Sign Out asks firezoned and deletes the token from the keyring", async () => {
+    await waitForMenu((l) => l[0] === "Signed in as alice", "signed in");
+    await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Sign Out")!);
+    await waitForMenu((l) => l[0] === "Sign In", "Sign In");
+    expect(
+      daemon
+        .audit()
+        .filter((a) => a.method === "sign_out")
+        .map((a) => a.uid),
+    ).toEqual([desktop.uid]);
+    expect(desktop.keyringToken()).toBeNull();
+    await waitFor(
+      () => desktop.notifications.received.some((n) => n.body === "You signed out."),
+      5000,
+      "notice",
+    );
+  });
+
+  test("a token the portal refuses: Sign-in failed, and it does not stay in the keyring", async () => {
+    const opened = desktop.openedUrls().length;
+    await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Sign In")!);
+    await waitFor(() => desktop.openedUrls().length === opened + 1, 5000, "xdg-open");
+    const state = new URL(desktop.openedUrls().at(-1)!).searchParams.get("state")!;
+    const link = `firezone-fd0020211111://handle_client_sign_in_callback?account_slug=acme&actor_name=alice&fragment=never-issued&state=${state}`;
+    expect((await desktop.runGui(["open-deep-link", link])).code).toBe(0);
+    await waitFor(
+      () => desktop.notificationSummaries().includes("Sign-in failed"),
+      10_000,
+      "the failure notice",
+    );
+    await waitFor(() => desktop.keyringToken() === null, 5000, "the refused token deleted");
+    await waitForMenu((l) => l[0] === "Sign In", "Sign In");
+  });
 });
