@@ -38,7 +38,7 @@ export {
   type TunnelOptions,
 } from "./tunnel.ts";
 export { decodeUapiGet, encodeUapiSet, UAPI_GET, uapiErrno } from "./uapi.ts";
-export { uapiExchange } from "./uapi_client.ts";
+export { uapiExchange, uapiSocketInUse } from "./uapi_client.ts";
 export {
   type BackendEvent,
   UAPI_DIR,

@@ -1,9 +1,10 @@
 // What a crashed predecessor may leave, and its removal: wireguard-go processes for the interface
 // (in this network namespace only: a gateway in another one may use the same name), the interface,
 // routes with our protocol mark, the UAPI socket.
-import { readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import type { Rtnetlink } from "../netlink/index.ts";
 import { ignoreMissing } from "./routes.ts";
+import { uapiSocketInUse } from "./uapi_client.ts";
 
 function netnsOf(pid: number | "self"): string | null {
   try {
@@ -82,6 +83,10 @@ export async function removeStale(scope: StaleScope): Promise<string[]> {
     ignoreMissing(() => rt.deleteRoute({ dst: r.dst, oif: r.oif, table: r.table, protocol: r.protocol }));
     removed.push(`route ${r.dst}`);
   }
-  rmSync(scope.uapiSocket, { force: true });
+  // Ours is dead by now; a socket that still answers belongs to another namespace's wireguard-go.
+  if (existsSync(scope.uapiSocket) && !(await uapiSocketInUse(scope.uapiSocket))) {
+    rmSync(scope.uapiSocket, { force: true });
+    removed.push(`socket ${scope.uapiSocket}`);
+  }
   return removed;
 }

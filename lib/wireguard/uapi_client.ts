@@ -27,3 +27,22 @@ export function uapiExchange(socketPath: string, request: string, timeoutMs = 50
     sock.on("close", () => finish(new Error(`wireguard-go closed ${socketPath} before replying`)));
   });
 }
+
+/**
+ * Whether a live wireguard-go answers on `socketPath`. The path is shared by every network namespace,
+ * so a socket file may belong to a live instance elsewhere and must then be left alone; one nobody
+ * listens on is stale.
+ */
+export function uapiSocketInUse(socketPath: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ path: socketPath });
+    const done = (inUse: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(inUse);
+    };
+    const timer = setTimeout(() => done(true), timeoutMs);
+    sock.on("connect", () => done(true));
+    sock.on("error", () => done(false));
+  });
+}

@@ -7,7 +7,7 @@ import { ERRNO_NAMES } from "../sys/index.ts";
 import type { Logger } from "../util/index.ts";
 import { applyChange, type WgBackend, type WgDevice } from "./model.ts";
 import { decodeUapiGet, encodeUapiSet, UAPI_GET, uapiErrno } from "./uapi.ts";
-import { uapiExchange } from "./uapi_client.ts";
+import { uapiExchange, uapiSocketInUse } from "./uapi_client.ts";
 
 export const WIREGUARD_GO = "/usr/bin/wireguard-go";
 export const UAPI_DIR = "/var/run/wireguard";
@@ -71,7 +71,12 @@ export class UserspaceBackend implements WgBackend {
 
   async #start(): Promise<void> {
     this.#stopping = false;
-    rmSync(this.socketPath, { force: true });
+    // wireguard-go replaces a stale socket itself; a live one belongs to an instance in another
+    // network namespace using the same name, and talking to it would configure the wrong device.
+    if (await uapiSocketInUse(this.socketPath))
+      throw new Error(
+        `${this.socketPath} is in use by another wireguard-go (in another network namespace?). Pick another interface name.`,
+      );
     const binary = this.#o.binary ?? WIREGUARD_GO;
     if (!existsSync(binary))
       throw new Error(`${binary} is missing. Install it: apt-get install wireguard-go`);
@@ -142,7 +147,8 @@ export class UserspaceBackend implements WgBackend {
       await proc.exited;
       clearTimeout(timer);
     }
-    rmSync(this.socketPath, { force: true });
+    // wireguard-go removes its socket on SIGTERM; after SIGKILL the file stays, unanswered.
+    if (!(await uapiSocketInUse(this.socketPath))) rmSync(this.socketPath, { force: true });
   }
 
   #onExit(proc: Subprocess): void {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import { CLIENT_V4, CLIENT_V6, Lab, RESOURCE_V4, runIn, type TunnelHost, tryRun } from "./_lab.ts";
+import { CLIENT_V4, CLIENT_V6, Lab, RESOURCE_V4, runIn, TunnelHost, tryRun } from "./_lab.ts";
 
 const lab = new Lab();
 const routes = ["10.99.0.0/24", "10.50.0.0/16", "fd99::/64"];
@@ -151,5 +151,25 @@ describe("wireguard-go dies under a running tunnel", () => {
       rmSync(marker, { force: true });
       host.proc.kill();
     }
+  });
+});
+
+describe("another network namespace uses the same interface name", () => {
+  test("its cleanup and up() leave our wireguard-go and UAPI socket alone, and say why up() failed", async () => {
+    const ours = await lab.startHost();
+    await bringUp(ours);
+    const { backendPid } = await ours.call<{ backendPid: number }>("info");
+    // A second owner in the gateway namespace, with the same name (and so the same socket path).
+    const other = await TunnelHost.start(lab.gateway, { TUN_NAME: lab.tunName });
+    lab.hosts.push(other);
+    expect(await other.call<string[]>("cleanupStale")).toEqual([]);
+    await expect(
+      other.call("up", { privateKey: lab.gatewayKeys.privateKey, addresses: ["100.64.0.9/32"] }),
+    ).rejects.toThrow(/in use by another wireguard-go/);
+    expect(() => process.kill(backendPid, 0)).not.toThrow();
+    expect(existsSync(`/var/run/wireguard/${lab.tunName}.sock`)).toBe(true);
+    expect(lab.inGateway(["ip", "-j", "link"])).not.toContain(lab.tunName);
+    expect(await ping()).toContain("2 received");
+    await ours.call("down");
   });
 });
