@@ -306,8 +306,10 @@ export class Hub {
     }
     this.#pruneFlows();
     this.#assignFlows();
-    for (const s of this.#clients.values()) this.#syncClient(s);
+    // Gateways first: a re-keyed client's pairs lose their old confirmation here, so the client
+    // sync below holds its details back until the gateway confirms the new key.
     for (const s of this.#gateways.values()) this.#syncGateway(s);
+    for (const s of this.#clients.values()) this.#syncClient(s);
   }
 
   #terminate(conn: Conn, topic: "client" | "gateway", reason: TokenProblem): void {
@@ -442,6 +444,9 @@ export class Hub {
       const json = JSON.stringify(access);
       if (g.sent.get(key) === json) continue;
       const reference = crypto.randomUUID();
+      // An ack for an older allow_access of this pair (an older client key) must not count as
+      // confirming this one: forget the older references.
+      for (const [ref, k] of g.references) if (k === key) g.references.delete(ref);
       g.references.set(reference, key);
       g.acked.delete(key);
       g.conn.send(encodeFrame("gateway", "allow_access", { reference, ...access }));
