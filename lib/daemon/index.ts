@@ -9,11 +9,11 @@ export { loadDeviceId } from "./device_id.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
 export { runDaemon } from "./run.ts";
 export { loadServiceToken, type ServiceToken } from "./service_token.ts";
-export {
-  type Session,
-  type SessionChange,
-  type SessionSnapshot,
-  type SignInHints,
+export type {
+  Session,
+  SessionChange,
+  SessionSnapshot,
+  SignInHints,
 } from "./session.ts";
 export { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 export type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";

@@ -52,6 +52,8 @@ export class PortalSession implements Session {
   readonly #details = new Map<string, ConnectionDetails>();
   readonly #listeners = new Set<(change: SessionChange) => void>();
   #tunnelAddresses: string[] | null = null;
+  /** The peers as last applied, by public key, to send only what changed. */
+  #appliedPeers = new Map<string, string>();
   /** Tunnel changes run one at a time, in order; a burst of events coalesces into one reconcile. */
   #queue: Promise<void> = Promise.resolve();
   #reconcilePending = false;
@@ -243,6 +245,7 @@ export class PortalSession implements Session {
     if (!this.#tunnelAddresses) {
       await tunnel.up({ privateKey: this.#privateKey, addresses: this.#addresses });
       this.#tunnelAddresses = [...this.#addresses];
+      this.#appliedPeers.clear();
     }
     const peers = new Map<string, TunnelPeer>();
     const routes = new Set<string>();
@@ -261,7 +264,22 @@ export class PortalSession implements Session {
       }
       peers.set(d.gateway_public_key, peer);
     }
-    await tunnel.setPeers([...peers.values()], { replace: true });
+    // Only what changed is sent: replacing the whole peer set would drop every established
+    // WireGuard session and stall traffic until the next handshake (5 s).
+    const changes: TunnelPeer[] = [];
+    for (const [key, peer] of peers) {
+      const shape = JSON.stringify([peer.endpoint, [...peer.allowedIps].sort()]);
+      if (this.#appliedPeers.get(key) !== shape) changes.push(peer);
+    }
+    for (const key of this.#appliedPeers.keys()) {
+      if (!peers.has(key)) changes.push({ publicKey: key, allowedIps: [], remove: true });
+    }
+    if (changes.length > 0) {
+      await tunnel.setPeers(changes, { replace: false });
+      this.#appliedPeers = new Map(
+        [...peers].map(([key, p]) => [key, JSON.stringify([p.endpoint, [...p.allowedIps].sort()])]),
+      );
+    }
     await tunnel.setRoutes([...routes]);
   }
 

@@ -2,11 +2,13 @@
 
 export interface TunnelPeer {
   publicKey: string;
-  endpoint: string;
+  endpoint?: string;
   allowedIps: string[];
   persistentKeepalive?: number;
   /** Drop the peer's previous allowed IPs first, so removed resources stop routing through it. */
   replaceAllowedIps?: boolean;
+  /** Remove this peer. */
+  remove?: boolean;
 }
 
 export interface TunnelControl {
@@ -14,7 +16,7 @@ export interface TunnelControl {
   /** Removes what a crashed predecessor left: device, routes, helper processes. */
   cleanupStale(): Promise<unknown>;
   up(config: { privateKey: string; addresses: string[] }): Promise<void>;
-  /** With `replace`, peers not listed are removed. */
+  /** Changes the listed peers; with `replace`, peers not listed are removed (and sessions reset). */
   setPeers(peers: TunnelPeer[], options: { replace?: boolean }): Promise<void>;
   /** Makes the routes into the device exactly `cidrs`. */
   setRoutes(cidrs: string[]): Promise<unknown>;
