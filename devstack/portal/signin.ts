@@ -27,7 +27,8 @@ button{margin-top:1rem;padding:.5rem 1.2rem}.error{color:#b00020}</style></head>
       "content-type": "text/html; charset=utf-8",
       "cache-control": "no-store",
       "x-frame-options": "DENY",
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+      // form-action also governs where the form's POST may redirect: the deep link must be allowed.
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' firezone-fd0020211111:",
     },
   });
 }
