@@ -40,6 +40,8 @@ test("GET /<account>?as=gui-client&state&nonce shows a plain login form carrying
   expect(html).toContain(`value="${nonce}"`);
   expect(html).toContain(`value="${state}"`);
   expect(html).not.toContain("<script");
+  // Browsers apply form-action to the POST's redirect too; without the scheme the deep link is blocked.
+  expect(res.headers.get("content-security-policy")).toContain("form-action 'self' firezone-fd0020211111:");
 });
 
 test("a link without nonce or state, or for another client kind, is refused with 400", async () => {
