@@ -28,7 +28,8 @@ button{margin-top:1rem;padding:.5rem 1.2rem}.error{color:#b00020}</style></head>
       "cache-control": "no-store",
       "x-frame-options": "DENY",
       // form-action also governs where the form's POST may redirect: the deep link must be allowed.
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' firezone-fd0020211111:",
+      "content-security-policy":
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' firezone-fd0020211111:",
     },
   });
 }
