@@ -51,6 +51,8 @@ function connection(path: string): EventEmitter {
   const stream = createConnection(path);
   self.stream = stream;
   stream.on("error", (err) => self.emit("error", err));
+  // dbus-next's bus only forwards "error": make the bus going away (logout) one, so the GUI exits.
+  stream.on("close", () => self.emit("error", new Error("the session bus closed the connection")));
   stream.on("end", () => {
     self.emit("end");
     self.message = () => self.emit("error", new Error("Tried to write a message to a closed stream"));
@@ -87,6 +89,13 @@ function connection(path: string): EventEmitter {
     }),
   );
   return self;
+}
+
+/** Disconnects without reporting the closed connection as an error. */
+export function closeBus(bus: MessageBus): void {
+  bus.removeAllListeners("error");
+  bus.on("error", () => {});
+  bus.disconnect();
 }
 
 /** Opens a MessageBus on a `unix:path=` address. */

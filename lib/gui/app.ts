@@ -32,7 +32,8 @@ export interface AppOptions {
 
 async function xdgOpen(url: string, env: Record<string, string | undefined>): Promise<void> {
   const proc = Bun.spawn(["xdg-open", url], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const code = await proc.exited;
+  // Some xdg-open fallbacks run the browser in the foreground; still running after 5 s means it opened.
+  const code = await Promise.race([proc.exited, Bun.sleep(5000).then(() => 0)]);
   if (code !== 0)
     throw new Error(`xdg-open exited with ${code}: ${(await new Response(proc.stderr).text()).trim()}`);
 }

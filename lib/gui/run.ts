@@ -4,7 +4,7 @@ import { VERSION } from "../types/index.ts";
 import { createLogger } from "../util/index.ts";
 import { App } from "./app.ts";
 import { claimInstance, ensurePrivateDir, sendToInstance } from "./instance.ts";
-import { connectSessionBus } from "./session_bus.ts";
+import { closeBus, connectSessionBus } from "./session_bus.ts";
 import { loadSettings } from "./settings.ts";
 import { keyringTokenStore } from "./token_store.ts";
 
@@ -119,7 +119,7 @@ export async function run(
   } catch (err) {
     log.error(`cannot show the tray icon: ${(err as Error).message}`);
     instance.stop();
-    bus.disconnect();
+    closeBus(bus);
     return 1;
   }
   log.info("ready", { ms: Math.round(performance.now() - startedAt), version: VERSION });
@@ -128,7 +128,7 @@ export async function run(
   const code = await done;
   app.stop();
   instance.stop();
-  bus.disconnect();
+  closeBus(bus);
   log.info("stopped");
   return code;
 }

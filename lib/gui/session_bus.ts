@@ -2,7 +2,9 @@
 // keyring live.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type MessageBus, openBus } from "./_dbus.ts";
+import { closeBus, type MessageBus, openBus } from "./_dbus.ts";
+
+export { closeBus };
 
 /** The session bus address: DBUS_SESSION_BUS_ADDRESS, else systemd's $XDG_RUNTIME_DIR/bus. */
 export function sessionBusAddress(env: Record<string, string | undefined>): string | null {
@@ -46,7 +48,7 @@ export async function connectSessionBus(
     ]);
     return bus;
   } catch (err) {
-    bus.disconnect();
+    closeBus(bus);
     throw err;
   } finally {
     clearTimeout(timer);

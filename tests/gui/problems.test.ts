@@ -68,7 +68,11 @@ describe("firezone-gui problems", () => {
     expect(gui.log().match(/no system tray/g)).toHaveLength(1);
     await d.startWatcher();
     await waitFor(() => d.watcher.items.length === 1, 5000, "registration with the new watcher");
-    expect(labels(await readMenu(d.bus, d.watcher.items[0]!))).toContain("Sign In");
+    await eventually(
+      async () => labels(await readMenu(d.bus, d.watcher.items[0]!)),
+      (l) => l.includes("Sign In"),
+      "Sign In in the newly registered item",
+    );
     expect(gui.log().match(/no system tray/g)).toHaveLength(1);
     expect(d.notificationSummaries().filter((s) => s.includes("without a tray"))).toHaveLength(1);
   });
@@ -95,5 +99,15 @@ describe("firezone-gui problems", () => {
     } finally {
       await service.close();
     }
+  });
+
+  test("the session bus going away (logout) ends firezone-gui", async () => {
+    const d = await desktop({ groups: [group] });
+    const gui = await d.startGui({ FIREZONE_SOCKET: daemon.socketPath });
+    await waitFor(() => gui.log().includes(" ready "), 5000, "firezone-gui ready");
+    process.kill(d.busPid, "SIGTERM");
+    expect(await gui.proc.exited).toBe(1);
+    await gui.stop(); // drains its log
+    expect(gui.log()).toContain("lost the session bus");
   });
 });
