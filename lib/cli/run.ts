@@ -1,6 +1,7 @@
 // firezonectl: one command, one answer, then exit with a sysexits code.
-import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
+import { type ArgsDef, type CommandDef, defineCommand, renderUsage } from "citty";
 import { FzError, VERSION } from "../types/index.ts";
+import { parseFlags } from "./_flags.ts";
 import { EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
 import { type CliIo, processIo, setContext } from "./io.ts";
 import { resourcesCommand } from "./resources.ts";
@@ -55,25 +56,6 @@ function takeGlobalSocket(argv: string[]): { socket: string | undefined; rest: s
   return { socket, rest };
 }
 
-/** citty ignores what it does not know; a typo or a stray token should not silently do something else. */
-function rejectUnknownArgs(name: string, args: ArgsDef, rawArgs: string[]): void {
-  for (let i = 0; i < rawArgs.length; i++) {
-    const a = rawArgs[i]!;
-    if (!a.startsWith("-") || a === "-") {
-      throw new UsageError(
-        `'${name}' takes no argument '${a}'${name === "sign-in" ? " (tokens never go on the command line)" : ""}`,
-      );
-    }
-    const [flag = "", value] = a.replace(/^--?/, "").split("=");
-    const def = args[flag.replace(/^no-/, "")];
-    if (!def) throw new UsageError(`unknown option '${a}' for '${name}'`);
-    if (def.type === "string" && value === undefined) {
-      if (rawArgs[i + 1] === undefined) throw new UsageError(`option '${a}' needs a value`);
-      i++;
-    }
-  }
-}
-
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   const code = await runCliUnflushed(argv, io);
   await io.flush();
@@ -100,8 +82,8 @@ async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
       io.out(`${await renderUsage(command, root)}\n`);
       return EXIT.ok;
     }
-    rejectUnknownArgs(name, (command.args ?? {}) as ArgsDef, subArgs);
-    await runCommand(command, { rawArgs: subArgs });
+    const args = parseFlags(name, (command.args ?? {}) as ArgsDef, subArgs);
+    await command.run?.({ rawArgs: subArgs, args, cmd: command });
     return EXIT.ok;
   } catch (err) {
     if (err instanceof SilentExit) return err.code;
