@@ -5,7 +5,7 @@ import { waitFor } from "../_support/daemon.ts";
 import { TestAccounts } from "../_support/users.ts";
 import { type Desktop, startDesktop } from "./fixtures/desktop.ts";
 import { TestFirezoned } from "./fixtures/firezoned.ts";
-import { eventually, labels, readMenu } from "./fixtures/tray_reader.ts";
+import { click, eventually, find, labels, readMenu } from "./fixtures/tray_reader.ts";
 
 const accounts = new TestAccounts();
 let group: string;
@@ -110,4 +110,43 @@ describe("firezone-gui problems", () => {
     await gui.stop(); // drains its log
     expect(gui.log()).toContain("lost the session bus");
   });
+
+  test("xdg-open failing is reported with the URL; one that keeps running (a browser) is not", async () => {
+    const failing = await desktop({ groups: [group] });
+    const a = await failing.startGui({
+      FIREZONE_SOCKET: daemon.socketPath,
+      FIREZONE_ACCOUNT: "acme",
+      FZ_TEST_XDG_OPEN_EXIT: "3",
+    });
+    const signIn = await eventually(
+      () => readMenu(failing.bus, a.itemName),
+      (m) => find(m, "Sign In") !== undefined,
+      "Sign In",
+    );
+    await click(failing.bus, a.itemName, find(signIn, "Sign In")!);
+    await waitFor(
+      () => failing.notificationSummaries().includes("Cannot open the browser"),
+      5000,
+      "the failure",
+    );
+    const notice = failing.notifications.received.find((n) => n.summary === "Cannot open the browser")!;
+    expect(notice.body).toContain(failing.openedUrls()[0]!);
+
+    const slow = await desktop({ groups: [group] });
+    const b = await slow.startGui({
+      FIREZONE_SOCKET: daemon.socketPath,
+      FIREZONE_ACCOUNT: "acme",
+      FZ_TEST_XDG_OPEN_SLEEP: "6",
+      FZ_TEST_XDG_OPEN_EXIT: "3",
+    });
+    const menu = await eventually(
+      () => readMenu(slow.bus, b.itemName),
+      (m) => find(m, "Sign In") !== undefined,
+      "Sign In",
+    );
+    await click(slow.bus, b.itemName, find(menu, "Sign In")!);
+    await Bun.sleep(7000);
+    expect(slow.openedUrls()).toHaveLength(1);
+    expect(slow.notificationSummaries()).not.toContain("Cannot open the browser");
+  }, 30_000);
 });
