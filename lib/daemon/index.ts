@@ -17,3 +17,4 @@ export type {
 } from "./session.ts";
 export { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 export type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";
+export { type AppliedPeers, peerChanges, planTunnel, type TunnelPlan } from "./tunnel_plan.ts";

@@ -13,7 +13,8 @@ import {
 import { FzError, type Resource } from "../types/index.ts";
 import { generatePrivateKey, type Logger, publicKeyOf } from "../util/index.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
-import type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";
+import type { TunnelControl } from "./tunnel_control.ts";
+import { type AppliedPeers, peerChanges, planTunnel } from "./tunnel_plan.ts";
 
 /** The part of PortalClient the session uses, so tests can drive it without a portal. */
 export interface PortalLike {
@@ -53,7 +54,7 @@ export class PortalSession implements Session {
   readonly #listeners = new Set<(change: SessionChange) => void>();
   #tunnelAddresses: string[] | null = null;
   /** The peers as last applied, by public key, to send only what changed. */
-  #appliedPeers = new Map<string, string>();
+  #appliedPeers: AppliedPeers = new Map();
   /** Tunnel changes run one at a time, in order; a burst of events coalesces into one reconcile. */
   #queue: Promise<void> = Promise.resolve();
   #reconcilePending = false;
@@ -247,40 +248,13 @@ export class PortalSession implements Session {
       this.#tunnelAddresses = [...this.#addresses];
       this.#appliedPeers.clear();
     }
-    const peers = new Map<string, TunnelPeer>();
-    const routes = new Set<string>();
-    for (const d of this.#details.values()) {
-      const peer = peers.get(d.gateway_public_key) ?? {
-        publicKey: d.gateway_public_key,
-        endpoint: d.gateway_endpoint,
-        allowedIps: [],
-        persistentKeepalive: 25,
-        replaceAllowedIps: true,
-      };
-      peer.endpoint = d.gateway_endpoint;
-      for (const ip of d.allowed_ips) {
-        if (!peer.allowedIps.includes(ip)) peer.allowedIps.push(ip);
-        routes.add(ip);
-      }
-      peers.set(d.gateway_public_key, peer);
-    }
-    // Only what changed is sent: replacing the whole peer set would drop every established
-    // WireGuard session and stall traffic until the next handshake (5 s).
-    const changes: TunnelPeer[] = [];
-    for (const [key, peer] of peers) {
-      const shape = JSON.stringify([peer.endpoint, [...peer.allowedIps].sort()]);
-      if (this.#appliedPeers.get(key) !== shape) changes.push(peer);
-    }
-    for (const key of this.#appliedPeers.keys()) {
-      if (!peers.has(key)) changes.push({ publicKey: key, allowedIps: [], remove: true });
-    }
+    const plan = planTunnel(this.#details.values());
+    const { changes, next } = peerChanges(this.#appliedPeers, plan.peers);
     if (changes.length > 0) {
       await tunnel.setPeers(changes, { replace: false });
-      this.#appliedPeers = new Map(
-        [...peers].map(([key, p]) => [key, JSON.stringify([p.endpoint, [...p.allowedIps].sort()])]),
-      );
+      this.#appliedPeers = next;
     }
-    await tunnel.setRoutes([...routes]);
+    await tunnel.setRoutes(plan.routes);
   }
 
   async #teardown(): Promise<void> {

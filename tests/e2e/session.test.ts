@@ -1,6 +1,7 @@
 // Sign in and reach resources, end to end: real portal, gateway, resource and firezoned in network
 // namespaces, driven with firezonectl as a user would.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connectDaemon, type DaemonEvent } from "../../lib/ipc/index.ts";
 import { Stack } from "../_support/stack.ts";
 
 let stack: Stack;
@@ -176,8 +177,25 @@ describe("sign in and reach resources", () => {
     expect((await stack.status()).state).toBe("signed_out");
   });
 
+  test("subscribers are pushed status and resource events as the session changes", async () => {
+    const client = await connectDaemon({ socketPath: stack.socket });
+    const events: DaemonEvent[] = [];
+    await client.subscribe((e) => events.push(e));
+    try {
+      await signInAlice();
+      const until = Date.now() + 5000;
+      const has = () =>
+        events.some((e) => e.kind === "status" && e.status.state === "connected") &&
+        events.some((e) => e.kind === "resources" && e.resources.some((r) => r.name === "web"));
+      while (!has() && Date.now() < until) await Bun.sleep(20);
+      expect(has()).toBe(true);
+      expect(events.find((e) => e.kind === "status")).toMatchObject({ status: { state: "connecting" } });
+    } finally {
+      client.close();
+    }
+  });
+
   test("sign-out takes the tunnel down", async () => {
-    await signInAlice();
     const r = await stack.ctl(["sign-out"]);
     expect(r.code).toBe(0);
     expect((await stack.status()).state).toBe("signed_out");
