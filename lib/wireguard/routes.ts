@@ -18,6 +18,8 @@ export interface RouteChanges {
   removed: string[];
   /** Destinations someone else already routes in the table; left alone. */
   conflicts: string[];
+  /** IPv6 destinations not routed because the host has IPv6 switched off. */
+  skipped: string[];
 }
 
 /** Runs `fn`, treating "already gone" as done. */
@@ -35,9 +37,14 @@ export function reconcileRoutes(
   owner: RouteOwner,
   cidrs: string[],
   log: Logger,
+  options: { ipv6?: boolean } = {},
 ): RouteChanges {
-  const want = new Set(cidrs.map(normalizeCidr));
-  const changes: RouteChanges = { added: [], removed: [], conflicts: [] };
+  const changes: RouteChanges = { added: [], removed: [], conflicts: [], skipped: [] };
+  const want = new Set<string>();
+  for (const c of cidrs.map(normalizeCidr)) {
+    if (options.ipv6 === false && c.includes(":")) changes.skipped.push(c);
+    else want.add(c);
+  }
   for (const r of rt.routes(owner)) {
     if (want.delete(r.dst)) continue;
     ignoreMissing(() => rt.deleteRoute({ ...owner, dst: r.dst }));

@@ -1,9 +1,9 @@
 // The tunnel the daemon owns: one WireGuard interface with its addresses, peers and routes, on the
 // kernel module when it exists and on wireguard-go otherwise. See docs/tunnel.md.
 import { type Link, Rtnetlink } from "../netlink/index.ts";
-import { AlreadyExistsError } from "../sys/index.ts";
+import { AlreadyExistsError, PermissionError } from "../sys/index.ts";
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunDevice } from "../tun/index.ts";
-import type { Logger } from "../util/index.ts";
+import { type Logger, parseCidr } from "../util/index.ts";
 import { KernelBackend } from "./kernel.ts";
 import type { WgBackend, WgDevice, WgPeer } from "./model.ts";
 import { ROUTE_PROTOCOL, type RouteChanges, reconcileRoutes } from "./routes.ts";
@@ -62,6 +62,8 @@ export class Tunnel {
   #tun: TunDevice | null = null;
   #backend: Backend | null = null;
   #index = 0;
+  /** False when the host has IPv6 switched off (common in containers): IPv4 still works. */
+  #ipv6 = true;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: TunnelOptions) {
@@ -136,7 +138,8 @@ export class Tunnel {
         this.#backend = backend;
         const rt = this.#rt;
         rt.setLink(this.#index, { mtu: this.mtu });
-        for (const cidr of config.addresses) rt.addAddress(this.#index, cidr, { replace: true });
+        this.#ipv6 = true;
+        for (const cidr of config.addresses) this.#addAddress(cidr);
         const dev: WgDevice = { privateKey: config.privateKey };
         if (config.listenPort !== undefined) dev.listenPort = config.listenPort;
         if (config.fwmark !== undefined) dev.fwmark = config.fwmark;
@@ -148,6 +151,19 @@ export class Tunnel {
         throw e;
       }
     });
+  }
+
+  #addAddress(cidr: string): void {
+    try {
+      this.#rt.addAddress(this.#index, cidr, { replace: true });
+    } catch (e) {
+      // As root, EACCES on an IPv6 address means IPv6 is disabled (net.ipv6.conf.*.disable_ipv6).
+      if (!(e instanceof PermissionError) || parseCidr(cidr).family !== 6) throw e;
+      this.#ipv6 = false;
+      this.#log.warn("IPv6 is disabled on this host; IPv6 addresses and routes are skipped", {
+        address: cidr,
+      });
+    }
   }
 
   async #startBackend(): Promise<Backend> {
@@ -209,7 +225,7 @@ export class Tunnel {
     return this.#serial(async () => {
       this.#up();
       const owner = { oif: this.#index, table: this.#table, protocol: this.#proto };
-      return reconcileRoutes(this.#rt, owner, cidrs, this.#log);
+      return reconcileRoutes(this.#rt, owner, cidrs, this.#log, { ipv6: this.#ipv6 });
     });
   }
 

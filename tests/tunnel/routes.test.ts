@@ -55,7 +55,7 @@ describe("routes", () => {
     expect(ourRoutes().sort()).toEqual(second.slice().sort());
 
     const unchanged = await host.call<RouteChanges>("setRoutes", second);
-    expect(unchanged).toEqual({ added: [], removed: [], conflicts: [] });
+    expect(unchanged).toEqual({ added: [], removed: [], conflicts: [], skipped: [] });
 
     const c = await host.call<RouteChanges>("setRoutes", []);
     expect(c.removed).toHaveLength(500);
@@ -82,5 +82,30 @@ describe("routes", () => {
     expect(ourRoutes()).toEqual(["10.62.0.0/24"]);
     await host.call("down");
     expect(ourRoutes()).toEqual([]);
+  });
+
+  test("with IPv6 switched off (as in many containers) the tunnel comes up on IPv4 and skips IPv6 routes", async () => {
+    lab.inClient([
+      "sysctl",
+      "-qw",
+      "net.ipv6.conf.all.disable_ipv6=1",
+      "net.ipv6.conf.default.disable_ipv6=1",
+    ]);
+    try {
+      await host.call("up", { privateKey: lab.clientKeys.privateKey, addresses: [CLIENT_V4, CLIENT_V6] });
+      const r = await host.call<RouteChanges>("setRoutes", ["10.63.0.0/24", "fd63::/64"]);
+      expect(r.added).toEqual(["10.63.0.0/24"]);
+      expect(r.skipped).toEqual(["fd63::/64"]);
+      const [link] = JSON.parse(lab.inClient(["ip", "-j", "addr", "show", "dev", lab.tunName]));
+      expect(link.addr_info.map((a: { local: string }) => a.local)).toEqual(["100.64.0.2"]);
+      await host.call("down");
+    } finally {
+      lab.inClient([
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.disable_ipv6=0",
+        "net.ipv6.conf.default.disable_ipv6=0",
+      ]);
+    }
   });
 });
