@@ -1,7 +1,9 @@
 // Kernel WireGuard smoke test, for a machine (or VM) with the wireguard module: the project's Tunnel
 // with backend "kernel" in a client namespace, a gateway namespace configured with `ip link add ...
 // type wireguard` and `wg`, then ping, a TCP transfer with checksums, `wg show dump`, stats and down.
-// Run as root: bun tests/tunnel/kernel_smoke.ts   Exit 0 when everything passed, 1 otherwise.
+// Run as root from the repository: bun tests/tunnel/kernel_smoke.ts   Exit 0 when every check
+// passed, 1 otherwise (also when the module is missing). Needs: the wireguard module, iproute2,
+// wireguard-tools (`wg`), iputils-ping; no wireguard-go and no npm packages. Takes a few seconds.
 import { resolve } from "node:path";
 import type { PeerStats } from "../../lib/wireguard/index.ts";
 import { BUN, CLIENT_V4, CLIENT_V6, Lab, RESOURCE_V4, RESOURCE_V6, runIn, tryRun } from "./_lab.ts";
