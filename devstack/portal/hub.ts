@@ -449,6 +449,8 @@ export class Hub {
       for (const [ref, k] of g.references) if (k === key) g.references.delete(ref);
       g.references.set(reference, key);
       g.acked.delete(key);
+      // Nor may init_done confirm it: the init carried the older content.
+      g.initKeys.delete(key);
       g.conn.send(encodeFrame("gateway", "allow_access", { reference, ...access }));
       g.sent.set(key, json);
     }
