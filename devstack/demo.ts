@@ -133,7 +133,13 @@ async function main(): Promise<void> {
   tmp = mkdtempSync(join(tmpdir(), "fz-demo-"));
   const db = join(tmp, "portal.sqlite");
 
-  // A demo that was killed hard may have left its namespaces behind.
+  // A demo that was killed hard may have left its namespaces behind; a running one is left alone.
+  const alive = await inNs(`${PREFIX}-hub`, ["true"]).then(
+    async () => (await Bun.$`ip netns pids ${PREFIX}-hub`.quiet().nothrow().text()).trim() !== "",
+    () => false,
+  );
+  if (alive)
+    throw new Error(`another demo is running (namespace ${PREFIX}-hub has processes); stop it first`);
   await destroyWorld({
     prefix: PREFIX,
     hub: `${PREFIX}-hub`,
