@@ -7,7 +7,20 @@ import type { Subprocess } from "bun";
 export const ROOT = resolve(import.meta.dir, "../..");
 /** The bun running the tests (node_modules/.bin/bun under `bun test`). */
 export const BUN = process.execPath;
-const HOST = resolve(import.meta.dir, "fixtures/tunnel_host.ts");
+/** Inside a `bun build --compile`d binary (kernel_smoke in the VM) there are no .ts files to run. */
+const COMPILED = import.meta.path.includes("$bunfs");
+
+export type Fixture = "tunnel_host" | "tcp_sink" | "tcp_send";
+
+/**
+ * The command that runs a fixture: `bun fixtures/<name>.ts`, or in a compiled binary the binary
+ * itself with --fz-role=<name> (it must dispatch on that flag, as kernel_smoke.ts does).
+ */
+export function fixtureCommand(name: Fixture): string[] {
+  return COMPILED
+    ? [process.execPath, `--fz-role=${name}`]
+    : [BUN, resolve(import.meta.dir, `fixtures/${name}.ts`)];
+}
 
 export function sh(cmd: string[], input?: string): string {
   const r = Bun.spawnSync(cmd, {
@@ -154,7 +167,7 @@ export class TunnelHost {
   private constructor(readonly proc: Subprocess<"pipe", "pipe", "pipe">) {}
 
   static async start(ns: string, env: Record<string, string>): Promise<TunnelHost> {
-    const proc = Bun.spawn(["ip", "netns", "exec", ns, BUN, HOST], {
+    const proc = Bun.spawn(["ip", "netns", "exec", ns, ...fixtureCommand("tunnel_host")], {
       stdin: "pipe",
       stdout: "pipe",
       stderr: "pipe",
@@ -213,4 +226,25 @@ export async function runIn(ns: string, cmd: string[], env: Record<string, strin
     p.exited,
   ]);
   return { out, err, code };
+}
+
+/** Sends `mib` MiB over TCP from the client namespace to the resource; both SHA-256 lines. */
+export async function transferThroughTunnel(
+  lab: Lab,
+  mib: number,
+): Promise<{ sent: string; received: string; code: number }> {
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", PORT: "5001", HOST: RESOURCE_V4 };
+  const sink = Bun.spawn(["ip", "netns", "exec", lab.gateway, ...fixtureCommand("tcp_sink")], {
+    stdout: "pipe",
+    env,
+  });
+  const reader = sink.stdout.getReader();
+  let received = new TextDecoder().decode((await reader.read()).value);
+  if (!received.includes("listening")) throw new Error(`the TCP sink did not start: ${received}`);
+  received = "";
+  const sent = await runIn(lab.client, fixtureCommand("tcp_send"), { ...env, MIB: String(mib) });
+  for (let r = await reader.read(); !r.done; r = await reader.read())
+    received += new TextDecoder().decode(r.value);
+  await sink.exited;
+  return { sent: sent.out.trim(), received: received.trim(), code: sent.code };
 }

@@ -2,9 +2,17 @@
 // with `ip`, `wg` and wireguard-go: ping and a TCP transfer pass with matching checksums, and what
 // `ip -j` and `wg show dump` report is what the Tunnel was asked for.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { resolve } from "node:path";
 import type { PeerStats } from "../../lib/wireguard/index.ts";
-import { BUN, CLIENT_V4, CLIENT_V6, Lab, RESOURCE_V4, RESOURCE_V6, runIn, type TunnelHost } from "./_lab.ts";
+import {
+  CLIENT_V4,
+  CLIENT_V6,
+  Lab,
+  RESOURCE_V4,
+  RESOURCE_V6,
+  runIn,
+  type TunnelHost,
+  transferThroughTunnel,
+} from "./_lab.ts";
 
 const lab = new Lab();
 let host: TunnelHost;
@@ -32,31 +40,10 @@ describe("a userspace tunnel against an independent WireGuard peer", () => {
   });
 
   test("8 MiB over TCP arrive with the same SHA-256 they were sent with", async () => {
-    const sink = Bun.spawn(
-      ["ip", "netns", "exec", lab.gateway, BUN, resolve(import.meta.dir, "fixtures/tcp_sink.ts")],
-      {
-        stdout: "pipe",
-        env: { PATH: process.env.PATH ?? "", PORT: "5001", HOST: RESOURCE_V4 },
-      },
-    );
-    const reader = sink.stdout.getReader();
-    const first = new TextDecoder().decode((await reader.read()).value);
-    expect(first).toContain("listening");
-    const sent = await runIn(lab.client, [BUN, resolve(import.meta.dir, "fixtures/tcp_send.ts")], {
-      HOST: RESOURCE_V4,
-      PORT: "5001",
-      MIB: "8",
-    });
-    expect(sent.code).toBe(0);
-    let received = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      received += new TextDecoder().decode(value);
-    }
-    await sink.exited;
-    expect(received.trim()).toBe(sent.out.trim());
-    expect(sent.out.trim()).toMatch(/^8388608 [0-9a-f]{64}$/);
+    const t = await transferThroughTunnel(lab, 8);
+    expect(t.code).toBe(0);
+    expect(t.sent).toMatch(/^8388608 [0-9a-f]{64}$/);
+    expect(t.received).toBe(t.sent);
   });
 
   test("ip -j shows the interface up with MTU 1280 and exactly the addresses asked for", () => {
