@@ -2,11 +2,9 @@
 // life of the App until Quit or a signal.
 import { VERSION } from "../types/index.ts";
 import { createLogger } from "../util/index.ts";
-import { App } from "./app.ts";
+import type { App } from "./app.ts";
 import { claimInstance, ensurePrivateDir, sendToInstance } from "./instance.ts";
-import { closeBus, connectSessionBus } from "./session_bus.ts";
 import { loadSettings } from "./settings.ts";
-import { keyringTokenStore } from "./token_store.ts";
 
 const HELP = `firezone-gui ${VERSION}: the Firezone tray icon for the desktop user.
 
@@ -97,6 +95,13 @@ export async function run(
     return 0;
   }
 
+  // The tray's modules (D-Bus, the keyring's native addon) load only now: --help, --version and
+  // open-deep-link stay quick.
+  const [{ App: AppClass }, { closeBus, connectSessionBus }, { keyringTokenStore }] = await Promise.all([
+    import("./app.ts"),
+    import("./session_bus.ts"),
+    import("./token_store.ts"),
+  ]);
   let quit: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
     quit = resolve;
@@ -113,7 +118,7 @@ export async function run(
     log.error("lost the session bus; exiting", { error: err.message });
     quit(1);
   });
-  app = new App({ settings, env, logger: log, bus, tokens: keyringTokenStore(), onQuit: () => quit(0) });
+  app = new AppClass({ settings, env, logger: log, bus, tokens: keyringTokenStore(), onQuit: () => quit(0) });
   try {
     await app.start();
   } catch (err) {
