@@ -166,6 +166,12 @@ async function main(): Promise<void> {
   });
   store.createResource(account.id, site.id, { name: "secret", type: "ip", address: "172.31.0.11" });
   store.createPolicy(account.id, store.group(account.id, "everyone")!, web.id);
+  const web6 = store.createResource(account.id, site.id, {
+    name: "web6",
+    type: "ip",
+    address: "fd00:31::10",
+  });
+  store.createPolicy(account.id, store.group(account.id, "everyone")!, web6.id);
   const serviceToken = store.createClientToken(bot.id, { expiresInMs: 86_400_000 }).token;
   const gatewayToken = store.createGatewayToken(site.id).token;
   store.close();
@@ -186,7 +192,7 @@ async function main(): Promise<void> {
     BUN,
     join(ROOT, "devstack/resource.ts"),
     "--listen",
-    "0.0.0.0:80",
+    "[::]:80",
   ]);
   await resource.out.next(/^listening/);
 
@@ -252,6 +258,9 @@ async function main(): Promise<void> {
   console.log(
     `    (first successful fetch ${Math.round(performance.now() - daemonStarted)} ms after firezoned started)`,
   );
+
+  const v6 = await fetchInClient("http://[fd00:31::10]/", 3000);
+  console.log(`    http://[fd00:31::10]/ ('web6'): ${v6.ok ? v6.text : "no answer"}`);
 
   const secret = await fetchInClient("http://172.31.0.11/", 1500);
   console.log(

@@ -1,5 +1,5 @@
 // A stand-in resource: an HTTP server that says who it is and who asked (the source address it saw).
-//   bun devstack/resource.ts --listen 172.31.0.10:80 [--name web]
+//   bun devstack/resource.ts --listen [::]:80 [--name web]      (dual-stack; or 172.31.0.10:80)
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
@@ -11,7 +11,8 @@ const server = Bun.serve({
   hostname: listen.slice(0, cut).replace(/^\[|\]$/g, ""),
   port: Number(listen.slice(cut + 1)),
   fetch(req, srv) {
-    const from = srv.requestIP(req)?.address ?? "unknown";
+    // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
+    const from = (srv.requestIP(req)?.address ?? "unknown").replace(/^::ffff:(?=\d+\.)/, "");
     return new Response(`hello from ${values.name} (you came from ${from})\n`);
   },
 });

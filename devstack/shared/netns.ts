@@ -2,6 +2,7 @@
 //
 //   client ns ──veth── hub ns (portal) ──veth── gateway ns ──veth── resource ns (HTTP server)
 //   10.77.1.2          10.77.1.1 / 10.77.2.1    10.77.2.2 / 172.31.0.1   172.31.0.10
+//                                                           fd00:31::1   fd00:31::10
 //
 // The hub routes between client and gateway (the "internet"); the resource network is reachable
 // only through the gateway. Private ranges are used only on these veths, inside these namespaces.
@@ -66,6 +67,9 @@ export async function createWorld(prefix: string): Promise<World> {
     await link(w.hub, "to-client", "10.77.1.1/24", w.client, "to-hub", "10.77.1.2/24");
     await link(w.hub, "to-gateway", "10.77.2.1/24", w.gateway, "to-hub", "10.77.2.2/24");
     await link(w.gateway, "to-resource", "172.31.0.1/24", w.resource, "to-gateway", "172.31.0.10/24");
+    // The resource network has IPv6 too (ULA, inside these namespaces only), for IPv6 resources.
+    await run(["ip", "-n", w.gateway, "addr", "add", "fd00:31::1/64", "dev", "to-resource", "nodad"]);
+    await run(["ip", "-n", w.resource, "addr", "add", "fd00:31::10/64", "dev", "to-gateway", "nodad"]);
     await run(["ip", "-n", w.client, "route", "add", "default", "via", "10.77.1.1"]);
     await run(["ip", "-n", w.gateway, "route", "add", "default", "via", "10.77.2.1"]);
     await inNs(w.hub, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);

@@ -94,6 +94,12 @@ describe.skipIf(!canRun)("devstack gateway in namespaces", () => {
     });
     store.createResource(account.id, site.id, { name: "secret", type: "ip", address: "172.31.0.11" });
     store.createPolicy(account.id, store.group(account.id, "eng")!, web.id);
+    const web6 = store.createResource(account.id, site.id, {
+      name: "web6",
+      type: "cidr",
+      address: "fd00:31::10/128",
+    });
+    store.createPolicy(account.id, store.group(account.id, "eng")!, web6.id);
     const aliceToken = store.createClientToken(alice.id).token;
     gatewayToken = store.createGatewayToken(site.id).token;
     store.close();
@@ -108,12 +114,7 @@ describe.skipIf(!canRun)("devstack gateway in namespaces", () => {
     ]);
     procs.push(portal);
     await new Lines(portal.stdout as ReadableStream<Uint8Array>).next(/^listening/);
-    const res = spawnInNs(world.resource, [
-      BUN,
-      join(ROOT, "devstack/resource.ts"),
-      "--listen",
-      "0.0.0.0:80",
-    ]);
+    const res = spawnInNs(world.resource, [BUN, join(ROOT, "devstack/resource.ts"), "--listen", "[::]:80"]);
     procs.push(res);
     await new Lines(res.stdout as ReadableStream<Uint8Array>).next(/^listening/);
 
@@ -153,6 +154,13 @@ describe.skipIf(!canRun)("devstack gateway in namespaces", () => {
     expect(r.ok).toBe(true);
     expect(r.body).toContain("hello from web");
     expect(r.body).toContain("you came from 172.31.0.1");
+  });
+
+  test("an IPv6 resource answers through the tunnel too, masqueraded to the gateway's address", async () => {
+    let r = await curl("[fd00:31::10]");
+    if (!r.ok) r = await curl("[fd00:31::10]", 5);
+    expect(r.ok).toBe(true);
+    expect(r.body).toContain("you came from fd00:31::1");
   });
 
   test("a resource without a policy is unreachable, even routed into the tunnel by hand", async () => {
