@@ -57,9 +57,11 @@ function fakeGateway(publicKey = newKey()): {
   channel: PhoenixChannel;
   allowed: unknown[];
   rejected: unknown[];
+  refused: string[];
 } {
   const allowed: unknown[] = [];
   const rejected: unknown[] = [];
+  const refused: string[] = [];
   const channel: PhoenixChannel = new PhoenixChannel(
     {
       url: `${portal.url.replace("http", "ws")}/gateway/websocket`,
@@ -80,12 +82,12 @@ function fakeGateway(publicKey = newKey()): {
         if (event === "reject_access") rejected.push(payload);
       },
       disconnected: () => {},
-      terminal: () => {},
+      terminal: (reason) => refused.push(reason),
     },
   );
   channels.push(channel);
   channel.start();
-  return { channel, allowed, rejected };
+  return { channel, allowed, rejected, refused };
 }
 
 describe("PortalClient against the devstack portal", () => {
@@ -218,6 +220,21 @@ describe("PortalClient against the devstack portal", () => {
     const pushed = next(on(c, "connection_details"));
     fakeGateway();
     expect((await pushed).resource_id).toBe(s.webId);
+  });
+
+  test("revoking a gateway token disconnects the gateway for good", async () => {
+    const gw = fakeGateway();
+    while (portal.counts().gateways < 1) await Bun.sleep(10);
+    const tokens = (await admin(tmp.db, "list-tokens", "--account", "acme")) as unknown as Array<{
+      id: string;
+      kind: string;
+    }>;
+    const gatewayTokenId = tokens.find((t) => t.kind === "gateway")!.id;
+    await admin(tmp.db, "revoke-token", "--account", "acme", "--id", gatewayTokenId);
+    for (let i = 0; i < 100 && gw.refused.length === 0; i++) await Bun.sleep(20);
+    expect(gw.refused).toEqual(["revoked"]);
+    expect(gw.channel.state).toBe("terminal");
+    expect(portal.counts().gateways).toBe(0);
   });
 
   test("a bad token ends in signed_out 'invalid' without reconnecting", async () => {
