@@ -55,10 +55,16 @@ try {
     );
   }
   const f = median(floor);
-  console.log(`Session benchmark (median of ${ROUNDS}; floor = GET through a tunnel already up, median of 10)`);
+  console.log(
+    `Session benchmark (median of ${ROUNDS}; floor = GET through a tunnel already up, median of 10)`,
+  );
   console.log(`floor: GET through the tunnel      ${fmt(f)}`);
-  console.log(`sign-in -> first TCP to resource   ${fmt(median(signIn))}  | ratio to floor ${(median(signIn) / f).toFixed(1)}`);
-  console.log(`portal restart -> traffic again    ${fmt(median(portal))}  (portal start included; the tunnel kept carrying traffic meanwhile)`);
+  console.log(
+    `sign-in -> first TCP to resource   ${fmt(median(signIn))}  | ratio to floor ${(median(signIn) / f).toFixed(1)}`,
+  );
+  console.log(
+    `portal restart -> traffic again    ${fmt(median(portal))}  (portal start included; the tunnel kept carrying traffic meanwhile)`,
+  );
   console.log(`gateway restart -> traffic again   ${fmt(median(gateway))}  (gateway start included)`);
 } finally {
   await stack.destroy();
