@@ -200,6 +200,8 @@ export class Hub {
       for (const list of g.waiters.values()) for (const w of list) w(false);
     }
     this.#gateways.delete(conn);
+    // Another gateway of the site, if one is online, takes over this one's flows.
+    if (g) void this.#reconcileSoon();
   }
 
   isJoined(conn: Conn): boolean {
@@ -294,8 +296,16 @@ export class Hub {
     return this.#soon;
   }
 
+  #closed = false;
+
+  /** Stops all further work; the store is about to close. */
+  close(): void {
+    this.#closed = true;
+  }
+
   /** Brings every connected client and gateway in line with the store. Synchronous: sqlite is. */
   reconcile(): void {
+    if (this.#closed) return;
     for (const [conn, s] of this.#clients) {
       const check = this.#store.checkTokenId(s.tokenId);
       if (!check.ok) this.#terminate(conn, "client", check.reason);

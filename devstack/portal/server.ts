@@ -185,6 +185,7 @@ export function startPortal(options: PortalOptions): Portal {
       clearInterval(tick);
       for (const ws of sockets) ws.close(1001, "portal shutting down");
       await server.stop(true);
+      hub.close();
       store.close();
     },
   };

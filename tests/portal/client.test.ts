@@ -53,7 +53,10 @@ const on =
     c.on(e, fn);
 
 /** A minimal gateway on the `gateway` topic that confirms every allow_access. */
-function fakeGateway(publicKey = newKey()): {
+function fakeGateway(
+  publicKey = newKey(),
+  externalId = "gateway-one",
+): {
   channel: PhoenixChannel;
   allowed: unknown[];
   rejected: unknown[];
@@ -67,17 +70,17 @@ function fakeGateway(publicKey = newKey()): {
       url: `${portal.url.replace("http", "ws")}/gateway/websocket`,
       token: s.gatewayToken,
       topic: "gateway",
-      joinPayload: () => ({ public_key: publicKey, external_id: "gateway-one", endpoint: "192.0.2.1:51820" }),
+      joinPayload: () => ({ public_key: publicKey, external_id: externalId, endpoint: "192.0.2.1:51820" }),
     },
     {
       connecting: () => {},
       joined: () => {},
       event: (event, payload) => {
-        if (event === "init") void channel.push("init_done", {});
+        if (event === "init") channel.push("init_done", {}).catch(() => {});
         if (event === "allow_access") {
           allowed.push(payload);
           const ref = (payload as { reference: string }).reference;
-          void channel.push("access_allowed", { reference: ref });
+          channel.push("access_allowed", { reference: ref }).catch(() => {});
         }
         if (event === "reject_access") rejected.push(payload);
       },
@@ -220,6 +223,27 @@ describe("PortalClient against the devstack portal", () => {
     const pushed = next(on(c, "connection_details"));
     fakeGateway();
     expect((await pushed).resource_id).toBe(s.webId);
+  });
+
+  test("when a site's gateway goes away, another gateway of the site takes over and the client is told", async () => {
+    const keyA = newKey();
+    const keyB = newKey();
+    const a = fakeGateway(keyA, "gateway-a");
+    while (portal.counts().gateways < 1) await Bun.sleep(10);
+    fakeGateway(keyB, "gateway-b");
+    while (portal.counts().gateways < 2) await Bun.sleep(10);
+    const c = client(s.aliceToken);
+    const init = next(on(c, "init"));
+    c.start();
+    await init;
+    const first = await c.requestConnection(s.webId);
+    const pushed = next(on(c, "connection_details"), 3000, "details naming the other gateway");
+    const gone = first.gateway_public_key === keyA ? a.channel : channels.at(-1)!;
+    gone.stop();
+    const second = await pushed;
+    expect(second.resource_id).toBe(s.webId);
+    expect(second.gateway_public_key).not.toBe(first.gateway_public_key);
+    expect([keyA, keyB]).toContain(second.gateway_public_key);
   });
 
   test("revoking a gateway token disconnects the gateway for good", async () => {
