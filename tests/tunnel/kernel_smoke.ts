@@ -6,7 +6,7 @@
 // wireguard-tools (`wg`), iputils-ping; no wireguard-go and no npm packages. Takes a few seconds.
 // It also works compiled (`bun build --compile`): it then runs its helpers as itself with
 // --fz-role=<fixture>. FZ_SMOKE_BACKEND=userspace runs the same checks on wireguard-go instead.
-import type { PeerStats } from "../../lib/wireguard/index.ts";
+import type { PeerStats, WgDevice, WgPeer } from "../../lib/wireguard/index.ts";
 import {
   CLIENT_V4,
   CLIENT_V6,
@@ -85,6 +85,35 @@ async function smoke(): Promise<number> {
       "stats: handshake and bytes",
       !!stats && stats.lastHandshakeAgeMs !== null && stats.txBytes > 4 * 1024 * 1024,
     );
+
+    // Many peers: more than one netlink message each way on the kernel backend.
+    const bulk: WgPeer[] = Array.from({ length: 400 }, (_, i) => ({
+      publicKey: Buffer.alloc(32, 0)
+        .fill(i & 0xff, 0, 1)
+        .fill(i >> 8, 1, 2)
+        .fill(7, 2)
+        .toString("base64"),
+      allowedIps: [0, 1, 2, 3].map((j) => `10.${100 + (i >> 6)}.${((i & 63) << 2) | j}.0/24`),
+    }));
+    await host.call("configure", { peers: bulk });
+    const device = await host.call<WgDevice>("device");
+    const byKey = new Map((device.peers ?? []).map((p) => [p.publicKey, p.allowedIps ?? []]));
+    check(
+      "400 more peers with 4 allowed IPs each are set and read back intact",
+      byKey.size === 401 &&
+        bulk.every((p) => JSON.stringify(byKey.get(p.publicKey)) === JSON.stringify(p.allowedIps)),
+      `${byKey.size} peers`,
+    );
+    const lines = lab.inClient(["wg", "show", lab.tunName, "dump"]).trim().split("\n").length;
+    check("wg show dump lists all 401 peers", lines === 402, `${lines - 1} peers`);
+    await host.call("setPeers", [lab.gatewayPeer(["10.99.0.0/24", "fd99::/64"])], { replace: true });
+    const peers = lab.inClient(["wg", "show", lab.tunName, "peers"]).trim().split("\n");
+    check(
+      "replacing the peers leaves only the gateway",
+      peers.length === 1 && peers[0] === lab.gatewayKeys.publicKey,
+    );
+    const again = await runIn(lab.client, ["ping", "-c", "2", "-i", "0.2", "-W", "2", RESOURCE_V4]);
+    check("traffic still flows after the peer churn", again.out.includes("2 received"), again.out);
 
     await host.call("down");
     check("down removes the link", !lab.inClient(["ip", "-j", "link"]).includes(lab.tunName));
