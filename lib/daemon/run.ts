@@ -11,6 +11,7 @@ import { createAuditSink } from "./audit.ts";
 import { type DaemonConfig, loadDaemonConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
 import { loadDeviceId } from "./device_id.ts";
+import { LogFile } from "./log_file.ts";
 import { PortalSession } from "./portal_session.ts";
 import { loadServiceToken } from "./service_token.ts";
 import { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
@@ -26,7 +27,7 @@ Environment:
   FIREZONE_SOCKET      IPC socket path (default /run/firezoned/ipc.sock)
   FIREZONE_GROUP       group allowed to operate the tunnel (default firezone)
   FIREZONE_STATE_DIR   state directory (default /var/lib/firezoned)
-  FIREZONE_LOG_DIR     log directory for the audit log (default /var/log/firezoned)
+  FIREZONE_LOG_DIR     firezoned.log and audit.log (default /var/log/firezoned)
   FIREZONE_API_URL     portal URL
   FIREZONE_TUN_NAME    tunnel device name (default tun-firezone)
   FIREZONE_LOG_LEVEL   debug, info, warn or error (default info)
@@ -57,10 +58,15 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     process.stderr.write(`firezoned: ${(err as Error).message}\n`);
     return EX_CONFIG;
   }
+  const logFile = new LogFile(join(config.logDir, "firezoned.log"));
   const log = createLogger({
     name: "firezoned",
     level: config.logLevel,
     journald: Boolean(env.JOURNAL_STREAM),
+    write: (line) => {
+      process.stderr.write(`${line}\n`);
+      logFile.write(line);
+    },
   });
   if (process.getuid?.() !== 0) {
     log.error(
@@ -69,14 +75,16 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     return EX_NOPERM;
   }
   try {
-    return await serve(config, log);
+    return await serve(config, log, logFile);
   } catch (err) {
     log.error(err instanceof FzError ? err.message : `failed to start: ${(err as Error).message}`);
     return err instanceof FzError && err.code === "busy" ? 1 : EX_CONFIG;
+  } finally {
+    logFile.close();
   }
 }
 
-async function serve(config: DaemonConfig, log: Logger): Promise<number> {
+async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promise<number> {
   const group = groupByName(config.group);
   if (!group) {
     throw new FzError(
@@ -91,6 +99,8 @@ async function serve(config: DaemonConfig, log: Logger): Promise<number> {
   try {
     mkdirSync(config.logDir, { recursive: true, mode: 0o750 });
     auditFile = join(config.logDir, "audit.log");
+    if (!logFile.open())
+      log.warn("cannot write the log file; logging to the journal only", { dir: config.logDir });
   } catch (err) {
     log.warn("cannot create the log directory; audit lines go to the journal only", {
       dir: config.logDir,

@@ -1,6 +1,15 @@
 // firezoned's start and stop: configuration errors, single instance, stale sockets, signals, sd_notify.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBuilt, FIREZONECTL, FIREZONED } from "../_support/build.ts";
@@ -88,6 +97,20 @@ describe("firezoned lifecycle", () => {
       d.proc.kill(signal);
       expect(await d.proc.exited).toBe(0);
       expect(existsSync(d.socketPath)).toBe(false);
+      await d.stop();
+    }
+  });
+
+  test("it logs to firezoned.log (0600) in the log directory as well as to stderr", async () => {
+    const d = await startDaemon(group);
+    const logFile = join(d.dir, "log", "firezoned.log");
+    try {
+      expect(readFileSync(logFile, "utf8")).toMatch(/^\d{4}-\d\d-\d\dT.* INFO firezoned: listening /m);
+      expect(statSync(logFile).mode & 0o777).toBe(0o600);
+    } finally {
+      await d.proc.kill("SIGTERM");
+      await d.proc.exited;
+      expect(readFileSync(logFile, "utf8")).toContain("shutting down");
       await d.stop();
     }
   });
