@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   await inNs(world.resource, ["ip", "addr", "add", "172.31.0.11/24", "dev", "to-gateway"]);
 
   step(
-    "Seeding the portal: account 'demo', service account 'demo-bot', site 'hq', resources 'web' and 'secret'",
+    "Seeding the portal: account 'demo', service account 'demo-bot', site 'hq', resources 'web', 'web6' and 'secret'",
   );
   const store = new Store(db);
   const account = store.createAccount("demo", "Demo Co");
