@@ -187,7 +187,9 @@ async function main(): Promise<void> {
   ]);
   await portal.out.next(/^listening/);
 
-  step(`Starting the HTTP resource in ${world.resource} (${world.resourceAddress}:80 and 172.31.0.11:80)`);
+  step(
+    `Starting the HTTP resource in ${world.resource} (port 80 on ${world.resourceAddress}, 172.31.0.11 and fd00:31::10)`,
+  );
   const resource = start("resource", world.resource, [
     BUN,
     join(ROOT, "devstack/resource.ts"),
