@@ -1,5 +1,5 @@
 // What a command may touch, passed in so commands run in tests without a terminal.
-import { type ClientOptions, connectDaemon, type DaemonClient } from "../ipc/index.ts";
+import { type ClientOptions, callDaemon, type MethodName, type Params, type Result } from "../ipc/index.ts";
 
 export interface CliIo {
   out: (text: string) => void;
@@ -54,14 +54,9 @@ export function clientOptions(): ClientOptions {
   return { socketPath, requireRootPeer, timeoutMs: 10_000 };
 }
 
-/** Runs `fn` with a connected client and always closes it. */
-export async function withClient<T>(fn: (client: DaemonClient) => Promise<T>): Promise<T> {
-  const client = await connectDaemon(clientOptions());
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
+/** One request to firezoned, on a connection of its own. */
+export function request<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+  return callDaemon(method, params, clientOptions());
 }
 
 export function printJson(value: unknown): void {

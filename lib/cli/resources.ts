@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import type { IpcResource } from "../ipc/index.ts";
-import { io, printJson, withClient } from "./io.ts";
+import { io, printJson, request } from "./io.ts";
 
 /** A plain table, like `nmcli connection show`. */
 export function formatResources(resources: IpcResource[]): string {
@@ -24,7 +24,7 @@ export const resourcesCommand = defineCommand({
   meta: { name: "resources", description: "List the resources this account may reach" },
   args: { json: { type: "boolean", description: "Print JSON" } },
   run: async ({ args }) => {
-    const { resources } = await withClient((c) => c.call("resources", {}));
+    const { resources } = await request("resources", {});
     if (args.json) printJson(resources);
     else io().out(formatResources(resources));
   },

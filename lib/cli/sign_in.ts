@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { UsageError } from "./exit_codes.ts";
-import { io, printJson, withClient } from "./io.ts";
+import { io, printJson, request } from "./io.ts";
 import { formatStatus } from "./status.ts";
 
 /** The token never comes from argv (other users can read /proc/<pid>/cmdline). */
@@ -33,7 +33,7 @@ export const signInCommand = defineCommand({
   },
   run: async ({ args }) => {
     const token = await readToken(args);
-    const st = await withClient((c) => c.call("sign_in", { token }));
+    const st = await request("sign_in", { token });
     if (args.json) printJson(st);
     else io().out(formatStatus(st));
   },

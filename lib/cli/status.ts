@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import type { Status } from "../ipc/index.ts";
-import { io, printJson, withClient } from "./io.ts";
+import { io, printJson, request } from "./io.ts";
 
 const STATE_TEXT: Record<Status["state"], string> = {
   signed_out: "Signed out",
@@ -38,7 +38,7 @@ export const statusCommand = defineCommand({
   meta: { name: "status", description: "Show the tunnel's state, account, addresses and last error" },
   args: { json: { type: "boolean", description: "Print JSON" } },
   run: async ({ args }) => {
-    const st = await withClient((c) => c.call("status", {}));
+    const st = await request("status", {});
     if (args.json) printJson(st);
     else io().out(formatStatus(st));
   },

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { PROTOCOL_VERSION } from "../ipc/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
 import { exitCodeFor, SilentExit } from "./exit_codes.ts";
-import { io, printJson, withClient } from "./io.ts";
+import { io, printJson, request } from "./io.ts";
 
 export const versionCommand = defineCommand({
   meta: { name: "version", description: "Show the versions of firezonectl and of the running firezoned" },
@@ -12,7 +12,7 @@ export const versionCommand = defineCommand({
     let daemon: { version: string; protocol: number } | null = null;
     let problem: FzError | null = null;
     try {
-      const v = await withClient((c) => c.call("version", {}));
+      const v = await request("version", {});
       daemon = { version: v.daemonVersion, protocol: v.protocol };
     } catch (err) {
       if (!(err instanceof FzError)) throw err;
