@@ -84,6 +84,10 @@ for (const smoke of ["tests/tunnel/kernel_smoke.ts"]) {
   if (c.exitCode !== 0) log(`could not compile ${smoke}: ${c.stderr.toString().trim()}`);
 }
 
+// FIREZONE_VM_ONLY=text runs only the checks whose names contain it (case-insensitive).
+if (process.env.FIREZONE_VM_ONLY)
+  await Bun.write(join(SHARE, "only.txt"), `${process.env.FIREZONE_VM_ONLY}\n`);
+
 log(`booting ${kernel.version} under qemu (TCG, -cpu max); console: ${join(RUN_DIR, "console.log")}`);
 const result = await boot({
   image,

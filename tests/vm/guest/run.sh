@@ -11,4 +11,5 @@ echo "guest: $(uname -r), $(systemctl --version | head -n 1)"
 . "$FZ/tests/vm/guest/lib.sh"
 . "$FZ/tests/vm/guest/tests.sh"
 journalctl -b --no-pager >"$OUT/journal.log" 2>&1
-echo done >>"$OUT/results.txt"
+echo "--- finished (t=$(($(date +%s) - T0))s)"
+echo "done" >>"$OUT/results.txt"

@@ -1,3 +1,215 @@
-# The VM test cases (sourced by run.sh).
+# The VM test cases (sourced by run.sh; POSIX sh). Each t_* function fails (non-zero) with a message
+# on its last output line; `check` records the result.
+DIST=$FZ/dist
+INSTALL="sh $FZ/install.sh"
+CTL=/usr/local/bin/firezonectl
+
+wait_for() { # SECONDS CMD...: retries CMD every half second
+	n=$(($1 * 2))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.5
+		n=$((n - 1))
+	done
+	"$@"
+}
+
+expect_eq() { # WHAT EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then return 0; fi
+	echo "$1: expected '$2', got '$3'"
+	return 1
+}
+
+main_pid() { systemctl show -p MainPID --value firezoned; }
+
+t_fresh_install() {
+	useradd -m -s /bin/sh alice && useradd -m -s /bin/sh bob || return 1
+	out=$(SUDO_USER=alice $INSTALL --from-dir "$DIST" 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc -eq 0 ] || return 1
+	echo "$out" | grep -q "added user 'alice' to group 'firezone'. Log out and in again" ||
+		{ echo "no log-out-and-in hint for alice"; return 1; }
+}
+
+t_active() { expect_eq "systemctl is-active firezoned" active "$(systemctl is-active firezoned)"; }
+t_enabled() { expect_eq "systemctl is-enabled firezoned" enabled "$(systemctl is-enabled firezoned)"; }
+
+t_modes() {
+	expect_eq /run/firezoned "750 root:firezone directory" "$(stat -c '%a %U:%G %F' /run/firezoned)" &&
+		expect_eq /run/firezoned/ipc.sock "660 root:firezone socket" "$(stat -c '%a %U:%G %F' /run/firezoned/ipc.sock)" &&
+		expect_eq /etc/firezoned "700 root:root" "$(stat -c '%a %U:%G' /etc/firezoned)" &&
+		expect_eq /var/lib/firezoned "700 root" "$(stat -c '%a %U' /var/lib/firezoned)" &&
+		expect_eq /var/log/firezoned "700 root" "$(stat -c '%a %U' /var/log/firezoned)" &&
+		expect_eq "$CTL" "755 root:root" "$(stat -c '%a %U:%G' $CTL)"
+}
+
+t_only_net_admin() {
+	pid=$(main_pid)
+	# CAP_NET_ADMIN is bit 12.
+	expect_eq "CapEff of firezoned" 0000000000001000 "$(awk '/^CapEff/ {print $2}' "/proc/$pid/status")" &&
+		expect_eq "NoNewPrivs of firezoned" 1 "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$pid/status")" &&
+		expect_eq "uid of firezoned" 0 "$(awk '/^Uid/ {print $2}' "/proc/$pid/status")"
+}
+
+t_member_status() {
+	id alice
+	runuser -l alice -c "$CTL status"
+}
+
+t_member_status_su() {
+	su -l alice -c "$CTL status --json"
+}
+
+t_outsider_refused() {
+	out=$(runuser -l bob -c "$CTL status" 2>&1)
+	rc=$?
+	echo "$out"
+	expect_eq "exit code for bob" 77 "$rc" || return 1
+	echo "$out" | grep -q "usermod -aG firezone" || { echo "the message does not name the fix"; return 1; }
+}
+
+t_root_version() { "$CTL" version --json; }
+
+t_kill9_restart() {
+	old=$(main_pid)
+	kill -9 "$old"
+	wait_for 30 sh -c "[ \"\$(systemctl show -p MainPID --value firezoned)\" != $old ] && [ \"\$(systemctl show -p MainPID --value firezoned)\" != 0 ] && systemctl is-active --quiet firezoned" ||
+		{ echo "firezoned was not restarted"; return 1; }
+	echo "restarted: pid $old -> $(main_pid), NRestarts=$(systemctl show -p NRestarts --value firezoned)"
+	expect_eq "socket after restart" "660 root:firezone socket" "$(stat -c '%a %U:%G %F' /run/firezoned/ipc.sock)" &&
+		runuser -l alice -c "$CTL status" &&
+		[ "$(ip -o link show | grep -c tun-firezone)" -le 1 ] || { echo "more than one tun-firezone after restart"; return 1; }
+}
+
+t_security_score() {
+	systemd-analyze security firezoned >"$OUT/security.txt" 2>&1
+	line=$(grep 'Overall exposure level' "$OUT/security.txt")
+	echo "$line"
+	score=$(echo "$line" | sed -n 's/.*: \([0-9.]*\) .*/\1/p')
+	note "systemd-analyze security firezoned: exposure $score"
+	echo "systemd-analyze security firezoned: $line" >>"$OUT/summary.txt"
+	awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }' || { echo "exposure $score is above 2.0"; return 1; }
+}
+
+t_reinstall_upgrades() {
+	old=$(main_pid)
+	SUDO_USER=alice $INSTALL --from-dir "$DIST" || return 1
+	new=$(main_pid)
+	[ "$new" != "$old" ] && [ "$new" != 0 ] || { echo "firezoned was not restarted ($old -> $new)"; return 1; }
+	t_active && runuser -l alice -c "$CTL status" >/dev/null
+}
+
+t_stop_cleans_up() {
+	systemctl stop firezoned || return 1
+	[ ! -e /run/firezoned/ipc.sock ] || { echo "socket left after stop"; return 1; }
+	! ip link show tun-firezone 2>/dev/null || { echo "tun-firezone left after stop"; return 1; }
+	systemctl start firezoned && t_active
+}
+
+t_uninstall_leaves_nothing() {
+	$INSTALL --uninstall || return 1
+	left=""
+	[ -e /etc/systemd/system/firezoned.service ] && left="$left unit"
+	systemctl cat firezoned >/dev/null 2>&1 && left="$left unit-known-to-systemd"
+	getent group firezone >/dev/null && left="$left group"
+	for b in firezoned firezonectl firezone-gui; do [ -e "/usr/local/bin/$b" ] && left="$left $b"; done
+	[ -e /run/firezoned ] && left="$left /run/firezoned"
+	ip link show tun-firezone >/dev/null 2>&1 && left="$left tun-firezone"
+	pgrep -x firezoned >/dev/null && left="$left process"
+	for f in /usr/local/share/applications/firezone-gui-deep-link.desktop /etc/xdg/autostart/firezone-gui.desktop; do
+		[ -e "$f" ] && left="$left $f"
+	done
+	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
+	[ -d /etc/firezoned ] || { echo "--uninstall removed /etc/firezoned (only --purge should)"; return 1; }
+}
+
+t_purge() {
+	$INSTALL --from-dir "$DIST" >/dev/null || return 1
+	echo "not-a-real-token" >/etc/firezoned/token-test
+	$INSTALL --purge || return 1
+	for d in /etc/firezoned /var/lib/firezoned /var/log/firezoned; do
+		[ ! -e "$d" ] || { echo "$d left after --purge"; return 1; }
+	done
+}
+
+t_no_tun_refused() {
+	out=$(unshare -m sh -c "mount -t tmpfs none /dev/net && $INSTALL --from-dir $DIST" 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc -ne 0 ] || { echo "install.sh succeeded without /dev/net/tun"; return 1; }
+	echo "$out" | grep -q "/dev/net/tun is missing" || { echo "no clear message"; return 1; }
+	[ ! -e /usr/local/bin/firezoned ] || { echo "installed something anyway"; return 1; }
+}
+
+# A release laid out as install.sh downloads it: BASE/latest/linux-x86_64/{files, SHA256SUMS}.
+make_release() { # DIR
+	rel=$1/latest/linux-$(uname -m)
+	mkdir -p "$rel"
+	for f in firezoned firezonectl firezone-gui; do
+		[ -f "$DIST/$f" ] && cp "$DIST/$f" "$rel/"
+	done
+	cp "$FZ/packaging/firezoned.service" "$FZ/packaging/firezone-gui.desktop" "$FZ/packaging/firezone-gui-deep-link.desktop" "$rel/"
+	(cd "$rel" && sha256sum -- * >SHA256SUMS)
+}
+
+start_http() { # DIR PORT
+	if busybox httpd --help >/dev/null 2>&1; then
+		busybox httpd -p "127.0.0.1:$2" -h "$1"
+	else
+		echo "busybox httpd is missing"
+		return 1
+	fi
+	wait_for 10 curl -fsS -o /dev/null "http://127.0.0.1:$2/latest/linux-$(uname -m)/SHA256SUMS"
+}
+
+t_download_install() {
+	make_release /srv/good && start_http /srv/good 8081 || return 1
+	FIREZONE_BASE_URL=http://127.0.0.1:8081 $INSTALL || return 1
+	t_active && "$CTL" status >/dev/null &&
+		expect_eq "installed firezoned" "$(sha256sum <"$DIST/firezoned")" "$(sha256sum </usr/local/bin/firezoned)"
+}
+
+t_tampered_refused() {
+	$INSTALL --purge >/dev/null || return 1
+	make_release /srv/bad || return 1
+	printf 'x' >>/srv/bad/latest/linux-$(uname -m)/firezonectl
+	start_http /srv/bad 8082 || return 1
+	out=$($INSTALL --base-url http://127.0.0.1:8082 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc -ne 0 ] || { echo "install.sh accepted a tampered firezonectl"; return 1; }
+	echo "$out" | grep -q "checksum mismatch for firezonectl" || { echo "no checksum message"; return 1; }
+	for b in firezoned firezonectl; do
+		[ ! -e "/usr/local/bin/$b" ] || { echo "$b was installed from a tampered release"; return 1; }
+	done
+	[ ! -e /etc/systemd/system/firezoned.service ] || { echo "unit installed from a tampered release"; return 1; }
+}
+
+t_kernel_smoke() { timeout -k 5 240 "$FZ/bin/kernel_smoke"; }
+
 check "the guest runs systemd as pid 1" sh -c '[ "$(cat /proc/1/comm)" = systemd ]'
-check "the kernel WireGuard module loads" modprobe wireguard
+check "install.sh --from-dir on a fresh system installs, adds the sudo user and says to log in again" t_fresh_install
+check "firezoned is active after install" t_active
+check "firezoned is enabled at boot" t_enabled
+check "runtime dir, socket, /etc/firezoned, state, logs and binaries have the documented owners and modes" t_modes
+check "firezoned runs as root with only CAP_NET_ADMIN and no_new_privs" t_only_net_admin
+check "a user in group firezone (runuser -l) gets firezonectl status" t_member_status
+check "a user in group firezone (su -l) gets firezonectl status --json" t_member_status_su
+check "a user outside group firezone gets exit 77 and the usermod fix" t_outsider_refused
+check "root gets firezonectl version --json" t_root_version
+check "kill -9 of firezoned: systemd restarts it and the socket is usable again" t_kill9_restart
+check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
+check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
+check "systemctl stop removes the socket and the device" t_stop_cleans_up
+check "install.sh --uninstall leaves no unit, group, binary, socket, device or process" t_uninstall_leaves_nothing
+check "install.sh --purge also removes the token, state and logs" t_purge
+check "install.sh refuses early when /dev/net/tun is missing" t_no_tun_refused
+check "install.sh downloads from FIREZONE_BASE_URL, checks SHA256SUMS and installs" t_download_install
+check "install.sh refuses a release with a tampered artifact and installs nothing" t_tampered_refused
+if [ -x "$FZ/bin/kernel_smoke" ]; then
+	check "kernel WireGuard tunnel smoke test" t_kernel_smoke
+else
+	check "the kernel WireGuard module loads" modprobe wireguard
+fi
