@@ -167,14 +167,26 @@ export class Tunnel {
   }
 
   async #startBackend(): Promise<Backend> {
+    const existing = this.#rt.link(this.name);
+    if (existing)
+      throw new AlreadyExistsError(
+        "create interface",
+        17,
+        `${this.name} (a ${existing.kind ?? "plain"} device) exists already: cleanupStale() removes one left by an earlier run`,
+      );
     const choice = this.#o.backend ?? "auto";
     if (choice !== "userspace") {
+      let created = false;
       try {
         this.#rt.createLink(this.name, "wireguard");
+        created = true;
         this.#index = this.#link().index;
         return await KernelBackend.open(this.name, this.#index);
       } catch (e) {
-        if (choice === "kernel" || e instanceof AlreadyExistsError) throw e;
+        const made = created ? this.#rt.link(this.name) : null;
+        if (made) this.#rt.deleteLink(made.index);
+        this.#index = 0;
+        if (choice === "kernel") throw e;
         this.#log.info("kernel WireGuard unavailable, using wireguard-go", { reason: (e as Error).message });
       }
     }

@@ -39,6 +39,19 @@ describe("routes", () => {
     expect(lab.inClient(["ip", "-j", "link"])).not.toContain(lab.tunName);
   });
 
+  test("up() over an interface that exists already fails with AlreadyExistsError naming cleanupStale", async () => {
+    lab.inClient(["ip", "tuntap", "add", "dev", lab.tunName, "mode", "tun"]);
+    const err = (await host
+      .call("up", { privateKey: lab.clientKeys.privateKey, addresses: [CLIENT_V4] })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      )) as Error & { errorClass?: string };
+    expect(err.errorClass).toBe("AlreadyExistsError");
+    expect(err.message).toContain("cleanupStale()");
+    expect(await host.call<string[]>("cleanupStale")).toEqual([]);
+  });
+
   test("500 routes come and go through setRoutes and none is left", async () => {
     await host.call("up", { privateKey: lab.clientKeys.privateKey, addresses: [CLIENT_V4, CLIENT_V6] });
     const fdsBefore = openFds();
