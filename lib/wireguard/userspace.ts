@@ -49,6 +49,8 @@ export class UserspaceBackend implements WgBackend {
   /** Set while a restart is under way; configuration calls wait for it. */
   #restarting: Promise<void> | null = null;
   #starting = false;
+  /** wireguard-go's last output lines, quoted when it fails to start. */
+  #recent: string[] = [];
 
   constructor(options: UserspaceOptions) {
     this.#o = options;
@@ -90,8 +92,12 @@ export class UserspaceBackend implements WgBackend {
     proc.exited.then(() => this.#onExit(proc));
     const until = Date.now() + 5000;
     for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null)
-        throw new Error(`wireguard-go exited at start (code ${proc.exitCode}, signal ${proc.signalCode})`);
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        await Bun.sleep(20); // let its last words arrive through the pipes
+        throw new Error(
+          `wireguard-go exited at start (code ${proc.exitCode}, signal ${proc.signalCode}): ${this.#recent.join(" | ")}`,
+        );
+      }
       if (existsSync(this.socketPath)) {
         try {
           uapiErrno(await uapiExchange(this.socketPath, UAPI_GET, 1000));
@@ -209,7 +215,10 @@ export class UserspaceBackend implements WgBackend {
       for await (const chunk of stream) {
         const lines = (rest + dec.decode(chunk, { stream: true })).split("\n");
         rest = lines.pop() ?? "";
-        for (const line of lines) if (line.trim()) log.debug("wireguard-go", { line: line.trim() });
+        for (const line of lines.map((l) => l.trim()).filter(Boolean)) {
+          log.debug("wireguard-go", { line });
+          this.#recent = [...this.#recent.slice(-4), line];
+        }
       }
     };
     void pump(proc.stdout);
