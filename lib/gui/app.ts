@@ -147,7 +147,8 @@ export class App {
     }
     if (!token) return;
     this.opts.logger.info("signing the daemon in with the token from the keyring");
-    await this.sendToken(client, token, {});
+    const account = this.opts.settings.account;
+    await this.sendToken(client, token, account ? { accountSlug: account } : {});
   }
 
   private async sendToken(
