@@ -160,6 +160,7 @@ try {
     "-border",
     "1",
     "+append",
+    "+repage",
     OUT,
   ]);
   console.log(`wrote ${OUT}`);
