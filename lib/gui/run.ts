@@ -91,7 +91,7 @@ export async function run(
     app ? app.handleInstanceMessage(m) : { ok: false, error: "firezone-gui is still starting; try again" },
   );
   if (instance.kind === "running") {
-    process.stderr.write("firezone-gui is already running; its icon is in the system tray.\n");
+    process.stderr.write("firezone-gui is already running for this user.\n");
     return 0;
   }
 
