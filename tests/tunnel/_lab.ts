@@ -1,6 +1,7 @@
 // Two network namespaces joined by a veth pair: "client" runs the project's Tunnel (in a child
 // process, as firezoned would own it); "gateway" runs a WireGuard peer set up only with the standard
 // `ip` and `wg` tools and wireguard-go, so our side is checked against an independent implementation.
+import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
 
@@ -105,8 +106,7 @@ export class Lab {
     if (gateway === "kernel") this.inGateway(["ip", "link", "add", this.gwIf, "type", "wireguard"]);
     else this.inGateway(["wireguard-go", this.gwIf]);
     const key = `/tmp/${this.gwIf}.key`;
-    Bun.write(key, `${this.gatewayKeys.privateKey}\n`);
-    sh(["chmod", "600", key]);
+    writeFileSync(key, `${this.gatewayKeys.privateKey}\n`, { mode: 0o600 });
     this.inGateway(["wg", "set", this.gwIf, "private-key", key, "listen-port", "51820"]);
     sh(["rm", "-f", key]);
     this.inGateway([
