@@ -1,4 +1,5 @@
 # Helpers for the VM test cases (sourced by run.sh; POSIX sh).
+# shellcheck shell=sh
 T0=$(date +%s)
 
 # check NAME CMD...: runs CMD in a subshell, records "ok NAME" or "not ok NAME: <last output line>".

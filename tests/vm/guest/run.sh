@@ -8,7 +8,9 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 : >"$OUT/results.txt"
 exec >>"$OUT/guest.log" 2>&1
 echo "guest: $(uname -r), $(systemctl --version | head -n 1)"
+# shellcheck source=/dev/null
 . "$FZ/tests/vm/guest/lib.sh"
+# shellcheck source=/dev/null
 . "$FZ/tests/vm/guest/tests.sh"
 journalctl -b --no-pager >"$OUT/journal.log" 2>&1
 echo "--- finished (t=$(($(date +%s) - T0))s)"

@@ -1,4 +1,5 @@
 # The VM test cases (sourced by run.sh; POSIX sh). Each t_* function fails (non-zero) with a message
+# shellcheck shell=sh
 # on its last output line; `check` records the result.
 DIST=$FZ/dist
 INSTALL="sh $FZ/install.sh"
@@ -78,9 +79,12 @@ t_kill9_restart() {
 	wait_for 30 sh -c "[ \"\$(systemctl show -p MainPID --value firezoned)\" != $old ] && [ \"\$(systemctl show -p MainPID --value firezoned)\" != 0 ] && systemctl is-active --quiet firezoned" ||
 		{ echo "firezoned was not restarted"; return 1; }
 	echo "restarted: pid $old -> $(main_pid), NRestarts=$(systemctl show -p NRestarts --value firezoned)"
-	expect_eq "socket after restart" "660 root:firezone socket" "$(stat -c '%a %U:%G %F' /run/firezoned/ipc.sock)" &&
-		runuser -l alice -c "$CTL status" &&
-		[ "$(ip -o link show | grep -c tun-firezone)" -le 1 ] || { echo "more than one tun-firezone after restart"; return 1; }
+	expect_eq "socket after restart" "660 root:firezone socket" "$(stat -c '%a %U:%G %F' /run/firezoned/ipc.sock)" || return 1
+	runuser -l alice -c "$CTL status" || return 1
+	if [ "$(ip -o link show | grep -c tun-firezone)" -gt 1 ]; then
+		echo "more than one tun-firezone after restart"
+		return 1
+	fi
 }
 
 t_security_score() {
@@ -97,7 +101,10 @@ t_reinstall_upgrades() {
 	old=$(main_pid)
 	SUDO_USER=alice $INSTALL --from-dir "$DIST" || return 1
 	new=$(main_pid)
-	[ "$new" != "$old" ] && [ "$new" != 0 ] || { echo "firezoned was not restarted ($old -> $new)"; return 1; }
+	if [ "$new" = "$old" ] || [ "$new" = 0 ]; then
+		echo "firezoned was not restarted ($old -> $new)"
+		return 1
+	fi
 	t_active && runuser -l alice -c "$CTL status" >/dev/null
 }
 
@@ -174,13 +181,13 @@ t_download_install() {
 t_tampered_refused() {
 	$INSTALL --purge >/dev/null || return 1
 	make_release /srv/bad || return 1
-	printf 'x' >>/srv/bad/latest/linux-$(uname -m)/firezonectl
+	printf 'x' >>"/srv/bad/latest/linux-$(uname -m)/firezoned"
 	start_http /srv/bad 8082 || return 1
 	out=$($INSTALL --base-url http://127.0.0.1:8082 2>&1)
 	rc=$?
 	echo "$out"
-	[ $rc -ne 0 ] || { echo "install.sh accepted a tampered firezonectl"; return 1; }
-	echo "$out" | grep -q "checksum mismatch for firezonectl" || { echo "no checksum message"; return 1; }
+	[ $rc -ne 0 ] || { echo "install.sh accepted a tampered firezoned"; return 1; }
+	echo "$out" | grep -q "checksum mismatch for firezoned " || { echo "no checksum message"; return 1; }
 	for b in firezoned firezonectl; do
 		[ ! -e "/usr/local/bin/$b" ] || { echo "$b was installed from a tampered release"; return 1; }
 	done
@@ -189,7 +196,8 @@ t_tampered_refused() {
 
 t_kernel_smoke() { timeout -k 5 240 "$FZ/bin/kernel_smoke"; }
 
-check "the guest runs systemd as pid 1" sh -c '[ "$(cat /proc/1/comm)" = systemd ]'
+t_systemd_pid1() { expect_eq "pid 1" systemd "$(cat /proc/1/comm)"; }
+check "the guest runs systemd as pid 1" t_systemd_pid1
 check "install.sh --from-dir on a fresh system installs, adds the sudo user and says to log in again" t_fresh_install
 check "firezoned is active after install" t_active
 check "firezoned is enabled at boot" t_enabled
