@@ -60,7 +60,12 @@ describe("browser sign-in, end to end", () => {
   let token = "";
 
   test("Sign In, the portal's form in Chromium, the deep link: firezoned connected, token in the keyring", async () => {
-    await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Sign In")!);
+    const signedOut = await eventually(
+      () => readMenu(desktop.bus, gui.itemName),
+      (m) => find(m, "Sign In") !== undefined,
+      "Sign In",
+    );
+    await click(desktop.bus, gui.itemName, find(signedOut, "Sign In")!);
     await waitFor(() => desktop.openedUrls().length === 1, 5000, "xdg-open");
     const url = desktop.openedUrls()[0]!;
     const nonce = new URL(url).searchParams.get("nonce")!;
