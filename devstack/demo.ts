@@ -3,13 +3,12 @@
 // Prints `firezonectl status`, fetches the resource through the tunnel, then stays up with
 // instructions until Ctrl-C (or exits at once with --once or when stdin is not a terminal).
 // Every namespace, process and temp file it made is removed on the way out.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Store } from "./portal/store.ts";
-import { createWorld, destroyWorld, inNs, Lines, spawnInNs, type World } from "./shared/netns.ts";
+import { destroyWorld, inNs, type World } from "./shared/netns.ts";
+import { DevWorld, FIREZONECTL, ROOT, SECOND_RESOURCE_ADDRESS } from "./world.ts";
 
-const ROOT = join(import.meta.dir, "..");
 const BUN = process.execPath;
 const PREFIX = "fzdemo";
 const TUN = "tun-fzdemo";
@@ -34,20 +33,11 @@ for (const tool of ["ip", "nft", "wireguard-go"]) {
   }
 }
 
-const procs: Array<{ name: string; proc: Bun.Subprocess }> = [];
-let world: World | undefined;
-let tmp: string | undefined;
+let dev: DevWorld | undefined;
 let cleaning: Promise<void> | undefined;
 
 function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    // The daemon first, so it can take its tunnel down and sign out while the portal still runs.
-    for (const { proc } of [...procs].reverse()) proc.kill("SIGTERM");
-    await Promise.all(procs.map(({ proc }) => Promise.race([proc.exited, Bun.sleep(5000)])));
-    for (const { proc } of procs) if (proc.exitCode === null) proc.kill("SIGKILL");
-    if (world) await destroyWorld(world);
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  })();
+  cleaning ??= dev ? dev.destroy() : Promise.resolve();
   return cleaning;
 }
 
@@ -60,25 +50,6 @@ process.on("SIGINT", () => {
   void exit(0);
 });
 process.on("SIGTERM", () => void exit(0));
-
-function start(
-  name: string,
-  ns: string,
-  cmd: string[],
-  env: Record<string, string> = {},
-): { proc: Bun.Subprocess; out: Lines } {
-  const proc = spawnInNs(ns, cmd, { env });
-  procs.push({ name, proc });
-  const out = new Lines(proc.stdout as ReadableStream<Uint8Array>);
-  new Lines(
-    proc.stderr as ReadableStream<Uint8Array>,
-    verbose ? (l) => console.error(`  [${name}] ${l}`) : undefined,
-  );
-  void proc.exited.then((code) => {
-    if (!cleaning) console.error(`  ${name} exited (code ${code})`);
-  });
-  return { proc, out };
-}
 
 /** Builds dist/ when a binary is missing or older than the sources. */
 async function ensureBuilt(): Promise<void> {
@@ -107,31 +78,21 @@ async function fetchInClient(
   const started = performance.now();
   const script = `const r = await fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(${timeoutMs}) }); process.stdout.write(await r.text());`;
   try {
-    const text = await inNs(world!.client, [BUN, "-e", script]);
+    const text = await inNs(dev!.world.client, [BUN, "-e", script]);
     return { ok: true, text: text.trim(), ms: performance.now() - started };
   } catch {
     return { ok: false, text: "", ms: performance.now() - started };
   }
 }
 
-async function ctl(socket: string, args: string[]): Promise<{ code: number; out: string }> {
-  const p = Bun.spawn([join(ROOT, "dist/firezonectl"), ...args], {
-    env: { ...process.env, FIREZONE_SOCKET: socket },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { code, out: out + err };
+/** firezonectl's output (stdout and stderr), indented under a step line. */
+async function show(args: string[]): Promise<void> {
+  const r = await dev!.ctl(args);
+  console.log((r.out + r.err).trimEnd().replace(/^/gm, "    "));
 }
 
 async function main(): Promise<void> {
   await ensureBuilt();
-  tmp = mkdtempSync(join(tmpdir(), "fz-demo-"));
-  const db = join(tmp, "portal.sqlite");
 
   // A demo that was killed hard may have left its namespaces behind; a running one is left alone.
   const alive = await inNs(`${PREFIX}-hub`, ["true"]).then(
@@ -148,8 +109,14 @@ async function main(): Promise<void> {
     client: `${PREFIX}-cli`,
   } as World);
   step("Creating network namespaces: client, hub (portal), gateway, resource");
-  world = await createWorld(PREFIX);
-  await inNs(world.resource, ["ip", "addr", "add", "172.31.0.11/24", "dev", "to-gateway"]);
+  dev = await DevWorld.create(PREFIX, {
+    tmpPrefix: "fz-demo-",
+    echo: verbose ? (name, line) => console.error(`  [${name}] ${line}`) : undefined,
+    onExit: (name, code) => {
+      if (!cleaning) console.error(`  ${name} exited (code ${code})`);
+    },
+  });
+  const { world, db, socket } = dev;
 
   step(
     "Seeding the portal: account 'demo', service account 'demo-bot', site 'hq', resources 'web', 'web6' and 'secret'",
@@ -164,7 +131,7 @@ async function main(): Promise<void> {
     type: "ip",
     address: world.resourceAddress,
   });
-  store.createResource(account.id, site.id, { name: "secret", type: "ip", address: "172.31.0.11" });
+  store.createResource(account.id, site.id, { name: "secret", type: "ip", address: SECOND_RESOURCE_ADDRESS });
   store.createPolicy(account.id, store.group(account.id, "everyone")!, web.id);
   const web6 = store.createResource(account.id, site.id, {
     name: "web6",
@@ -177,77 +144,30 @@ async function main(): Promise<void> {
   store.close();
 
   step(`Starting the portal in ${world.hub} (ws://${world.portalFromClient}:8080)`);
-  const portal = start("portal", world.hub, [
-    BUN,
-    join(ROOT, "devstack/portal/main.ts"),
-    "--db",
-    db,
-    "--listen",
-    "0.0.0.0:8080",
-  ]);
-  await portal.out.next(/^listening/);
+  await dev.startPortal();
 
   step(
     `Starting the HTTP resource in ${world.resource} (port 80 on ${world.resourceAddress}, 172.31.0.11 and fd00:31::10)`,
   );
-  const resource = start("resource", world.resource, [
-    BUN,
-    join(ROOT, "devstack/resource.ts"),
-    "--listen",
-    "[::]:80",
-  ]);
-  await resource.out.next(/^listening/);
+  await dev.startResource();
 
   step(`Starting the gateway in ${world.gateway} (WireGuard at ${world.gatewayAddress}:51820)`);
-  const gateway = start(
-    "gateway",
-    world.gateway,
-    [
-      BUN,
-      join(ROOT, "devstack/gateway/main.ts"),
-      "--portal",
-      `ws://${world.portalFromGateway}:8080`,
-      "--endpoint",
-      `${world.gatewayAddress}:51820`,
-      "--state-dir",
-      join(tmp, "gateway"),
-      "--interface",
-      "fzgw-demo",
-    ],
-    { FIREZONE_GATEWAY_TOKEN: gatewayToken },
-  );
-  await gateway.out.next(/^ready/, 20_000);
+  await dev.startGateway(gatewayToken, "fzgw-demo");
 
-  const socket = join(tmp, "run", "ipc.sock");
-  mkdirSync(join(tmp, "run"), { recursive: true });
   step(`Starting dist/firezoned in ${world.client}, signed in with demo-bot's service-account token`);
   const daemonStarted = performance.now();
-  start("firezoned", world.client, [join(ROOT, "dist/firezoned")], {
+  await dev.startDaemon(TUN, {
     FIREZONE_TOKEN: serviceToken,
-    FIREZONE_API_URL: `ws://${world.portalFromClient}:8080`,
-    FIREZONE_SOCKET: socket,
-    FIREZONE_STATE_DIR: join(tmp, "state"),
-    FIREZONE_LOG_DIR: join(tmp, "log"),
-    FIREZONE_TUN_NAME: TUN,
     FIREZONE_GROUP: Bun.spawnSync(["getent", "group", "firezone"]).exitCode === 0 ? "firezone" : "root",
   });
-
-  let state = "";
-  for (let i = 0; i < 200; i++) {
-    const r = await ctl(socket, ["status", "--json"]);
-    if (r.code === 0) {
-      state = (JSON.parse(r.out) as { state?: string }).state ?? "";
-      if (state === "connected") break;
-    }
-    await Bun.sleep(100);
-  }
-  if (state !== "connected")
-    throw new Error(`firezoned did not connect (state '${state || "unreachable"}'); run with --verbose`);
+  await dev.waitForState("connected", 20_000).catch((e: Error) => {
+    throw new Error(`firezoned did not connect (${e.message}); run with --verbose`);
+  });
 
   step("firezonectl status");
-  console.log((await ctl(socket, ["status"])).out.trimEnd().replace(/^/gm, "    "));
+  await show(["status"]);
   step("firezonectl resources");
-  console.log((await ctl(socket, ["resources"])).out.trimEnd().replace(/^/gm, "    "));
+  await show(["resources"]);
 
   step(`Fetching http://${world.resourceAddress}/ from the client namespace, through the tunnel`);
   let fetched = { ok: false, text: "", ms: 0 };
@@ -264,9 +184,9 @@ async function main(): Promise<void> {
   const v6 = await fetchInClient("http://[fd00:31::10]/", 3000);
   console.log(`    http://[fd00:31::10]/ ('web6'): ${v6.ok ? v6.text : "no answer"}`);
 
-  const secret = await fetchInClient("http://172.31.0.11/", 1500);
+  const secret = await fetchInClient(`http://${SECOND_RESOURCE_ADDRESS}/`, 1500);
   console.log(
-    `    http://172.31.0.11/ ('secret', no policy): ${secret.ok ? `answered?! ${secret.text}` : "unreachable, as it should be"}`,
+    `    http://${SECOND_RESOURCE_ADDRESS}/ ('secret', no policy): ${secret.ok ? `answered?! ${secret.text}` : "unreachable, as it should be"}`,
   );
 
   if (once) {
@@ -278,8 +198,8 @@ async function main(): Promise<void> {
   console.log(`
 ${bold("The demo is running. Try, in another terminal:")}
   sudo ip netns exec ${world.client} curl http://${world.resourceAddress}/          # through the tunnel
-  sudo FIREZONE_SOCKET=${socket} ${join(ROOT, "dist/firezonectl")} status
-  sudo FIREZONE_SOCKET=${socket} ${join(ROOT, "dist/firezonectl")} resources --json
+  sudo FIREZONE_SOCKET=${socket} ${FIREZONECTL} status
+  sudo FIREZONE_SOCKET=${socket} ${FIREZONECTL} resources --json
   ${admin} create-policy --group everyone --resource secret   # then curl http://172.31.0.11/
   ${admin} delete-resource --resource web                      # watch it disappear
   ${admin} revoke-token --actor demo-bot                       # firezoned signs out within a second

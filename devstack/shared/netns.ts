@@ -6,6 +6,7 @@
 //
 // The hub routes between client and gateway (the "internet"); the resource network is reachable
 // only through the gateway. Private ranges are used only on these veths, inside these namespaces.
+import { capture } from "./capture.ts";
 
 export interface World {
   prefix: string;
@@ -23,12 +24,7 @@ export interface World {
 }
 
 async function run(cmd: string[]): Promise<string> {
-  const p = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
+  const { code, out, err } = await capture(cmd);
   if (code !== 0) throw new Error(`${cmd.join(" ")} failed (exit ${code}): ${err.trim()}`);
   return out;
 }

@@ -4,41 +4,21 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Store } from "../../devstack/portal/store.ts";
-import {
-  createWorld,
-  destroyWorld,
-  inNs,
-  Lines,
-  spawnInNs,
-  type World,
-} from "../../devstack/shared/netns.ts";
-import { admin, ROOT, tempDir } from "../portal/_helpers.ts";
+import { inNs } from "../../devstack/shared/netns.ts";
+import { admin, DevWorld, type Proc, ROOT, SECOND_RESOURCE_ADDRESS } from "../../devstack/world.ts";
 
 const BUN = process.execPath;
 const canRun = process.getuid?.() === 0 && Bun.which("wireguard-go") !== null && Bun.which("nft") !== null;
 
-let world: World;
-let tmp: ReturnType<typeof tempDir>;
-let clientOut: Lines;
-let gatewayOut: Lines;
-const procs: Bun.Subprocess[] = [];
+let dev: DevWorld;
+let gateway: Proc;
 let gatewayToken = "";
 const tag = `${process.pid % 100000}`;
 const verbose = process.env.FZ_TEST_VERBOSE === "1";
 
 async function curl(address: string, timeoutS = 2): Promise<{ ok: boolean; body: string }> {
-  try {
-    const body = await inNs(world.client, [
-      "curl",
-      "-sS",
-      "--max-time",
-      String(timeoutS),
-      `http://${address}/`,
-    ]);
-    return { ok: true, body };
-  } catch (e) {
-    return { ok: false, body: String(e) };
-  }
+  const body = await dev.fetchFromClient(address, timeoutS * 1000);
+  return { ok: body !== null, body: body ?? "" };
 }
 
 async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 8000): Promise<number> {
@@ -50,40 +30,19 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 8000)
   throw new Error(`timed out: ${what}`);
 }
 
-function startGateway(): Bun.Subprocess {
-  const gw = spawnInNs(
-    world.gateway,
-    [
-      BUN,
-      join(ROOT, "devstack/gateway/main.ts"),
-      "--portal",
-      `ws://${world.portalFromGateway}:8080`,
-      "--endpoint",
-      `${world.gatewayAddress}:51820`,
-      "--state-dir",
-      join(tmp.dir, "gateway"),
-      "--interface",
-      `fzgw${tag}`,
-    ],
-    { env: { FIREZONE_GATEWAY_TOKEN: gatewayToken } },
-  );
-  procs.push(gw);
-  gatewayOut = new Lines(gw.stdout as ReadableStream<Uint8Array>);
-  new Lines(
-    gw.stderr as ReadableStream<Uint8Array>,
-    verbose ? (l) => console.error(`[gateway] ${l}`) : undefined,
-  );
-  return gw;
+async function startGateway(): Promise<void> {
+  gateway = await dev.startGateway(gatewayToken, `fzgw${tag}`, 15_000);
 }
 
 describe.skipIf(!canRun)("devstack gateway in namespaces", () => {
   beforeAll(async () => {
-    tmp = tempDir();
-    world = await createWorld(`fzt${tag}`);
-    // A second host on the resource network that no policy covers.
-    await inNs(world.resource, ["ip", "addr", "add", "172.31.0.11/24", "dev", "to-gateway"]);
+    // With a second host on the resource network that no policy covers.
+    dev = await DevWorld.create(`fzt${tag}`, {
+      tmpPrefix: "fz-portal-",
+      echo: verbose ? (name, line) => console.error(`[${name}] ${line}`) : undefined,
+    });
 
-    const store = new Store(tmp.db);
+    const store = new Store(dev.db);
     const account = store.createAccount("acme");
     const alice = store.createActor(account.id, "alice", { groups: ["eng"] });
     const site = store.createSite(account.id, "hq");
@@ -92,7 +51,11 @@ describe.skipIf(!canRun)("devstack gateway in namespaces", () => {
       type: "ip",
       address: "172.31.0.10",
     });
-    store.createResource(account.id, site.id, { name: "secret", type: "ip", address: "172.31.0.11" });
+    store.createResource(account.id, site.id, {
+      name: "secret",
+      type: "ip",
+      address: SECOND_RESOURCE_ADDRESS,
+    });
     store.createPolicy(account.id, store.group(account.id, "eng")!, web.id);
     const web6 = store.createResource(account.id, site.id, {
       name: "web6",
@@ -104,47 +67,30 @@ describe.skipIf(!canRun)("devstack gateway in namespaces", () => {
     gatewayToken = store.createGatewayToken(site.id).token;
     store.close();
 
-    const portal = spawnInNs(world.hub, [
-      BUN,
-      join(ROOT, "devstack/portal/main.ts"),
-      "--db",
-      tmp.db,
-      "--listen",
-      "0.0.0.0:8080",
-    ]);
-    procs.push(portal);
-    await new Lines(portal.stdout as ReadableStream<Uint8Array>).next(/^listening/);
-    const res = spawnInNs(world.resource, [BUN, join(ROOT, "devstack/resource.ts"), "--listen", "[::]:80"]);
-    procs.push(res);
-    await new Lines(res.stdout as ReadableStream<Uint8Array>).next(/^listening/);
+    await dev.startPortal();
+    await dev.startResource();
+    await startGateway();
 
-    startGateway();
-    await gatewayOut.next(/^ready/, 15_000);
-
-    const client = spawnInNs(
-      world.client,
+    const client = dev.start(
+      "client",
+      dev.world.client,
       [
         BUN,
         join(ROOT, "tests/devstack/_wgclient.ts"),
         "--portal",
-        `ws://${world.portalFromClient}:8080`,
+        `ws://${dev.world.portalFromClient}:8080`,
         "--iface",
         `wgt${tag}`,
         "--extra-allowed",
-        "172.31.0.0/24",
+        dev.world.resourceNetwork,
       ],
-      { env: { FIREZONE_TOKEN: aliceToken } },
+      { FIREZONE_TOKEN: aliceToken },
     );
-    procs.push(client);
-    clientOut = new Lines(client.stdout as ReadableStream<Uint8Array>);
-    await clientOut.next(/"event":"connection_details"/, 15_000);
+    await client.out.next(/"event":"connection_details"/, 15_000);
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of procs) p.kill("SIGTERM");
-    await Promise.all(procs.map((p) => Promise.race([p.exited, Bun.sleep(2000)])));
-    if (world) await destroyWorld(world);
-    tmp?.cleanup();
+    await dev?.destroy();
   }, 30_000);
 
   test("the client reaches the allowed HTTP resource through the gateway, masqueraded", async () => {
@@ -169,34 +115,30 @@ describe.skipIf(!canRun)("devstack gateway in namespaces", () => {
   });
 
   test("the resource network is not reachable from the client except through the tunnel", async () => {
-    const out = await inNs(world.client, ["ip", "route", "get", "172.31.0.10"]);
+    const out = await inNs(dev.world.client, ["ip", "route", "get", "172.31.0.10"]);
     expect(out).toContain(`dev wgt${tag}`);
   });
 
   test("a policy created with the admin CLI opens the resource while everything runs", async () => {
-    await admin(tmp.db, "create-policy", "--account", "acme", "--group", "everyone", "--resource", "secret");
+    await admin(dev.db, "create-policy", "--account", "acme", "--group", "everyone", "--resource", "secret");
     const ms = await until("secret reachable", async () => (await curl("172.31.0.11", 0.3)).ok);
     console.log(`policy created -> resource reachable: ${Math.round(ms)} ms`);
   }, 15_000);
 
   test("deleting a policy closes the path at the gateway", async () => {
-    await admin(tmp.db, "delete-policy", "--account", "acme", "--group", "eng", "--resource", "web");
+    await admin(dev.db, "delete-policy", "--account", "acme", "--group", "eng", "--resource", "web");
     const ms = await until("web unreachable", async () => !(await curl("172.31.0.10", 0.3)).ok);
     console.log(`policy deleted -> resource unreachable: ${Math.round(ms)} ms`);
-    const rules = await inNs(world.gateway, ["nft", "list", "table", "inet", "fz_gateway"]);
+    const rules = await inNs(dev.world.gateway, ["nft", "list", "table", "inet", "fz_gateway"]);
     expect(rules).not.toContain("172.31.0.10");
     expect(rules).toContain("172.31.0.11");
   }, 15_000);
 
   test("a gateway killed and started again serves the client again (new key pushed by the portal)", async () => {
-    const gw = procs[2]!;
     expect(await curl("172.31.0.11", 3)).toMatchObject({ ok: true });
-    const old = procs.splice(procs.indexOf(gw), 1)[0]!;
-    old.kill("SIGKILL");
-    await old.exited;
+    await DevWorld.stop(gateway, "SIGKILL");
     const restarted = performance.now();
-    startGateway();
-    await gatewayOut.next(/^ready/, 15_000);
+    await startGateway();
     const ms = await until(
       "secret reachable after gateway restart",
       async () => (await curl("172.31.0.11", 1)).ok,

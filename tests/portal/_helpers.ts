@@ -1,12 +1,16 @@
 // Shared setup for the portal tests: a temp sqlite file, a seeded account, the admin CLI and the
-// portal as real subprocesses when a test needs to stop or restart them.
+// portal as real subprocesses when a test needs to stop or restart them, and PortalClients.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../../devstack/portal/store.ts";
 import { generateWgKeyPair } from "../../devstack/shared/wgkey.ts";
+import { ROOT } from "../../devstack/world.ts";
+import { PortalClient, type PortalClientEvents } from "../../lib/portal/index.ts";
+import { silentLogger } from "../../lib/util/index.ts";
 
-export const ROOT = join(import.meta.dir, "..", "..");
+export { admin } from "../../devstack/world.ts";
+
 const BUN = process.execPath;
 
 export function tempDir(): { dir: string; db: string; cleanup: () => void } {
@@ -60,21 +64,6 @@ export function seed(db: string): Seed {
   }
 }
 
-/** Runs the admin CLI as its own process (as a person would) and returns its JSON output. */
-export async function admin(db: string, ...args: string[]): Promise<Record<string, unknown>> {
-  const p = Bun.spawn([BUN, join(ROOT, "devstack/portal/admin.ts"), ...args, "--db", db], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  if (code !== 0) throw new Error(`admin ${args.join(" ")} failed (${code}): ${err}`);
-  return JSON.parse(out) as Record<string, unknown>;
-}
-
 /** The portal as a subprocess on a fixed port, for tests that stop, freeze or restart it. */
 export async function spawnPortal(
   db: string,
@@ -114,6 +103,24 @@ export function freePort(): number {
 }
 
 export const newKey = () => generateWgKeyPair().publicKey;
+
+type ClientOptions = ConstructorParameters<typeof PortalClient>[0];
+
+/** A PortalClient with a fresh key and a silent logger unless `options` say otherwise; kept in `made` for afterEach. */
+export function newClient(
+  made: PortalClient[],
+  options: Omit<ClientOptions, "publicKey" | "logger"> & Partial<ClientOptions>,
+): PortalClient {
+  const c = new PortalClient({ publicKey: newKey(), logger: silentLogger, ...options });
+  made.push(c);
+  return c;
+}
+
+/** Subscribes to one PortalClient event, in the shape next() takes. */
+export const on =
+  <E extends keyof PortalClientEvents>(c: PortalClient, e: E) =>
+  (fn: (x: PortalClientEvents[E]) => void) =>
+    c.on(e, fn);
 
 /** Resolves with the next emission of `event`, or rejects after `ms`. */
 export function next<T>(

@@ -2,14 +2,9 @@
 // events from the admin CLI, request_connection through a gateway, and a refused token.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { type Portal, startPortal } from "../../devstack/portal/server.ts";
-import {
-  PhoenixChannel,
-  PortalClient,
-  type PortalClientEvents,
-  PortalRequestError,
-} from "../../lib/portal/index.ts";
+import { PhoenixChannel, type PortalClient, PortalRequestError } from "../../lib/portal/index.ts";
 import { createLogger, silentLogger } from "../../lib/util/index.ts";
-import { admin, newKey, next, type Seed, seed, tempDir } from "./_helpers.ts";
+import { admin, newClient, newKey, next, on, type Seed, seed, tempDir } from "./_helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 let s: Seed;
@@ -34,23 +29,14 @@ function client(
   token: string,
   extra: Partial<ConstructorParameters<typeof PortalClient>[0]> = {},
 ): PortalClient {
-  const c = new PortalClient({
+  return newClient(clients, {
     url: portal.url,
     token,
-    publicKey: newKey(),
     deviceId: `device-${crypto.randomUUID()}`,
-    logger: silentLogger,
     backoff: { initialMs: 50, maxMs: 500 },
     ...extra,
   });
-  clients.push(c);
-  return c;
 }
-
-const on =
-  <E extends keyof PortalClientEvents>(c: PortalClient, e: E) =>
-  (fn: (x: PortalClientEvents[E]) => void) =>
-    c.on(e, fn);
 
 /** A minimal gateway on the `gateway` topic that confirms every allow_access. */
 function fakeGateway(

@@ -1,9 +1,8 @@
 // lib/portal's resilience against a real portal process: a restart, a frozen portal (missed
 // heartbeats), and the portal closing a member that stopped sending heartbeats.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { PortalClient, type PortalClientEvents } from "../../lib/portal/index.ts";
-import { silentLogger } from "../../lib/util/index.ts";
-import { freePort, newKey, next, type Seed, seed, spawnPortal, tempDir } from "./_helpers.ts";
+import type { PortalClient } from "../../lib/portal/index.ts";
+import { freePort, newClient, newKey, next, on, type Seed, seed, spawnPortal, tempDir } from "./_helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 let s: Seed;
@@ -34,23 +33,14 @@ async function portal(extra: string[] = []) {
 }
 
 function client(extra: Partial<ConstructorParameters<typeof PortalClient>[0]> = {}): PortalClient {
-  const c = new PortalClient({
+  return newClient(clients, {
     url: `ws://127.0.0.1:${port}`,
     token: s.aliceToken,
-    publicKey: newKey(),
     deviceId: "device-reconnect-test",
-    logger: silentLogger,
     backoff: { initialMs: 100, maxMs: 400 },
     ...extra,
   });
-  clients.push(c);
-  return c;
 }
-
-const on =
-  <E extends keyof PortalClientEvents>(c: PortalClient, e: E) =>
-  (fn: (x: PortalClientEvents[E]) => void) =>
-    c.on(e, fn);
 
 test("after a portal restart the client reconnects by itself and gets a fresh init", async () => {
   const first = await portal();
