@@ -117,6 +117,24 @@ async function smoke(): Promise<number> {
 
     await host.call("down");
     check("down removes the link", !lab.inClient(["ip", "-j", "link"]).includes(lab.tunName));
+
+    // A crashed owner: its interface and routes outlive it until the next start cleans them up.
+    await host.call("up", { privateKey: lab.clientKeys.privateKey, addresses: [CLIENT_V4] });
+    await host.call("setRoutes", ["10.99.0.0/24"]);
+    host.proc.kill("SIGKILL");
+    await host.proc.exited;
+    const ours = () => JSON.parse(lab.inClient(["ip", "-j", "route", "show", "proto", "122"])).length;
+    check(
+      "after SIGKILL of the owner the interface and its route are still there",
+      lab.inClient(["ip", "-j", "link"]).includes(lab.tunName) && ours() === 1,
+    );
+    const next = await lab.startHost({ BACKEND: kernel ? "kernel" : "userspace" });
+    const removed = await next.call<string[]>("cleanupStale");
+    check(
+      "the next owner's cleanupStale removes them",
+      !lab.inClient(["ip", "-j", "link"]).includes(lab.tunName) && ours() === 0,
+      removed.join(", "),
+    );
   } catch (e) {
     check("no exception", false, (e as Error).stack ?? String(e));
   } finally {
