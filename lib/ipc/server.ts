@@ -51,6 +51,9 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxInFlight: 32,
 };
 
+/** How long a refused connection stays open for its client to read why (see refuse). */
+const REFUSED_GRACE_MS = 1000;
+
 export interface ServerOptions {
   socketPath: string;
   handlers: Handlers;
@@ -191,7 +194,12 @@ export class IpcServer {
 
   private refuse(s: Sock, error: FzError): void {
     s.data.outbox.send(encodeFrame({ type: "refused", error: { code: error.code, message: error.message } }));
-    this.drop(s);
+    // Closing at once can beat the client's own handling of its connect: Bun then reports ECONNRESET
+    // and drops the frame, and the caller never learns why or how to join the group. So the client
+    // closes once it has read the refusal, or the timer does. It no longer counts against the limits.
+    s.data.closed = true;
+    this.conns.delete(s);
+    s.data.frameTimer = setTimeout(() => s.end(), REFUSED_GRACE_MS);
   }
 
   private drop(s: Sock): void {
