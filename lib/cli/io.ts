@@ -1,5 +1,11 @@
 // What a command may touch, passed in so commands run in tests without a terminal.
-import { type ClientOptions, callDaemon, type MethodName, type Params, type Result } from "../ipc/index.ts";
+import {
+  type ClientOptions,
+  connectDaemon,
+  type MethodName,
+  type Params,
+  type Result,
+} from "../ipc/index.ts";
 
 export interface CliIo {
   out: (text: string) => void;
@@ -54,9 +60,18 @@ export function clientOptions(): ClientOptions {
   return { socketPath, requireRootPeer, timeoutMs: 10_000 };
 }
 
-/** One request to firezoned, on a connection of its own. */
-export function request<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
-  return callDaemon(method, params, clientOptions());
+/**
+ * One request to firezoned, on a connection of its own. It is written only after the hello: a
+ * request written earlier to a daemon that then refuses the caller makes the kernel reset the
+ * connection, and the refusal, which says how to join the group, can be lost.
+ */
+export async function request<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+  const client = await connectDaemon(clientOptions());
+  try {
+    return await client.call(method, params);
+  } finally {
+    client.close();
+  }
 }
 
 export function printJson(value: unknown): void {

@@ -10,7 +10,6 @@ import {
   type DaemonEvent,
   type Hello,
   type MethodName,
-  methods,
   type Params,
   PROTOCOL_VERSION,
   type Result,
@@ -77,29 +76,21 @@ function socketGroup(socketPath: string): string {
 }
 
 export class DaemonClient {
-  private greeting: Hello | null = null;
+  readonly hello: Hello;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<(event: DaemonEvent) => void>();
   private readonly closeListeners = new Set<(reason: FzError) => void>();
   private closedWith: FzError | null = null;
 
-  /** Use connectDaemon() or callDaemon(). */
+  /** Use connectDaemon(). */
   constructor(
     private readonly socket: Socket<unknown>,
     private readonly outbox: Outbox,
+    hello: Hello,
     private readonly timeoutMs: number,
-  ) {}
-
-  /** The daemon's hello: its protocol and version, and the caller's role. */
-  get hello(): Hello {
-    if (!this.greeting) throw new FzError("internal", "firezoned has not greeted this connection yet");
-    return this.greeting;
-  }
-
-  /** @internal Set once, when the hello arrives. */
-  greet(hello: Hello): void {
-    this.greeting = hello;
+  ) {
+    this.hello = hello;
   }
 
   /** Sends one request and resolves with its result, or rejects with the daemon's FzError. */
@@ -172,64 +163,18 @@ function toFzError(error: { code: string; message: string }): FzError {
 
 /** Connects to firezoned, verifies who holds the socket, and waits for its hello. */
 export async function connectDaemon(options: ClientOptions = {}): Promise<DaemonClient> {
-  const { client, greeted } = await open(options);
-  await greeted;
-  return client;
-}
-
-/**
- * One request on a connection of its own, for one-shot clients such as firezonectl. A read-only
- * request is written as soon as the socket is known to be root's, without waiting for the hello:
- * one round trip (two process wake-ups) fewer. A state-changing request still waits for the hello,
- * so it never reaches a daemon that speaks another protocol.
- */
-export async function callDaemon<M extends MethodName>(
-  method: M,
-  params: Params<M>,
-  options: ClientOptions = {},
-): Promise<Result<M>> {
-  const { client, greeted } = await open(options);
-  try {
-    if (methods[method].mutates) {
-      await greeted;
-      return await client.call(method, params);
-    }
-    // A refusal or another protocol rejects `greeted` before the connection's close fails the call.
-    const [, result] = await Promise.all([greeted, client.call(method, params)]);
-    return result;
-  } finally {
-    client.close();
-  }
-}
-
-/** Connects and verifies who holds the socket; `greeted` settles with the daemon's hello or refusal. */
-async function open(options: ClientOptions): Promise<{ client: DaemonClient; greeted: Promise<void> }> {
   const socketPath = options.socketPath ?? DEFAULT_SOCKET;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const decoder = new FrameDecoder();
   let client: DaemonClient | null = null;
+  let settle: { resolve: (c: DaemonClient) => void; reject: (e: FzError) => void } | null = null;
   let outbox: Outbox | null = null;
-  let hello: Hello | null = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let settled = false;
-  let failure: FzError | null = null;
-  let settle: { resolve: () => void; reject: (e: FzError) => void } | null = null;
-  const greeted = new Promise<void>((resolve, reject) => {
+  const ready = new Promise<DaemonClient>((resolve, reject) => {
     settle = { resolve, reject };
   });
-  // Whoever awaits `greeted` sees a rejection; a connection given up before that must not report it as unhandled.
-  greeted.catch(() => {});
-  const greet = (error: FzError | null) => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    if (error) settle?.reject(error);
-    else settle?.resolve();
-  };
   const fail = (e: FzError) => {
-    failure ??= e;
-    greet(e);
-    client?.fail(e);
+    if (client) client.fail(e);
+    else settle?.reject(e);
   };
 
   let socket: Socket<unknown>;
@@ -256,12 +201,12 @@ async function open(options: ClientOptions): Promise<{ client: DaemonClient; gre
               return;
             }
             const msg = parsed.output;
-            if (hello) client?.deliver(msg);
-            else if (msg.type === "refused") fail(toFzError(msg.error));
+            if (client) client.deliver(msg);
+            else if (msg.type === "refused") settle?.reject(toFzError(msg.error));
             else if (msg.type === "hello") {
               if (msg.protocol !== PROTOCOL_VERSION) {
                 const relation = msg.protocol < PROTOCOL_VERSION ? "older" : "newer";
-                fail(
+                settle?.reject(
                   new FzError(
                     "protocol_mismatch",
                     `firezoned ${msg.daemonVersion} speaks protocol ${msg.protocol} and this client speaks ` +
@@ -272,9 +217,8 @@ async function open(options: ClientOptions): Promise<{ client: DaemonClient; gre
                 s.end();
                 return;
               }
-              hello = msg;
-              client?.greet(msg);
-              greet(null);
+              client = new DaemonClient(s, outbox!, msg, timeoutMs);
+              settle?.resolve(client);
             }
           }
         },
@@ -292,6 +236,7 @@ async function open(options: ClientOptions): Promise<{ client: DaemonClient; gre
   } catch (err) {
     throw connectError(err, socketPath);
   }
+  outbox = new Outbox(socket, 16 * 1024 * 1024);
   if (options.requireRootPeer ?? true) {
     const cred = peerCredentials((socket as unknown as { fd: number }).fd);
     if (cred.uid !== 0) {
@@ -303,15 +248,13 @@ async function open(options: ClientOptions): Promise<{ client: DaemonClient; gre
       );
     }
   }
-  outbox = new Outbox(socket, 16 * 1024 * 1024);
-  client = new DaemonClient(socket, outbox, timeoutMs);
-  if (hello) client.greet(hello);
-  if (failure) client.fail(failure, false);
-  if (!settled) {
-    timer = setTimeout(() => {
-      fail(new FzError("timeout", `firezoned at ${socketPath} did not greet within ${timeoutMs} ms`));
-      socket.end();
-    }, timeoutMs);
+  const timer = setTimeout(() => {
+    fail(new FzError("timeout", `firezoned at ${socketPath} did not greet within ${timeoutMs} ms`));
+    socket.end();
+  }, timeoutMs);
+  try {
+    return await ready;
+  } finally {
+    clearTimeout(timer);
   }
-  return { client, greeted };
 }
