@@ -34,14 +34,8 @@ export type SocketFactory = (url: string, headers: Record<string, string>) => So
 const defaultSocketFactory: SocketFactory = (url, headers) =>
   new WebSocket(url, { headers }) as unknown as SocketLike;
 
-export interface ChannelOptions {
-  /** Full WebSocket URL, e.g. `ws://127.0.0.1:8080/client/websocket`. */
-  url: string;
-  /** Sent only in the `X-Authorization: Bearer` header; never logged. */
-  token: string;
-  topic: string;
-  /** Called on each (re)join, so the payload can change between connections. */
-  joinPayload: () => unknown;
+/** How a channel keeps itself alive and what it runs on; PortalClient passes these through. */
+export interface ChannelTuning {
   logger?: Logger;
   clock?: Clock;
   random?: () => number;
@@ -53,6 +47,16 @@ export interface ChannelOptions {
   connectTimeoutMs?: number;
   backoff?: BackoffOptions;
   createSocket?: SocketFactory;
+}
+
+export interface ChannelOptions extends ChannelTuning {
+  /** Full WebSocket URL, e.g. `ws://127.0.0.1:8080/client/websocket`. */
+  url: string;
+  /** Sent only in the `X-Authorization: Bearer` header; never logged. */
+  token: string;
+  topic: string;
+  /** Called on each (re)join, so the payload can change between connections. */
+  joinPayload: () => unknown;
 }
 
 export interface ChannelHandlers {

@@ -3,8 +3,8 @@
 
 import * as v from "valibot";
 import type { Resource } from "../types/index.ts";
-import type { BackoffOptions, Clock, Logger } from "../util/index.ts";
-import { PhoenixChannel, type SocketFactory } from "./channel.ts";
+import type { Logger } from "../util/index.ts";
+import { type ChannelTuning, PhoenixChannel } from "./channel.ts";
 import {
   type ClientJoin,
   type ConnectionDetails,
@@ -16,7 +16,7 @@ import {
 } from "./protocol.ts";
 import { portalWebSocketUrl } from "./url.ts";
 
-export interface PortalClientOptions {
+export interface PortalClientOptions extends ChannelTuning {
   /** The portal's base URL (`FIREZONE_API_URL`): `ws://host:port`, `wss://...`, or `http(s)://...`. */
   url: string;
   /** Used only in the `X-Authorization` header; never logged or put in an error. */
@@ -27,14 +27,6 @@ export interface PortalClientOptions {
   deviceId: string;
   deviceName?: string;
   version?: string;
-  logger?: Logger;
-  clock?: Clock;
-  random?: () => number;
-  heartbeatIntervalMs?: number;
-  heartbeatTimeoutMs?: number;
-  connectTimeoutMs?: number;
-  backoff?: BackoffOptions;
-  createSocket?: SocketFactory;
 }
 
 /** Every event a PortalClient emits, by name. */
@@ -78,29 +70,17 @@ export class PortalClient {
   #everJoined = false;
 
   constructor(options: PortalClientOptions) {
+    const { url, token, publicKey, deviceId, deviceName, version, ...tuning } = options;
     this.#log = options.logger;
     const join: ClientJoin = {
-      public_key: options.publicKey,
-      external_id: options.deviceId,
-      ...(options.deviceName ? { name: options.deviceName } : {}),
-      ...(options.version ? { version: options.version } : {}),
+      public_key: publicKey,
+      external_id: deviceId,
+      ...(deviceName ? { name: deviceName } : {}),
+      ...(version ? { version } : {}),
       os: "linux",
     };
     this.#channel = new PhoenixChannel(
-      {
-        url: portalWebSocketUrl(options.url, "client"),
-        token: options.token,
-        topic: "client",
-        joinPayload: () => join,
-        ...(options.logger ? { logger: options.logger } : {}),
-        ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.random ? { random: options.random } : {}),
-        ...(options.heartbeatIntervalMs ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}),
-        ...(options.heartbeatTimeoutMs ? { heartbeatTimeoutMs: options.heartbeatTimeoutMs } : {}),
-        ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-        ...(options.backoff ? { backoff: options.backoff } : {}),
-        ...(options.createSocket ? { createSocket: options.createSocket } : {}),
-      },
+      { ...tuning, url: portalWebSocketUrl(url, "client"), token, topic: "client", joinPayload: () => join },
       {
         connecting: (attempt) => {
           this.#state = this.#everJoined ? "reconnecting" : "connecting";
