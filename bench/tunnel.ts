@@ -43,6 +43,9 @@ async function iperf(streams: number): Promise<number> {
     RESOURCE_V4,
     "-t",
     String(SECONDS),
+    // Leave TCP slow start out of the figure.
+    "-O",
+    "1",
     "-P",
     String(streams),
     "-J",
