@@ -46,6 +46,18 @@ t_modes() {
 		expect_eq "$CTL" "755 root:root" "$(stat -c '%a %U:%G' $CTL)"
 }
 
+t_desktop_files() {
+	if [ ! -f "$DIST/firezone-gui" ]; then
+		echo "no firezone-gui in this build: nothing to check"
+		return 0
+	fi
+	link=/usr/local/share/applications/firezone-gui-deep-link.desktop
+	grep -qx "MimeType=x-scheme-handler/firezone-fd0020211111;" "$link" || { echo "$link: no firezone scheme handler"; return 1; }
+	grep -qx "Exec=firezone-gui open-deep-link %u" "$link" || { echo "$link: wrong Exec"; return 1; }
+	grep -qx "Exec=firezone-gui" /etc/xdg/autostart/firezone-gui.desktop || { echo "no GUI autostart entry"; return 1; }
+	[ -x /usr/local/bin/firezone-gui ] || { echo "firezone-gui not installed"; return 1; }
+}
+
 t_only_net_admin() {
 	pid=$(main_pid)
 	# CAP_NET_ADMIN is bit 12.
@@ -75,16 +87,38 @@ t_root_version() { "$CTL" version --json; }
 
 t_kill9_restart() {
 	old=$(main_pid)
+	# What a crashed daemon leaves: its WireGuard interface (and the routes through it).
+	ip link add tun-firezone type wireguard || return 1
 	kill -9 "$old"
 	wait_for 30 sh -c "[ \"\$(systemctl show -p MainPID --value firezoned)\" != $old ] && [ \"\$(systemctl show -p MainPID --value firezoned)\" != 0 ] && systemctl is-active --quiet firezoned" ||
 		{ echo "firezoned was not restarted"; return 1; }
 	echo "restarted: pid $old -> $(main_pid), NRestarts=$(systemctl show -p NRestarts --value firezoned)"
 	expect_eq "socket after restart" "660 root:firezone socket" "$(stat -c '%a %U:%G %F' /run/firezoned/ipc.sock)" || return 1
 	runuser -l alice -c "$CTL status" || return 1
-	if [ "$(ip -o link show | grep -c tun-firezone)" -gt 1 ]; then
-		echo "more than one tun-firezone after restart"
+	if ip link show tun-firezone 2>/dev/null; then
+		echo "the new firezoned left its predecessor's tun-firezone in place"
 		return 1
 	fi
+	journalctl -u firezoned --no-pager | grep "cleaned up after a previous run"
+}
+
+t_service_token() {
+	(umask 077 && printf "vm-test-service-token-0123\n" >/etc/firezoned/token) || return 1
+	systemctl restart firezoned || return 1
+	json=$(runuser -l alice -c "$CTL status --json") || return 1
+	echo "$json"
+	expect_eq "mode with /etc/firezoned/token" service "$(echo "$json" | tr -d "\n " | sed -n "s/.*\"mode\":\"\([a-z]*\)\".*/\1/p")" || return 1
+	out=$(runuser -l alice -c "$CTL sign-out" 2>&1)
+	rc=$?
+	echo "$out"
+	expect_eq "exit code of sign-out by a member in service mode" 77 "$rc" || return 1
+	grep alice /var/log/firezoned/audit.log || { echo "no audit line for alice in /var/log/firezoned/audit.log"; return 1; }
+	if journalctl -u firezoned --no-pager | grep -q vm-test-service-token; then
+		echo "the token appears in the journal"
+		return 1
+	fi
+	rm -f /etc/firezoned/token
+	systemctl restart firezoned
 }
 
 t_security_score() {
@@ -202,12 +236,14 @@ check "install.sh --from-dir on a fresh system installs, adds the sudo user and 
 check "firezoned is active after install" t_active
 check "firezoned is enabled at boot" t_enabled
 check "runtime dir, socket, /etc/firezoned, state, logs and binaries have the documented owners and modes" t_modes
+check "firezone-gui, its firezone-fd0020211111:// sign-in handler and its autostart entry are installed" t_desktop_files
 check "firezoned runs as root with only CAP_NET_ADMIN and no_new_privs" t_only_net_admin
 check "a user in group firezone (runuser -l) gets firezonectl status" t_member_status
 check "a user in group firezone (su -l) gets firezonectl status --json" t_member_status_su
 check "a user outside group firezone gets exit 77 and the usermod fix" t_outsider_refused
 check "root gets firezonectl version --json" t_root_version
-check "kill -9 of firezoned: systemd restarts it and the socket is usable again" t_kill9_restart
+check "kill -9 of firezoned: systemd restarts it, it removes the stale interface and the socket works again" t_kill9_restart
+check "a root-only /etc/firezoned/token puts firezoned in service mode: members may read status, not sign out (77), audited" t_service_token
 check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
 check "systemctl stop removes the socket and the device" t_stop_cleans_up
