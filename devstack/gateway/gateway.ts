@@ -146,31 +146,28 @@ export class Gateway {
   #onEvent(event: string, payload: unknown): void {
     const schemas = protocol.gateway.fromPortal;
     const log = this.#o.logger;
+    /** The payload if it fits `schema`; a warning (`what`) and undefined if not. */
+    const parse = <S extends v.GenericSchema>(schema: S, what: string): v.InferOutput<S> | undefined => {
+      const r = v.safeParse(schema, payload);
+      if (r.success) return r.output;
+      log.warn(what, { issue: r.issues[0]?.message });
+      return undefined;
+    };
     if (event === "init") {
-      const init = v.safeParse(schemas.init, payload);
-      if (!init.success) {
-        log.warn("bad init from portal", { issue: init.issues[0]?.message });
-        return;
-      }
-      this.#onInit(init.output);
+      const init = parse(schemas.init, "bad init from portal");
+      if (init) this.#onInit(init);
     } else if (event === "allow_access") {
-      const msg = v.safeParse(schemas.allow_access, payload);
-      if (!msg.success) {
-        log.warn("bad allow_access", { issue: msg.issues[0]?.message });
-        return;
-      }
-      this.#table.allow(msg.output.client, msg.output.resource);
-      log.debug("access allowed", { client: msg.output.client.ipv4, resource: msg.output.resource.address });
-      if (msg.output.reference) this.#confirm.push(msg.output.reference);
+      const msg = parse(schemas.allow_access, "bad allow_access");
+      if (!msg) return;
+      this.#table.allow(msg.client, msg.resource);
+      log.debug("access allowed", { client: msg.client.ipv4, resource: msg.resource.address });
+      if (msg.reference) this.#confirm.push(msg.reference);
       this.#schedule();
     } else if (event === "reject_access") {
-      const msg = v.safeParse(schemas.reject_access, payload);
-      if (!msg.success) {
-        log.warn("bad reject_access", { issue: msg.issues[0]?.message });
-        return;
-      }
-      this.#table.reject(msg.output.client_id, msg.output.resource_id);
-      log.debug("access rejected", { client: msg.output.client_id, resource: msg.output.resource_id });
+      const msg = parse(schemas.reject_access, "bad reject_access");
+      if (!msg) return;
+      this.#table.reject(msg.client_id, msg.resource_id);
+      log.debug("access rejected", { client: msg.client_id, resource: msg.resource_id });
       this.#schedule();
     }
   }

@@ -118,8 +118,7 @@ async function main(argv: string[]): Promise<number> {
       }
       case "create-token": {
         const actor = store.requireActor(account.id, need("actor"));
-        const expiresInMs = duration(values["expires-in"]);
-        const t = store.createClientToken(actor.id, expiresInMs === undefined ? {} : { expiresInMs });
+        const t = store.createClientToken(actor.id, { expiresInMs: duration(values["expires-in"]) });
         out({ id: t.id, actor: actor.name, token: t.token });
         return 0;
       }
@@ -142,8 +141,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case "create-gateway-token": {
         const site = store.requireSite(account.id, need("site"));
-        const expiresInMs = duration(values["expires-in"]);
-        const t = store.createGatewayToken(site.id, expiresInMs === undefined ? {} : { expiresInMs });
+        const t = store.createGatewayToken(site.id, { expiresInMs: duration(values["expires-in"]) });
         out({ id: t.id, site: site.name, token: t.token });
         return 0;
       }

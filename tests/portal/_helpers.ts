@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Store } from "../../devstack/portal/store.ts";
 import { generateWgKeyPair } from "../../devstack/shared/wgkey.ts";
 import { ROOT } from "../../devstack/world.ts";
-import { PortalClient, type PortalClientEvents } from "../../lib/portal/index.ts";
+import { type Init, PortalClient, type PortalClientEvents } from "../../lib/portal/index.ts";
 import { silentLogger } from "../../lib/util/index.ts";
 
 export { admin } from "../../devstack/world.ts";
@@ -114,6 +114,13 @@ export function newClient(
   const c = new PortalClient({ publicKey: newKey(), logger: silentLogger, ...options });
   made.push(c);
   return c;
+}
+
+/** Starts `c` and resolves with its first `init`. */
+export function startAndInit(c: PortalClient): Promise<Init> {
+  const init = next(on(c, "init"));
+  c.start();
+  return init;
 }
 
 /** Subscribes to one PortalClient event, in the shape next() takes. */

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { type Portal, startPortal } from "../../devstack/portal/server.ts";
 import { PhoenixChannel, type PortalClient, PortalRequestError } from "../../lib/portal/index.ts";
 import { createLogger, silentLogger } from "../../lib/util/index.ts";
-import { admin, newClient, newKey, next, on, type Seed, seed, tempDir } from "./_helpers.ts";
+import { admin, newClient, newKey, next, on, type Seed, seed, startAndInit, tempDir } from "./_helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 let s: Seed;
@@ -82,9 +82,7 @@ function fakeGateway(
 describe("PortalClient against the devstack portal", () => {
   test("joins and gets init with its tunnel addresses and only the resources its policies allow", async () => {
     const c = client(s.aliceToken);
-    const init = next(on(c, "init"));
-    c.start();
-    const msg = await init;
+    const msg = await startAndInit(c);
     expect(c.state).toBe("connected");
     expect(msg.interface.ipv4).toMatch(/^100\.(6[4-9]|[7-8]\d|9[0-5])\.\d+\.\d+$/);
     expect(msg.interface.ipv6).toMatch(/^fd00:2021:1111::/);
@@ -102,21 +100,15 @@ describe("PortalClient against the devstack portal", () => {
 
   test("the same device keeps its tunnel addresses across connections", async () => {
     const a = client(s.aliceToken, { deviceId: "device-stable-1" });
-    const first = next(on(a, "init"));
-    a.start();
-    const addr1 = (await first).interface;
+    const addr1 = (await startAndInit(a)).interface;
     a.stop();
     const b = client(s.aliceToken, { deviceId: "device-stable-1" });
-    const second = next(on(b, "init"));
-    b.start();
-    expect((await second).interface).toEqual(addr1);
+    expect((await startAndInit(b)).interface).toEqual(addr1);
   });
 
   test("admin CLI changes reach a connected client: created, updated, deleted, config_changed", async () => {
     const c = client(s.aliceToken);
-    const init = next(on(c, "init"));
-    c.start();
-    await init;
+    await startAndInit(c);
 
     const created = next(on(c, "resource_created_or_updated"));
     await admin(
@@ -161,9 +153,7 @@ describe("PortalClient against the devstack portal", () => {
 
   test("removing a policy deletes the resource for the client", async () => {
     const c = client(s.aliceToken);
-    const init = next(on(c, "init"));
-    c.start();
-    await init;
+    await startAndInit(c);
     const deleted = next(on(c, "resource_deleted"));
     await admin(tmp.db, "delete-policy", "--account", "acme", "--group", "eng", "--resource", "web");
     expect(await deleted).toEqual({ id: s.webId });
@@ -173,9 +163,7 @@ describe("PortalClient against the devstack portal", () => {
     const gwKey = newKey();
     const gw = fakeGateway(gwKey);
     const c = client(s.aliceToken);
-    const init = next(on(c, "init"));
-    c.start();
-    await init;
+    await startAndInit(c);
     while (portal.counts().gateways < 1) await Bun.sleep(10);
     const details = await c.requestConnection(s.webId);
     expect(details).toMatchObject({
@@ -201,9 +189,7 @@ describe("PortalClient against the devstack portal", () => {
 
   test("requestConnection with no gateway online is 'offline'; details are pushed when one joins", async () => {
     const c = client(s.aliceToken);
-    const init = next(on(c, "init"));
-    c.start();
-    await init;
+    await startAndInit(c);
     const refused = await c.requestConnection(s.webId).catch((e: unknown) => e);
     expect((refused as PortalRequestError).reason).toBe("offline");
     const pushed = next(on(c, "connection_details"));
@@ -219,9 +205,7 @@ describe("PortalClient against the devstack portal", () => {
     fakeGateway(keyB, "gateway-b");
     while (portal.counts().gateways < 2) await Bun.sleep(10);
     const c = client(s.aliceToken);
-    const init = next(on(c, "init"));
-    c.start();
-    await init;
+    await startAndInit(c);
     const first = await c.requestConnection(s.webId);
     const pushed = next(on(c, "connection_details"), 3000, "details naming the other gateway");
     const gone = first.gateway_public_key === keyA ? a.channel : channels.at(-1)!;
@@ -282,9 +266,7 @@ describe("PortalClient against the devstack portal", () => {
   test("revoking the token with the admin CLI signs the client out within a second", async () => {
     const t = await admin(tmp.db, "create-token", "--account", "acme", "--actor", "alice");
     const c = client(String(t.token));
-    const init = next(on(c, "init"));
-    c.start();
-    await init;
+    await startAndInit(c);
     const out = next(on(c, "signed_out"));
     const started = performance.now();
     await admin(tmp.db, "revoke-token", "--account", "acme", "--id", String(t.id));

@@ -2,7 +2,18 @@
 // heartbeats), and the portal closing a member that stopped sending heartbeats.
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import type { PortalClient } from "../../lib/portal/index.ts";
-import { freePort, newClient, newKey, next, on, type Seed, seed, spawnPortal, tempDir } from "./_helpers.ts";
+import {
+  freePort,
+  newClient,
+  newKey,
+  next,
+  on,
+  type Seed,
+  seed,
+  spawnPortal,
+  startAndInit,
+  tempDir,
+} from "./_helpers.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 let s: Seed;
@@ -45,9 +56,7 @@ function client(extra: Partial<ConstructorParameters<typeof PortalClient>[0]> = 
 test("after a portal restart the client reconnects by itself and gets a fresh init", async () => {
   const first = await portal();
   const c = client();
-  const init1 = next(on(c, "init"));
-  c.start();
-  const before = await init1;
+  const before = await startAndInit(c);
 
   const dropped = next(on(c, "disconnected"));
   first.kill("SIGTERM");
@@ -71,9 +80,7 @@ test("after a portal restart the client reconnects by itself and gets a fresh in
 test("a frozen portal is noticed by the missed heartbeat, and the client rejoins when it thaws", async () => {
   const p = await portal();
   const c = client({ heartbeatIntervalMs: 200, heartbeatTimeoutMs: 300, connectTimeoutMs: 800 });
-  const init1 = next(on(c, "init"));
-  c.start();
-  await init1;
+  await startAndInit(c);
 
   const dropped = next(on(c, "disconnected"), 3000, "heartbeat timeout");
   const frozen = performance.now();
