@@ -12,6 +12,8 @@ export interface CliIo {
   err: (text: string) => void;
   env: Record<string, string | undefined>;
   readStdin: () => Promise<string>;
+  /** Whether standard output is a terminal. */
+  isTty: () => boolean;
   /** Called once before exit: writes what out/err collected. */
   flush: () => Promise<void>;
 }
@@ -29,6 +31,7 @@ export const processIo: CliIo = {
   },
   env: process.env,
   readStdin: () => Bun.stdin.text(),
+  isTty: () => (require("node:tty") as typeof import("node:tty")).isatty(1),
   flush: async () => {
     const [out, err] = [pendingOut, pendingErr];
     pendingOut = pendingErr = "";
@@ -68,7 +71,8 @@ export function clientOptions(): ClientOptions {
 export async function request<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
   const client = await connectDaemon(clientOptions());
   try {
-    return await client.call(method, params);
+    // sign_in waits up to 10 s for the portal's first answer; give it room beyond that.
+    return await client.call(method, params, { timeoutMs: method === "sign_in" ? 30_000 : 10_000 });
   } finally {
     client.close();
   }

@@ -79,7 +79,9 @@ async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
     if (!command)
       throw new UsageError(name.startsWith("-") ? `unknown option '${name}'` : `unknown command '${name}'`);
     if (subArgs.includes("--help") || subArgs.includes("-h")) {
-      io.out(`${await renderUsage(command, root)}\n`);
+      const usage = await renderUsage(command, root);
+      // citty colours its usage text; keep escape codes out of pipes and files.
+      io.out(`${io.isTty() ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "")}\n`);
       return EXIT.ok;
     }
     const args = parseFlags(name, (command.args ?? {}) as ArgsDef, subArgs);

@@ -94,14 +94,19 @@ export class DaemonClient {
   }
 
   /** Sends one request and resolves with its result, or rejects with the daemon's FzError. */
-  call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>> {
+  call<M extends MethodName>(
+    method: M,
+    params: Params<M>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<Result<M>> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const id = this.nextId++;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new FzError("timeout", `firezoned did not answer '${method}' within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
+        reject(new FzError("timeout", `firezoned did not answer '${method}' within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       if (!this.outbox.send(encodeFrame({ type: "request", id, method, params }))) {
         this.fail(new FzError("busy", "firezoned is not reading requests"));
@@ -237,9 +242,23 @@ export async function connectDaemon(options: ClientOptions = {}): Promise<Daemon
     throw connectError(err, socketPath);
   }
   outbox = new Outbox(socket, 16 * 1024 * 1024);
+  const timer = setTimeout(() => {
+    fail(new FzError("timeout", `firezoned at ${socketPath} did not greet within ${timeoutMs} ms`));
+    socket.end();
+  }, timeoutMs);
   if (options.requireRootPeer ?? true) {
-    const cred = peerCredentials((socket as unknown as { fd: number }).fd);
+    let cred: { uid: number };
+    try {
+      cred = peerCredentials((socket as unknown as { fd: number }).fd);
+    } catch {
+      // The connection is already gone (a refusal and its close can arrive before this line runs):
+      // `ready` holds the reason the daemon gave, or the close.
+      clearTimeout(timer);
+      await ready;
+      throw new FzError("daemon_unreachable", "firezoned closed the connection");
+    }
     if (cred.uid !== 0) {
+      clearTimeout(timer);
       socket.end();
       throw new FzError(
         "untrusted_daemon",
@@ -248,10 +267,6 @@ export async function connectDaemon(options: ClientOptions = {}): Promise<Daemon
       );
     }
   }
-  const timer = setTimeout(() => {
-    fail(new FzError("timeout", `firezoned at ${socketPath} did not greet within ${timeoutMs} ms`));
-    socket.end();
-  }, timeoutMs);
   try {
     return await ready;
   } finally {

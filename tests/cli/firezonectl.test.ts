@@ -1,6 +1,6 @@
 // What firezonectl tells a person when things are not as they should be.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -93,6 +93,33 @@ describe("firezonectl", () => {
     const r = ctl(["sign-in", "s3cr3t-token"]);
     expect(r.code).toBe(64);
     expect(r.err).toContain("tokens never go on the command line");
+  });
+
+  test("a .env or bunfig.toml in the current directory changes nothing (no socket redirect, no root check off)", () => {
+    const dir = join(tmp, "dotenv");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, ".env"),
+      `FIREZONE_SOCKET=${join(tmp, "evil.sock")}\nFIREZONE_INSECURE_ALLOW_NONROOT_DAEMON=1\n`,
+    );
+    writeFileSync(join(dir, "bunfig.toml"), 'preload = ["./evil.ts"]\n');
+    writeFileSync(join(dir, "evil.ts"), 'console.log("preloaded");\n');
+    const r = Bun.spawnSync([FIREZONECTL, "status"], {
+      cwd: dir,
+      env: { PATH: "/usr/bin:/bin" },
+      stdin: "ignore",
+    });
+    const err = r.stderr.toString();
+    expect(err).toContain("/run/firezoned/ipc.sock");
+    expect(err).not.toContain("evil.sock");
+    expect(r.stdout.toString()).not.toContain("preloaded");
+  });
+
+  test("a command's --help has no colour escape codes when piped", () => {
+    const r = ctl(["status", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("--json");
+    expect(r.out).not.toContain("\x1b[");
   });
 
   test("--help lists every command and the exit codes; version works without a daemon", () => {
