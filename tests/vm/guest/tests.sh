@@ -142,6 +142,15 @@ t_reinstall_upgrades() {
 	t_active && runuser -l alice -c "$CTL status" >/dev/null
 }
 
+t_pkexec_user() {
+	useradd -m -s /bin/sh carol || return 1
+	out=$(PKEXEC_UID=$(id -u carol) $INSTALL --from-dir "$DIST" 2>&1) || { echo "$out"; return 1; }
+	echo "$out"
+	echo "$out" | grep -q "added user 'carol' to group 'firezone'" || { echo "carol was not added"; return 1; }
+	id -nG carol | tr " " "\n" | grep -qx firezone || { echo "carol is not in group firezone"; return 1; }
+	runuser -l carol -c "$CTL status" >/dev/null
+}
+
 t_stop_cleans_up() {
 	systemctl stop firezoned || return 1
 	[ ! -e /run/firezoned/ipc.sock ] || { echo "socket left after stop"; return 1; }
@@ -246,6 +255,7 @@ check "kill -9 of firezoned: systemd restarts it, it removes the stale interface
 check "a root-only /etc/firezoned/token puts firezoned in service mode: members may read status, not sign out (77), audited" t_service_token
 check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
+check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
 check "systemctl stop removes the socket and the device" t_stop_cleans_up
 check "install.sh --uninstall leaves no unit, group, binary, socket, device or process" t_uninstall_leaves_nothing
 check "install.sh --purge also removes the token, state and logs" t_purge
