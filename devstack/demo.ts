@@ -164,6 +164,15 @@ async function main(): Promise<void> {
     throw new Error(`firezoned did not connect (${e.message}); run with --verbose`);
   });
 
+  // Give every resource a moment to get its path, so the listing shows them online.
+  for (let i = 0; i < 50; i++) {
+    const listed = JSON.parse((await dev.ctl(["resources", "--json"])).out || "[]") as Array<{
+      gatewayStatus?: string;
+    }>;
+    if (listed.length > 0 && listed.every((r) => r.gatewayStatus === "online")) break;
+    await Bun.sleep(100);
+  }
+
   step("firezonectl status");
   await show(["status"]);
   step("firezonectl resources");
