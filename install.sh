@@ -233,6 +233,7 @@ do_install() {
 		fi
 	fi
 
+	install -d -m 0755 "$BIN_DIR"
 	install_file 0755 "$(find_file firezoned)" "$BIN_DIR/firezoned"
 	install_file 0755 "$(find_file firezonectl)" "$BIN_DIR/firezonectl"
 	if gui=$(find_file firezone-gui); then
