@@ -9,6 +9,8 @@ export interface BootOptions {
   kernel: Kernel;
   runDir: string;
   shareDir: string;
+  /** Shared read-only as 9p tag "fzrepo", for test scripts that run from the source tree. */
+  repoDir?: string;
   timeoutMs: number;
   memoryMb?: number;
   cpus?: number;
@@ -72,6 +74,12 @@ export async function boot(o: BootOptions): Promise<BootResult> {
     "-device",
     "virtio-rng-pci",
   ];
+  if (o.repoDir) {
+    args.push(
+      "-virtfs",
+      `local,path=${o.repoDir},mount_tag=fzrepo,security_model=none,readonly=on,id=fzrepo`,
+    );
+  }
   const started = performance.now();
   const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   let timedOut = false;

@@ -94,6 +94,7 @@ const result = await boot({
   kernel,
   runDir: RUN_DIR,
   shareDir: SHARE,
+  repoDir: ROOT,
   timeoutMs: Number(process.env.FIREZONE_VM_TIMEOUT_S ?? 480) * 1000,
 });
 log(`guest stopped after ${result.seconds} s${result.timedOut ? " (timed out, killed)" : ""}`);

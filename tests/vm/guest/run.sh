@@ -8,6 +8,9 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 : >"$OUT/results.txt"
 exec >>"$OUT/guest.log" 2>&1
 echo "guest: $(uname -r), $(systemctl --version | head -n 1)"
+# The source tree, read-only, for the end-to-end test (runs devstack from source).
+mkdir -p /mnt/repo
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro fzrepo /mnt/repo || echo "no source tree share"
 # shellcheck source=/dev/null
 . "$FZ/tests/vm/guest/lib.sh"
 # shellcheck source=/dev/null

@@ -151,6 +151,14 @@ t_pkexec_user() {
 	runuser -l carol -c "$CTL status" >/dev/null
 }
 
+t_e2e() {
+	if [ ! -f /mnt/repo/devstack/world.ts ]; then
+		echo "the source tree is not shared"
+		return 1
+	fi
+	(cd /mnt/repo && timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
+}
+
 t_stop_cleans_up() {
 	systemctl stop firezoned || return 1
 	[ ! -e /run/firezoned/ipc.sock ] || { echo "socket left after stop"; return 1; }
@@ -256,6 +264,7 @@ check "a root-only /etc/firezoned/token puts firezoned in service mode: members 
 check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
 check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
+check "end to end under systemd: firezoned signs in to the devstack portal and reaches a resource through a gateway" t_e2e
 check "systemctl stop removes the socket and the device" t_stop_cleans_up
 check "install.sh --uninstall leaves no unit, group, binary, socket, device or process" t_uninstall_leaves_nothing
 check "install.sh --purge also removes the token, state and logs" t_purge

@@ -1,0 +1,105 @@
+// Inside the VM: the installed firezoned, as systemd runs it with the unit's full sandbox, signs in
+// with a service-account token to the devstack portal and carries traffic to a resource through a
+// devstack gateway. The unit joins the devstack client namespace (NetworkNamespacePath= drop-in) so
+// the test world stays apart from the VM's own network. Prints "ok"/"FAIL" lines; exit 0 when all pass.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { Store } from "../../../devstack/portal/store.ts";
+import { DevWorld, SECOND_RESOURCE_ADDRESS } from "../../../devstack/world.ts";
+
+const CTL = "/usr/local/bin/firezonectl";
+const DROP_IN_DIR = "/etc/systemd/system/firezoned.service.d";
+const TOKEN_FILE = "/etc/firezoned/token";
+let failures = 0;
+
+function check(what: string, ok: boolean, detail = ""): void {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}${detail && !ok ? `: ${detail}` : ""}`);
+  if (!ok) failures++;
+}
+
+function sh(cmd: string[]): { code: number; out: string } {
+  const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode ?? -1, out: r.stdout.toString() + r.stderr.toString() };
+}
+
+async function waitForConnected(timeoutMs: number): Promise<{ state: string; lastError?: string }> {
+  const until = Date.now() + timeoutMs;
+  let st: { state: string; lastError?: string } = { state: "unknown" };
+  while (Date.now() < until) {
+    const r = sh([CTL, "status", "--json"]);
+    if (r.code === 0) {
+      st = JSON.parse(r.out);
+      if (st.state === "connected") return st;
+    }
+    await Bun.sleep(250);
+  }
+  return st;
+}
+
+const dev = await DevWorld.create("fzvm");
+try {
+  const { world, db } = dev;
+  const store = new Store(db);
+  const account = store.createAccount("vm", "VM test");
+  const bot = store.createActor(account.id, "vm-bot", { type: "service_account" });
+  const site = store.createSite(account.id, "hq");
+  const web = store.createResource(account.id, site.id, {
+    name: "web",
+    type: "ip",
+    address: world.resourceAddress,
+  });
+  store.createResource(account.id, site.id, { name: "secret", type: "ip", address: SECOND_RESOURCE_ADDRESS });
+  store.createPolicy(account.id, store.group(account.id, "everyone")!, web.id);
+  const serviceToken = store.createClientToken(bot.id, { expiresInMs: 3_600_000 }).token;
+  const gatewayToken = store.createGatewayToken(site.id).token;
+  store.close();
+  await dev.startPortal();
+  await dev.startResource();
+  await dev.startGateway(gatewayToken, "fzgw-vm", 60_000);
+
+  writeFileSync(TOKEN_FILE, `${serviceToken}\n`, { mode: 0o600 });
+  mkdirSync(DROP_IN_DIR, { recursive: true });
+  writeFileSync(
+    `${DROP_IN_DIR}/vm-e2e.conf`,
+    `[Service]\nNetworkNamespacePath=/run/netns/${world.client}\nEnvironment=FIREZONE_API_URL=ws://${world.portalFromClient}:8080\n`,
+  );
+  sh(["systemctl", "daemon-reload"]);
+  const restart = sh(["systemctl", "restart", "firezoned"]);
+  check("firezoned restarts inside the client namespace", restart.code === 0, restart.out);
+
+  const st = await waitForConnected(60_000);
+  check(
+    "firezoned signs in with the service token from /etc/firezoned/token",
+    st.state === "connected",
+    JSON.stringify(st),
+  );
+  const link = sh(["ip", "-n", world.client, "-d", "-j", "link", "show", "tun-firezone"]);
+  const kind = link.code === 0 ? JSON.parse(link.out)[0]?.linkinfo?.info_kind : null;
+  check(
+    "it creates tun-firezone (kernel WireGuard) under the unit's sandbox",
+    kind === "wireguard",
+    link.out,
+  );
+
+  let body: string | null = null;
+  const until = Date.now() + 30_000;
+  while (body === null && Date.now() < until) body = await dev.fetchFromClient(world.resourceAddress, 3000);
+  check("an HTTP resource answers through the tunnel", body !== null && body.length > 0, String(body));
+  const secret = await dev.fetchFromClient(SECOND_RESOURCE_ADDRESS, 2000);
+  check("a resource without a policy stays unreachable", secret === null, String(secret));
+
+  const stop = sh(["systemctl", "stop", "firezoned"]);
+  const left = sh(["ip", "-n", world.client, "link", "show", "tun-firezone"]);
+  check("systemctl stop removes tun-firezone", stop.code === 0 && left.code !== 0, left.out);
+  const journal = sh(["journalctl", "-u", "firezoned", "--no-pager"]);
+  check("the token never appears in the journal", !journal.out.includes(serviceToken));
+} catch (err) {
+  check("the end-to-end run completed", false, (err as Error).stack ?? String(err));
+} finally {
+  rmSync(`${DROP_IN_DIR}/vm-e2e.conf`, { force: true });
+  rmSync(TOKEN_FILE, { force: true });
+  sh(["systemctl", "daemon-reload"]);
+  await dev.destroy();
+  sh(["systemctl", "start", "firezoned"]);
+}
+console.log(failures === 0 ? "e2e: all checks passed" : `e2e: ${failures} check(s) failed`);
+process.exit(failures === 0 ? 0 : 1);
