@@ -7,6 +7,8 @@ import { Store } from "../../../devstack/portal/store.ts";
 import { DevWorld, SECOND_RESOURCE_ADDRESS } from "../../../devstack/world.ts";
 
 const CTL = "/usr/local/bin/firezonectl";
+// "kernel" (default) or "userspace": which WireGuard backend the daemon must have chosen.
+const BACKEND = process.env.FZ_E2E_BACKEND === "userspace" ? "userspace" : "kernel";
 const DROP_IN_DIR = "/etc/systemd/system/firezoned.service.d";
 const TOKEN_FILE = "/etc/firezoned/token";
 let failures = 0;
@@ -74,11 +76,21 @@ try {
   );
   const link = sh(["ip", "-n", world.client, "-d", "-j", "link", "show", "tun-firezone"]);
   const kind = link.code === 0 ? JSON.parse(link.out)[0]?.linkinfo?.info_kind : null;
+  const wantKind = BACKEND === "kernel" ? "wireguard" : "tun";
   check(
-    "it creates tun-firezone (kernel WireGuard) under the unit's sandbox",
-    kind === "wireguard",
+    `it creates tun-firezone (${BACKEND} WireGuard) under the unit's sandbox`,
+    kind === wantKind,
     link.out,
   );
+  if (BACKEND === "userspace") {
+    const pid = sh(["systemctl", "show", "-p", "MainPID", "--value", "firezoned"]).out.trim();
+    const children = sh(["ps", "-o", "comm=", "--ppid", pid]).out;
+    check(
+      "firezoned runs wireguard-go as its child, inside the unit",
+      children.includes("wireguard-go"),
+      children,
+    );
+  }
 
   let body: string | null = null;
   const until = Date.now() + 30_000;

@@ -159,6 +159,16 @@ t_e2e() {
 	(cd /mnt/repo && timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
 }
 
+t_e2e_userspace() {
+	# Without the kernel module firezoned falls back to wireguard-go, which gets /dev/net/tun's fd.
+	modprobe -r wireguard || { echo "cannot unload the wireguard module"; return 1; }
+	echo "install wireguard /bin/false" >/etc/modprobe.d/fz-vmtest-no-wireguard.conf
+	(cd /mnt/repo && FZ_E2E_BACKEND=userspace timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
+	rc=$?
+	rm -f /etc/modprobe.d/fz-vmtest-no-wireguard.conf
+	return $rc
+}
+
 t_stop_cleans_up() {
 	systemctl stop firezoned || return 1
 	[ ! -e /run/firezoned/ipc.sock ] || { echo "socket left after stop"; return 1; }
@@ -265,6 +275,7 @@ check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_sco
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
 check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
 check "end to end under systemd: firezoned signs in to the devstack portal and reaches a resource through a gateway" t_e2e
+check "end to end under systemd with wireguard-go (no kernel module): sign-in and a resource through the gateway" t_e2e_userspace
 check "systemctl stop removes the socket and the device" t_stop_cleans_up
 check "install.sh --uninstall leaves no unit, group, binary, socket, device or process" t_uninstall_leaves_nothing
 check "install.sh --purge also removes the token, state and logs" t_purge
