@@ -43,6 +43,17 @@ function skipReason(): string | null {
 
 const reason = skipReason();
 if (reason) skip(reason);
+
+// One VM run at a time per checkout: a second `bun run test:vm` (another shell, the full test suite)
+// waits for the first instead of sharing its image build and run directory.
+if (!process.env.FIREZONE_VM_LOCKED && Bun.which("flock")) {
+  mkdirSync(CACHE, { recursive: true });
+  const locked = Bun.spawn(["flock", join(CACHE, ".lock"), process.execPath, ...process.argv.slice(1)], {
+    env: { ...process.env, FIREZONE_VM_LOCKED: "1" },
+    stdio: ["inherit", "inherit", "inherit"],
+  });
+  process.exit(await locked.exited);
+}
 const kernel = hostKernel();
 if (!kernel) skip("no kernel");
 
