@@ -147,6 +147,12 @@ export class Hub {
       if (!details || !this.#clients.has(conn)) return reply("error", { reason: "offline" });
       session.details.set(resourceId, JSON.stringify(details));
       reply("ok", details);
+    } catch (e) {
+      // The resource can vanish between the policy check and the flow insert (a delete committed
+      // by another process): the foreign key refuses the flow. Answer as for any unknown resource.
+      const gone = !this.#store.resource(resourceId);
+      if (!gone) this.#log.error("request_connection failed", { resource: resourceId, error: e });
+      reply("error", { reason: gone ? "not_found" : "internal" });
     } finally {
       session.requested.delete(resourceId);
     }
@@ -178,8 +184,11 @@ export class Hub {
     this.#soon ??= new Promise<void>((resolve) =>
       setTimeout(() => {
         this.#soon = undefined;
+        // A throw here would escape the timer and end the portal: log it, as the poll path does.
         try {
           this.reconcile();
+        } catch (e) {
+          this.#log.error("reconcile failed", { error: e });
         } finally {
           resolve();
         }

@@ -133,7 +133,10 @@ export function startPortal(options: PortalOptions): Portal {
             return;
           }
           if (frame.topic === "client" && frame.event === "request_connection") {
-            void hub.requestConnection(conn, frame.payload, reply);
+            hub.requestConnection(conn, frame.payload, reply).catch((e: unknown) => {
+              // A rejection left unhandled would end the portal for every member.
+              log.error("request_connection failed", { error: e });
+            });
           } else if (frame.topic === "gateway" && frame.event === "access_allowed") {
             hub.accessAllowed(conn, frame.payload, reply);
           } else if (frame.topic === "gateway" && frame.event === "init_done") {

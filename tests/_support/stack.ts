@@ -156,7 +156,18 @@ export class Stack {
     return this.#dev.clientIp(args);
   }
 
+  /** Stops everything; a process that had died on its own is reported with its last lines first. */
   destroy(): Promise<void> {
+    for (const [name, p] of [
+      ["portal", this.portal],
+      ["gateway", this.gateway],
+      ["firezoned", this.daemon],
+    ] as const) {
+      if (p && p.proc.exitCode !== null) {
+        const tail = [...p.out.all, ...p.err.all].slice(-40).join("\n");
+        console.error(`${name} had exited by itself (code ${p.proc.exitCode}); its last lines:\n${tail}`);
+      }
+    }
     return this.#dev.destroy();
   }
 }
