@@ -168,10 +168,12 @@ export class PortalSession implements Session {
     });
     live("signed_out", ({ message }) => {
       this.opts.logger.warn("the portal refused the token; signed out", { reason: message });
-      void this.#teardown().then(() => {
-        this.#lastError = message;
-        this.#setState("signed_out");
-      });
+      void this.#teardown()
+        .catch((err: unknown) => this.opts.logger.error("teardown after sign-out failed", { error: err }))
+        .then(() => {
+          this.#lastError = message;
+          this.#setState("signed_out");
+        });
     });
   }
 
