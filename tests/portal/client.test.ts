@@ -187,6 +187,24 @@ describe("PortalClient against the devstack portal", () => {
     expect(gw.rejected.at(-1)).toMatchObject({ resource_id: s.webId });
   });
 
+  test("a resource deleted between the policy check and the flow insert is 'not_found', and the portal keeps serving", async () => {
+    const c = client(s.aliceToken);
+    await startAndInit(c);
+    // Another process deletes the resource at the worst moment: the flow's foreign key refuses it.
+    const upsertFlow = portal.store.upsertFlow.bind(portal.store);
+    portal.store.upsertFlow = (clientId, resourceId, tokenId) => {
+      portal.store.deleteResource(resourceId);
+      upsertFlow(clientId, resourceId, tokenId);
+    };
+    const refused = await c.requestConnection(s.webId).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PortalRequestError);
+    expect((refused as PortalRequestError).reason).toBe("not_found");
+    portal.store.upsertFlow = upsertFlow;
+    // Still serving: a second client joins and gets its init.
+    await startAndInit(client(s.aliceToken));
+    expect(portal.counts().clients).toBe(2);
+  });
+
   test("requestConnection with no gateway online is 'offline'; details are pushed when one joins", async () => {
     const c = client(s.aliceToken);
     await startAndInit(c);
