@@ -3,9 +3,10 @@
 // Prints `firezonectl status`, fetches the resource through the tunnel, then stays up with
 // instructions until Ctrl-C (or exits at once with --once or when stdin is not a terminal).
 // Every namespace, process and temp file it made is removed on the way out.
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Store } from "./portal/store.ts";
+import { distIsStale } from "./shared/dist.ts";
 import { destroyWorld, inNs, type World } from "./shared/netns.ts";
 import { DevWorld, FIREZONECTL, ROOT, SECOND_RESOURCE_ADDRESS } from "./world.ts";
 
@@ -53,15 +54,13 @@ process.on("SIGTERM", () => void exit(0));
 
 /** Builds dist/ when a binary is missing or older than the sources. */
 async function ensureBuilt(): Promise<void> {
-  const bins = ["dist/firezoned", "dist/firezonectl"].map((b) => join(ROOT, b));
-  const newest = Math.max(
-    ...["lib", "src"].flatMap((dir) =>
-      [...new Bun.Glob("**/*.ts").scanSync({ cwd: join(ROOT, dir), absolute: true })].map(
-        (f) => statSync(f).mtimeMs,
-      ),
-    ),
-  );
-  if (bins.every((b) => existsSync(b) && statSync(b).mtimeMs >= newest)) return;
+  if (
+    !distIsStale(
+      ROOT,
+      ["dist/firezoned", "dist/firezonectl"].map((b) => join(ROOT, b)),
+    )
+  )
+    return;
   step("Building dist/firezoned and dist/firezonectl (bun run build)");
   const p = Bun.spawn([BUN, join(ROOT, "scripts/build.ts")], {
     cwd: ROOT,
