@@ -1,4 +1,5 @@
 // Real users and groups made with useradd/groupadd for a test, and removed afterwards.
+import { capture } from "../../devstack/shared/capture.ts";
 
 function run(cmd: string[]): void {
   const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
@@ -45,18 +46,16 @@ export async function runAs(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const proc = Bun.spawn(
-    ["runuser", "-u", user, "--", "env", "-i", "PATH=/usr/bin:/bin", ...envArgs, ...cmd],
-    {
-      stdout: "pipe",
-      stderr: "pipe",
-      stdin: "ignore",
-    },
-  );
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
+  const r = await capture([
+    "runuser",
+    "-u",
+    user,
+    "--",
+    "env",
+    "-i",
+    "PATH=/usr/bin:/bin",
+    ...envArgs,
+    ...cmd,
   ]);
-  return { code, stdout, stderr };
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
