@@ -17,6 +17,8 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   service_mode: EXIT.noPermission,
   invalid_request: EXIT.usage,
   unknown_method: EXIT.unavailable,
+  // The socket is served by something other than root's firezoned: the real daemon is not reachable.
+  untrusted_daemon: EXIT.unavailable,
 };
 
 export function exitCodeFor(err: unknown): number {

@@ -1,10 +1,10 @@
 // The daemon object: holds the session and serves the IPC handlers of the protocol table.
 import {
+  type Authorizer,
   type CallContext,
   type DaemonEvent,
   type Handlers,
   IpcServer,
-  type PeerInfo,
   PROTOCOL_VERSION,
   type Status,
 } from "../ipc/index.ts";
@@ -16,7 +16,7 @@ import type { Session } from "./session.ts";
 export interface DaemonOptions {
   socketPath: string;
   group: { name: string; gid: number };
-  authorize: (cred: import("../sys/index.ts").PeerCredentials) => PeerInfo;
+  authorize: Authorizer;
   session: Session;
   serviceMode: boolean;
   logger: Logger;

@@ -1,5 +1,7 @@
 // Turns the daemon link's failures into what the tray shows: a short title, the detail, and, for
-// the common cases, the one command that fixes it (clicking it in the menu copies it).
+// the common cases, the one command that fixes it (clicking it in the menu copies it). Titles and
+// fixes come from the error's code and diagnosis, never from text the other end of the socket sent.
+import { MembershipError, membershipAdvice } from "../ipc/index.ts";
 import type { FzError } from "../types/index.ts";
 
 export interface Problem {
@@ -14,11 +16,6 @@ export interface Problem {
   afterFix?: string;
 }
 
-/** The group named in a permission error ("... members of group 'firezone' ..."), else firezone. */
-function groupFrom(message: string): string {
-  return /group '([^']+)'/.exec(message)?.[1] ?? "firezone";
-}
-
 export function problemFrom(err: FzError): Problem {
   switch (err.code) {
     case "daemon_unreachable":
@@ -30,13 +27,16 @@ export function problemFrom(err: FzError): Problem {
         afterFix: "Firezone reconnects by itself once it runs",
       };
     case "permission_denied": {
-      const group = groupFrom(err.message);
+      if (!(err instanceof MembershipError)) {
+        return { code: err.code, title: "Firezone refused this user", detail: err.message };
+      }
+      const advice = membershipAdvice(err.membership);
       return {
         code: err.code,
-        title: `You are not in group '${group}'`,
+        title: advice.title,
         detail: err.message,
-        fix: `sudo usermod -aG ${group} $USER`,
-        afterFix: "then log out and back in",
+        ...(advice.trayFix ? { fix: advice.trayFix } : {}),
+        ...(advice.afterFix ? { afterFix: advice.afterFix } : {}),
       };
     }
     case "protocol_mismatch":

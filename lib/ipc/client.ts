@@ -2,10 +2,11 @@
 // hello, and offers typed calls and event subscription derived from the protocol table.
 import type { Socket } from "bun";
 import * as v from "valibot";
-import { groupByGid, peerCredentials, userByUid } from "../sys/index.ts";
+import { groupByGid, groupsOfUser, peerCredentials, userByUid } from "../sys/index.ts";
 import { FzError, isErrorCode } from "../types/index.ts";
 import { Outbox } from "./_outbox.ts";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
+import { diagnose, MembershipError, MembershipSchema } from "./membership.ts";
 import {
   type DaemonEvent,
   type Hello,
@@ -43,36 +44,79 @@ function connectError(err: unknown, socketPath: string): FzError {
       `firezoned is not running (${why} ${socketPath}). ${START_HINT}`,
     );
   }
-  if (code === "EACCES" || code === "EPERM") {
-    const group = socketGroup(socketPath);
-    return new FzError(
-      "permission_denied",
-      `Permission denied on ${socketPath}: only root and members of group '${group}' may use firezoned. ` +
-        `Run: sudo usermod -aG ${group} ${currentUser()}, then log out and in again.`,
-    );
-  }
+  if (code === "EACCES" || code === "EPERM") return accessDenied(socketPath);
   return new FzError(
     "daemon_unreachable",
     `cannot connect to firezoned at ${socketPath} (${code ?? String(err)})`,
   );
 }
 
-function currentUser(): string {
-  const uid = process.getuid?.();
-  return (uid !== undefined && userByUid(uid)?.name) || "$USER";
+/**
+ * The kernel refused the connect, so the daemon never heard of us: this process diagnoses itself from
+ * the same two facts the daemon would use. It does not hold the socket's group (or the kernel would
+ * have let it in); whether the group database lists the user tells a session that predates joining
+ * the group from a user who never joined. Blocking NSS calls are fine in a short-lived client.
+ */
+function accessDenied(socketPath: string): FzError {
+  const prefix = `Permission denied on ${socketPath}: only root and members of group`;
+  const group = socketGroup(socketPath);
+  if (!group) return new FzError("permission_denied", `${prefix} 'firezone' may use firezoned.`);
+  const uid = process.getuid?.() ?? -1;
+  let user: string | null = null;
+  let listed = false;
+  try {
+    const pw = userByUid(uid);
+    user = pw && v.is(MembershipSchema.entries.group, pw.name) ? pw.name : null;
+    listed = pw !== null && groupsOfUser(pw.name, pw.gid).includes(group.gid);
+  } catch {}
+  return new MembershipError(
+    { diagnosis: diagnose(listed), group: group.name, user },
+    `${prefix} '${group.name}' may use firezoned. `,
+  );
 }
 
-/** The group that owns the socket (or its directory), to name it in the fix; "firezone" when unreadable. */
-function socketGroup(socketPath: string): string {
+/** The group that owns the socket (or its directory), to name it in the fix; null when unreadable. */
+function socketGroup(socketPath: string): { name: string; gid: number } | null {
   // node:fs is loaded only on this error path: importing it costs a short-lived CLI about a millisecond.
   const { statSync } = require("node:fs") as typeof import("node:fs");
   for (const path of [socketPath, socketPath.slice(0, socketPath.lastIndexOf("/")) || "/"]) {
     try {
-      const name = groupByGid(statSync(path).gid)?.name;
-      if (name && name !== "root") return name;
+      const gid = statSync(path).gid;
+      const name = groupByGid(gid)?.name;
+      if (name && name !== "root" && v.is(MembershipSchema.entries.group, name)) return { name, gid };
     } catch {}
   }
-  return "firezone";
+  return null;
+}
+
+/**
+ * Inside a user namespace the daemon's root shows as the overflow uid (65534), so SO_PEERCRED cannot
+ * tell root's daemon from anyone else's process: the client must say so instead of "untrusted".
+ */
+function inUserNamespace(): boolean {
+  try {
+    const { readFileSync } = require("node:fs") as typeof import("node:fs");
+    const map = readFileSync("/proc/self/uid_map", "utf8").trim().split(/\s+/);
+    return !(map.length === 3 && map[0] === "0" && map[1] === "0" && map[2] === "4294967295");
+  } catch {
+    return false;
+  }
+}
+
+function untrustedDaemon(socketPath: string, uid: number): FzError {
+  if (inUserNamespace()) {
+    return new FzError(
+      "untrusted_daemon",
+      `this process runs inside a user namespace (for example under unshare -U or in a rootless ` +
+        `container), where the owner of ${socketPath} shows as uid ${uid}, so firezoned cannot be ` +
+        "verified from here and this client will not talk to it. Run the command outside the user namespace.",
+    );
+  }
+  return new FzError(
+    "untrusted_daemon",
+    `the process serving ${socketPath} runs as uid ${uid}, not root: it is not firezoned. ` +
+      "Refusing to talk to it; check what created that socket.",
+  );
 }
 
 export class DaemonClient {
@@ -162,7 +206,10 @@ export class DaemonClient {
   }
 }
 
-function toFzError(error: { code: string; message: string }): FzError {
+function toFzError(error: { code: string; message: string; membership?: unknown }): FzError {
+  // A permission refusal with a diagnosis is rebuilt from the diagnosis: its words and fix are ours.
+  const membership = v.safeParse(MembershipSchema, error.membership);
+  if (error.code === "permission_denied" && membership.success) return new MembershipError(membership.output);
   return new FzError(isErrorCode(error.code) ? error.code : "internal", error.message);
 }
 
@@ -170,13 +217,18 @@ function toFzError(error: { code: string; message: string }): FzError {
 export async function connectDaemon(options: ClientOptions = {}): Promise<DaemonClient> {
   const socketPath = options.socketPath ?? DEFAULT_SOCKET;
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const requireRootPeer = options.requireRootPeer ?? true;
   const decoder = new FrameDecoder();
   let client: DaemonClient | null = null;
   let settle: { resolve: (c: DaemonClient) => void; reject: (e: FzError) => void } | null = null;
   let outbox: Outbox | null = null;
+  // Set before any byte is read when the peer is not root's: nothing it sends is looked at.
+  let untrusted: FzError | null = null;
   const ready = new Promise<DaemonClient>((resolve, reject) => {
     settle = { resolve, reject };
   });
+  // Whatever settles `ready` after connectDaemon has already thrown must not become an unhandled rejection.
+  ready.catch(() => {});
   const fail = (e: FzError) => {
     if (client) client.fail(e);
     else settle?.reject(e);
@@ -187,7 +239,23 @@ export async function connectDaemon(options: ClientOptions = {}): Promise<Daemon
     socket = await Bun.connect({
       unix: socketPath,
       socket: {
+        open(s) {
+          if (!requireRootPeer) return;
+          // The socket's peer, as the kernel recorded it at connect, checked before its first byte.
+          let uid: number | null = null;
+          try {
+            uid = peerCredentials((s as unknown as { fd: number }).fd).uid;
+          } catch {
+            // Already gone: the close handler reports it.
+          }
+          if (uid !== null && uid !== 0) {
+            untrusted = untrustedDaemon(socketPath, uid);
+            settle?.reject(untrusted);
+            s.end();
+          }
+        },
         data(s, chunk) {
+          if (untrusted) return;
           let messages: unknown[];
           try {
             messages = decoder.push(chunk);
@@ -246,27 +314,6 @@ export async function connectDaemon(options: ClientOptions = {}): Promise<Daemon
     fail(new FzError("timeout", `firezoned at ${socketPath} did not greet within ${timeoutMs} ms`));
     socket.end();
   }, timeoutMs);
-  if (options.requireRootPeer ?? true) {
-    let cred: { uid: number };
-    try {
-      cred = peerCredentials((socket as unknown as { fd: number }).fd);
-    } catch {
-      // The connection is already gone (a refusal and its close can arrive before this line runs):
-      // `ready` holds the reason the daemon gave, or the close.
-      clearTimeout(timer);
-      await ready;
-      throw new FzError("daemon_unreachable", "firezoned closed the connection");
-    }
-    if (cred.uid !== 0) {
-      clearTimeout(timer);
-      socket.end();
-      throw new FzError(
-        "untrusted_daemon",
-        `the process serving ${socketPath} runs as uid ${cred.uid}, not root: it is not firezoned. ` +
-          "Refusing to talk to it; check what created that socket.",
-      );
-    }
-  }
   try {
     return await ready;
   } finally {

@@ -5,7 +5,24 @@
  */
 export { type ClientOptions, connectDaemon, DaemonClient, DEFAULT_SOCKET } from "./client.ts";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./framing.ts";
-export { type Authorizer, groupAuthorizer, type PeerInfo } from "./peer.ts";
+export {
+  Diagnosis,
+  diagnose,
+  errorBody,
+  type Membership,
+  type MembershipAdvice,
+  MembershipError,
+  MembershipSchema,
+  membershipAdvice,
+} from "./membership.ts";
+export {
+  type Authorizer,
+  type GroupAuthorizerOptions,
+  groupAuthorizer,
+  type KernelPeer,
+  kernelPeer,
+  type PeerInfo,
+} from "./peer.ts";
 export {
   type Access,
   type DaemonEvent,

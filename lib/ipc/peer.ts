@@ -1,47 +1,109 @@
-import { readlinkSync } from "node:fs";
-import { groupsOfUser, type PeerCredentials, userByUid } from "../sys/index.ts";
-import { FzError } from "../types/index.ts";
+// Who is on the other end of a connection. The kernel's credentials decide, as they do for the
+// socket's file mode; the group database (NSS) is asked off the event loop, for names, to explain a
+// refusal, and to take operator rights away from a user an administrator removed from the group.
+import {
+  AccountCache,
+  accountLookup,
+  type PeerCredentials,
+  peerCredentials,
+  peerExecutable,
+  peerGroups,
+} from "../sys/index.ts";
+import type { FzError } from "../types/index.ts";
+import { diagnose, MembershipError } from "./membership.ts";
 import type { Role } from "./protocol.ts";
+
+/** What the kernel recorded about a peer at connect(): credentials, supplementary groups, program. */
+export interface KernelPeer extends PeerCredentials {
+  groups: number[];
+  /** /proc/<pid>/exe, read pid-reuse-safely; null when the kernel does not let the daemon see it. */
+  exe: string | null;
+}
+
+/** Reads everything the kernel says about the peer of a connected Unix socket. Does not block. */
+export function kernelPeer(fd: number): KernelPeer {
+  const cred = peerCredentials(fd);
+  return { ...cred, groups: peerGroups(fd), exe: peerExecutable(fd, cred.pid, cred.uid) };
+}
 
 /** Who is on the other end of a connection, as the daemon established it. */
 export interface PeerInfo {
   uid: number;
   gid: number;
   pid: number;
+  /** The user's name once NSS has answered (off the event loop); `uid N` until then. */
   user: string;
-  /** /proc/<pid>/exe at connect time; null when the process is gone or unreadable. */
+  /** The peer's executable at connect time; null when the process is gone or not visible. */
   exe: string | null;
   role: Role;
 }
 
-export type Authorizer = (cred: PeerCredentials) => PeerInfo;
+export interface Authorizer {
+  /**
+   * At accept, from the kernel's facts alone, without waiting: the caller's PeerInfo, or a promise
+   * of the refusal (its diagnosis needs the group database, which is asked off the event loop).
+   */
+  admit(peer: KernelPeer): PeerInfo | Promise<FzError>;
+  /** Before every state-changing request: throws the refusal when the caller may no longer operate. */
+  mayChange(peer: PeerInfo): Promise<void>;
+}
 
-function exeOf(pid: number): string | null {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return null;
-  }
+export interface GroupAuthorizerOptions {
+  /** NSS answers; defaults to a cache of 10 s over `getent` in a child process. */
+  accounts?: AccountCache;
 }
 
 /**
- * The daemon's own check behind the socket's file mode: root is admin, a member of `group`
- * (primary, supplementary or NSS-provided) is operator, anyone else is refused with the fix.
+ * The daemon's own check behind the socket's file mode. Root is admin. A process that holds the
+ * group, as its effective gid or a supplementary group the kernel recorded at connect, is operator,
+ * the same rule the kernel applied to the socket's mode. Anyone else is refused with the diagnosis.
+ * State-changing requests additionally need the group database to still list the user, so removing
+ * a user from the group takes effect on connections they already hold.
  */
-export function groupAuthorizer(group: { name: string; gid: number }): Authorizer {
-  return (cred) => {
-    const pw = userByUid(cred.uid);
-    const user = pw?.name ?? `uid ${cred.uid}`;
-    const base = { uid: cred.uid, gid: cred.gid, pid: cred.pid, user, exe: exeOf(cred.pid) };
-    if (cred.uid === 0) return { ...base, role: "admin" };
-    const member =
-      cred.gid === group.gid || (pw !== null && groupsOfUser(pw.name, pw.gid).includes(group.gid));
-    if (member) return { ...base, role: "operator" };
-    const who = pw ? pw.name : "$USER";
-    throw new FzError(
-      "permission_denied",
-      `User '${user}' is not in group '${group.name}', so firezoned refuses the request. ` +
-        `Run: sudo usermod -aG ${group.name} ${who}, then log out and in again.`,
-    );
+export function groupAuthorizer(
+  group: { name: string; gid: number },
+  options: GroupAuthorizerOptions = {},
+): Authorizer {
+  const accounts = options.accounts ?? new AccountCache(accountLookup());
+  const nameOf = (uid: number) => accounts.peek(uid)?.name ?? `uid ${uid}`;
+  // undefined: NSS could not answer (a timeout, a directory server down) and had never answered.
+  const account = (uid: number) => accounts.get(uid).catch(() => undefined);
+  return {
+    admit(k) {
+      const info: PeerInfo = {
+        uid: k.uid,
+        gid: k.gid,
+        pid: k.pid,
+        user: nameOf(k.uid),
+        exe: k.exe,
+        role: "operator",
+      };
+      if (k.uid === 0 || k.gid === group.gid || k.groups.includes(group.gid)) {
+        if (k.uid === 0) info.role = "admin";
+        // Names are for logs and the audit line; they arrive when NSS answers and nothing waits for them.
+        void account(k.uid).then((a) => {
+          if (a) info.user = a.name;
+        });
+        return info;
+      }
+      return account(k.uid).then(
+        (a) =>
+          new MembershipError({
+            diagnosis: diagnose(a?.groups.includes(group.gid) ?? false),
+            group: group.name,
+            user: a?.name ?? null,
+          }),
+      );
+    },
+    async mayChange(peer) {
+      const a = await account(peer.uid);
+      if (a) peer.user = a.name;
+      if (peer.role === "admin") return;
+      // NSS has never answered for this uid: the kernel's answer at connect stands.
+      if (a === undefined) return;
+      if (a === null || !a.groups.includes(group.gid)) {
+        throw new MembershipError({ diagnosis: "removed", group: group.name, user: a?.name ?? null });
+      }
+    },
   };
 }

@@ -114,7 +114,12 @@ export const HelloSchema = v.object({
 });
 export type Hello = v.InferOutput<typeof HelloSchema>;
 
-export const ErrorBody = v.object({ code: v.string(), message: v.string() });
+/** `membership` explains a permission_denied (see membership.ts); clients check it before use. */
+export const ErrorBody = v.object({
+  code: v.string(),
+  message: v.string(),
+  membership: v.optional(v.unknown()),
+});
 
 export const ServerMessage = v.variant("type", [
   HelloSchema,

@@ -2,12 +2,12 @@
 // through the protocol table, pushes events to subscribers, and enforces the limits below.
 import type { Socket, TCPSocketListener, UnixSocketListener } from "bun";
 import * as v from "valibot";
-import { type PeerCredentials, peerCredentials as readPeerCredentials } from "../sys/index.ts";
 import { FzError } from "../types/index.ts";
 import { type Logger, silentLogger } from "../util/index.ts";
 import { Outbox } from "./_outbox.ts";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
-import type { Authorizer, PeerInfo } from "./peer.ts";
+import { errorBody } from "./membership.ts";
+import { type Authorizer, type KernelPeer, kernelPeer, type PeerInfo } from "./peer.ts";
 import {
   type Access,
   type DaemonEvent,
@@ -63,8 +63,8 @@ export interface ServerOptions {
   /** Called once per state-changing request with its outcome ("ok" or an error code). */
   audit?: (peer: PeerInfo, method: MethodName, outcome: string) => void;
   limits?: Partial<ServerLimits>;
-  /** Injected for tests; defaults to SO_PEERCRED. */
-  peerCredentials?: (fd: number) => PeerCredentials;
+  /** Injected for tests; defaults to the kernel's SO_PEERCRED, SO_PEERGROUPS and the peer's pidfd. */
+  identify?: (fd: number) => KernelPeer;
 }
 
 interface Conn {
@@ -154,8 +154,17 @@ export class IpcServer {
     this.conns.add(s);
     let peer: PeerInfo;
     try {
-      const cred = (this.opts.peerCredentials ?? readPeerCredentials)(socketFd(s));
-      peer = this.opts.authorize(cred);
+      const admitted = this.opts.authorize.admit((this.opts.identify ?? kernelPeer)(socketFd(s)));
+      if (admitted instanceof Promise) {
+        // Refused: the diagnosis waits for the group database, off the event loop.
+        void admitted.then((error) => {
+          if (s.data.closed) return;
+          this.log.warn("refused connection", { reason: error.message });
+          this.refuse(s, error);
+        });
+        return;
+      }
+      peer = admitted;
     } catch (err) {
       const error =
         err instanceof FzError ? err : new FzError("permission_denied", "could not identify the caller");
@@ -193,7 +202,7 @@ export class IpcServer {
   }
 
   private refuse(s: Sock, error: FzError): void {
-    s.data.outbox.send(encodeFrame({ type: "refused", error: { code: error.code, message: error.message } }));
+    s.data.outbox.send(encodeFrame({ type: "refused", error: errorBody(error) }));
     // Closing at once can beat the client's own handling of its connect: Bun then reports ECONNRESET
     // and drops the frame, and the caller never learns why or how to join the group. So the client
     // closes once it has read the refusal, or the timer does. It no longer counts against the limits.
@@ -314,6 +323,9 @@ export class IpcServer {
           `invalid parameters for '${method}': ${params.issues[0]?.message}`,
         );
       }
+      // Membership is checked again for every change, so a user removed from the group loses
+      // operator rights on connections opened before.
+      if (spec.mutates) await this.opts.authorize.mayChange(peer);
       let result: unknown;
       if (method === "subscribe") {
         s.data.subscribed = true;
@@ -339,7 +351,7 @@ export class IpcServer {
   private reply(s: Sock, id: number, error: FzError | null, result?: unknown): void {
     if (s.data.closed) return;
     const body = error
-      ? { type: "response", id, ok: false, error: { code: error.code, message: error.message } }
+      ? { type: "response", id, ok: false, error: errorBody(error) }
       : { type: "response", id, ok: true, result };
     if (!s.data.outbox.send(encodeFrame(body))) this.drop(s);
   }

@@ -3,7 +3,7 @@
 // firezonectl should pay only for the few calls it makes.
 import { type ConvertFns, dlopen, type FFIFunction, FFIType, read } from "bun:ffi";
 
-const { i32, u32, u64, ptr, cstring } = FFIType;
+const { i32, u32, u64, i64, i64_fast, ptr, cstring } = FFIType;
 
 const DEFS = {
   __errno_location: { args: [], returns: ptr },
@@ -25,6 +25,8 @@ const DEFS = {
   getgrnam_r: { args: [cstring, ptr, ptr, u64, ptr], returns: i32 },
   getgrgid_r: { args: [u32, ptr, ptr, u64, ptr], returns: i32 },
   getgrouplist: { args: [cstring, u32, ptr, ptr], returns: i32 },
+  // For pidfd_open and pidfd_send_signal, which glibc before 2.36 does not wrap.
+  syscall: { args: [i64, i64, i64, i64, i64], returns: i64_fast },
 } satisfies Record<string, FFIFunction>;
 
 type Libc = ConvertFns<typeof DEFS>;

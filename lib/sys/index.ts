@@ -1,8 +1,18 @@
 /**
- * The only user of bun:ffi: libc calls for peer credentials, NSS user and group lookups,
- * sd_notify, and the errno -> typed error table that every system call failure goes through.
+ * The only user of bun:ffi: libc calls for peer credentials, groups and pidfds, NSS user and group
+ * lookups (blocking ones for short-lived clients, off-loop ones for the daemon), sd_notify, and the
+ * errno -> typed error table that every system call failure goes through.
  */
 export { cstr, errno, libc } from "./_libc.ts";
+export { AccountCache, type AccountCacheOptions } from "./account_cache.ts";
+export {
+  ACCOUNT_NAME,
+  type Account,
+  type AccountLookup,
+  AccountLookupError,
+  type AccountLookupOptions,
+  accountLookup,
+} from "./account_lookup.ts";
 export { check } from "./check.ts";
 export {
   AlreadyExistsError,
@@ -23,6 +33,8 @@ export {
   type NetlinkSocketOptions,
 } from "./netlink_socket.ts";
 export { type PeerCredentials, peerCredentials } from "./peercred.ts";
+export { peerGroups } from "./peergroups.ts";
+export { peerExecutable, peerPidfd, pidfdAlive } from "./pidfd.ts";
 export { sdNotify, sockaddrUn } from "./sdnotify.ts";
 export { closeFd, openTun, type TunHandle } from "./tun_open.ts";
 export {
