@@ -58,7 +58,9 @@ describe("membership from the kernel", () => {
     gpasswd("-a", user, group);
     const r = await sh.run(`${FIREZONECTL} status`);
     expect(r.code).toBe(77);
-    expect(r.out).toContain(`User '${user}' is in group '${group}', but this login session started before that`);
+    expect(r.out).toContain(
+      `User '${user}' is in group '${group}', but this login session started before that`,
+    );
     expect(r.out).toContain(`Log out and in again, or run \`newgrp ${group}\``);
     expect(r.out).not.toContain("usermod");
   });
@@ -177,7 +179,9 @@ describe("revocation", () => {
     expect(result.code).toBe("permission_denied");
     expect(result.membership).toEqual({ diagnosis: "removed", group, user });
     expect(result.message).toContain(`User '${user}' is no longer in group '${group}'`);
-    const audit = readFileSync(join(daemon.dir, "log", "audit.log"), "utf8").trim().split("\n");
+    const audit = readFileSync(join(daemon.dir, "log", "audit.log"), "utf8")
+      .trim()
+      .split("\n");
     expect(audit.at(-1)).toContain(`user="${user}"`);
     expect(audit.at(-1)).toContain('result="permission_denied"');
   });
