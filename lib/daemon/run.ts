@@ -140,7 +140,10 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
   const daemon = new Daemon({
     socketPath: config.socketPath,
     group: { name: group.name, gid: group.gid },
-    authorize: groupAuthorizer(group),
+    authorize: groupAuthorizer(group, {
+      onLookupError: (uid, error) =>
+        log.warn("the group database did not answer; the caller's kernel groups stand", { uid, error }),
+    }),
     session,
     serviceMode: token !== null,
     logger: log,

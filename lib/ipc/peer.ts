@@ -51,6 +51,8 @@ export interface Authorizer {
 export interface GroupAuthorizerOptions {
   /** NSS answers; defaults to a cache of 10 s over `getent` in a child process. */
   accounts?: AccountCache;
+  /** Told when the group database could not answer (timeout, directory server down). */
+  onLookupError?: (uid: number, error: unknown) => void;
 }
 
 /**
@@ -67,7 +69,11 @@ export function groupAuthorizer(
   const accounts = options.accounts ?? new AccountCache(accountLookup());
   const nameOf = (uid: number) => accounts.peek(uid)?.name ?? `uid ${uid}`;
   // undefined: NSS could not answer (a timeout, a directory server down) and had never answered.
-  const account = (uid: number) => accounts.get(uid).catch(() => undefined);
+  const account = (uid: number) =>
+    accounts.get(uid).catch((error: unknown) => {
+      options.onLookupError?.(uid, error);
+      return undefined;
+    });
   return {
     admit(k) {
       const info: PeerInfo = {

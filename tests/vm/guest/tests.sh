@@ -121,6 +121,29 @@ t_service_token() {
 	systemctl restart firezoned
 }
 
+t_identity_under_unit() {
+	# Under the shipped unit (ProtectProc=invisible, only CAP_NET_ADMIN): names come from the group
+	# database through getent inside the sandbox, and the exe of another uid's process is not visible.
+	uid=$(id -u alice)
+	runuser -l alice -c "$CTL sign-out" >/dev/null || { echo "alice could not sign out"; return 1; }
+	line=$(grep 'method="sign_out"' /var/log/firezoned/audit.log | grep 'user="alice"' | tail -n 1)
+	echo "$line"
+	echo "$line" | grep -q "uid=$uid user=\"alice\" pid=[0-9][0-9]* exe=\"?\" method=\"sign_out\" result=\"ok\"" ||
+		{ echo "alice's audit line is not: uid=$uid user=\"alice\" pid=N exe=\"?\" method=\"sign_out\" result=\"ok\""; return 1; }
+	$CTL sign-out >/dev/null || return 1
+	echo "root: $(grep 'method="sign_out"' /var/log/firezoned/audit.log | grep 'user="root"' | tail -n 1)"
+	# Removed from the group database, a process that still holds the group may no longer change
+	# anything once the daemon's 10 s cache of alice's groups has aged out.
+	gpasswd -d alice firezone >/dev/null || return 1
+	sleep 11
+	out=$(setpriv --reuid=alice --regid=alice --groups=firezone $CTL sign-out 2>&1)
+	rc=$?
+	gpasswd -a alice firezone >/dev/null
+	echo "$out"
+	expect_eq "exit code of sign-out by a process of alice after gpasswd -d alice firezone" 77 "$rc" || return 1
+	echo "$out" | grep -q "User 'alice' is no longer in group 'firezone'" || { echo "no removal diagnosis"; return 1; }
+}
+
 t_security_score() {
 	systemd-analyze security firezoned >"$OUT/security.txt" 2>&1
 	line=$(grep 'Overall exposure level' "$OUT/security.txt")
@@ -271,6 +294,7 @@ check "a user outside group firezone gets exit 77 and the usermod fix" t_outside
 check "root gets firezonectl version --json" t_root_version
 check "kill -9 of firezoned: systemd restarts it, it removes the stale interface and the socket works again" t_kill9_restart
 check "a root-only /etc/firezoned/token puts firezoned in service mode: members may read status, not sign out (77), audited" t_service_token
+check "under the unit: audit names alice with exe \"?\", and gpasswd -d takes away her right to sign out" t_identity_under_unit
 check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
 check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
