@@ -78,6 +78,21 @@ describe("membership from the kernel", () => {
     expect(signOut.out).toContain("Signed out");
   });
 
+  test("the tray's link, in a session that predates joining, shows the log-in-again problem without a usermod fix", async () => {
+    const user = accounts.user();
+    const sh = await shell(user);
+    gpasswd("-a", user, group);
+    const r = await sh.run(`${BUN} ${join(import.meta.dir, "fixtures/link_problems.ts")}`);
+    expect(r.code).toBe(0);
+    const problem = JSON.parse(r.out.trim().split("\n")[0]!);
+    expect(problem).toMatchObject({
+      code: "permission_denied",
+      title: "Log out and back in to use Firezone",
+      afterFix: `You joined group '${group}' after this session started`,
+    });
+    expect(problem.fix).toBeUndefined();
+  });
+
   test("never in the group: the kernel refuses and the fix is usermod, then log in again (exit 77)", async () => {
     const user = accounts.user();
     const r = await runAs(user, [FIREZONECTL, "status"], { FIREZONE_SOCKET: daemon.socketPath });
