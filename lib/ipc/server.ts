@@ -157,11 +157,16 @@ export class IpcServer {
       const admitted = this.opts.authorize.admit((this.opts.identify ?? kernelPeer)(socketFd(s)));
       if (admitted instanceof Promise) {
         // Refused: the diagnosis waits for the group database, off the event loop.
-        void admitted.then((error) => {
-          if (s.data.closed) return;
-          this.log.warn("refused connection", { reason: error.message });
-          this.refuse(s, error);
-        });
+        admitted
+          .then((error) => {
+            if (s.data.closed) return;
+            this.log.warn("refused connection", { reason: error.message });
+            this.refuse(s, error);
+          })
+          .catch((err: unknown) => {
+            this.log.error("could not refuse a connection", { error: err });
+            this.drop(s);
+          });
         return;
       }
       peer = admitted;
