@@ -55,7 +55,7 @@ describe("firezonectl", () => {
     const fake = await fakeDaemon(socket, 1, user);
     try {
       const r = ctl(["status"], { FIREZONE_SOCKET: socket });
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(69);
       expect(r.err).toContain("not root: it is not firezoned");
     } finally {
       fake.kill();
