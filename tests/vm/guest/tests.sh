@@ -292,9 +292,9 @@ check "a user in group firezone (runuser -l) gets firezonectl status" t_member_s
 check "a user in group firezone (su -l) gets firezonectl status --json" t_member_status_su
 check "a user outside group firezone gets exit 77 and the usermod fix" t_outsider_refused
 check "root gets firezonectl version --json" t_root_version
+check "under the unit: audit names alice with exe \"?\", and gpasswd -d takes away her right to sign out" t_identity_under_unit
 check "kill -9 of firezoned: systemd restarts it, it removes the stale interface and the socket works again" t_kill9_restart
 check "a root-only /etc/firezoned/token puts firezoned in service mode: members may read status, not sign out (77), audited" t_service_token
-check "under the unit: audit names alice with exe \"?\", and gpasswd -d takes away her right to sign out" t_identity_under_unit
 check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
 check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
