@@ -19,7 +19,7 @@ import {
   trayState,
 } from "../../lib/gui/index.ts";
 import type { IpcResource, Status } from "../../lib/ipc/index.ts";
-import { FzError } from "../../lib/types/index.ts";
+import { MembershipError } from "../../lib/ipc/index.ts";
 
 const CALLBACK = "firezone-fd0020211111://handle_client_sign_in_callback";
 const good = (state = "s1") => `${CALLBACK}?account_slug=acme&actor_name=Ann&fragment=f1&state=${state}`;
@@ -171,11 +171,9 @@ describe("buildMenu", () => {
   });
 
   test("a problem shows its title, the fix (which copies the command) and Retry now", () => {
+    // The fix comes from the refusal's diagnosis, never from the words of the message.
     const problem = problemFrom(
-      new FzError(
-        "permission_denied",
-        "Permission denied on /s: only root and members of group 'fzops' may use it.",
-      ),
+      new MembershipError({ diagnosis: "not_member", group: "fzops", user: "ann" }),
     );
     const menu = buildMenu(view({ link: "down", problem, status: null }));
     expect(top(menu).slice(0, 4)).toEqual([
