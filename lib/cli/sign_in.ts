@@ -1,7 +1,8 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { defineCommand } from "citty";
 import { MAX_TOKEN_LENGTH } from "../ipc/index.ts";
 import { DataError, UsageError } from "./exit_codes.ts";
-import { io, printJson, readBounded, request } from "./io.ts";
+import { io, printJson, request } from "./io.ts";
 import { formatStatus } from "./status.ts";
 
 const TOKEN = /^[\x21-\x7e]+$/;
@@ -25,14 +26,28 @@ export function tokenFromBytes(bytes: Uint8Array, from: string): string {
   return token;
 }
 
-async function readTokenFile(path: string): Promise<Uint8Array> {
+function readTokenFile(path: string): Uint8Array {
+  // Bounded even when the size lies (a pipe, /dev/zero): never more than 8 KiB + 1 bytes are read.
+  const buf = Buffer.alloc(MAX_TOKEN_LENGTH + 1);
+  let length = 0;
+  let fd: number;
   try {
-    const file = Bun.file(path);
-    // Bounded even when the size lies (a pipe or /dev/zero): never more than 8 KiB + 1 is read.
-    return await readBounded(file.stream(), MAX_TOKEN_LENGTH);
+    fd = openSync(path, "r");
   } catch (err) {
     throw new UsageError(`cannot read the token file ${path}: ${(err as Error).message}`);
   }
+  try {
+    for (;;) {
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      length += n;
+      if (n === 0 || length === buf.length) break;
+    }
+  } catch (err) {
+    throw new UsageError(`cannot read the token file ${path}: ${(err as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+  return buf.subarray(0, length);
 }
 
 /** The token never comes from argv (other users can read /proc/<pid>/cmdline). */
@@ -41,7 +56,7 @@ async function readToken(args: { "token-stdin"?: boolean; "token-file"?: string 
     throw new UsageError("give either --token-stdin or --token-file, not both");
   if (args["token-stdin"]) return tokenFromBytes(await io().readStdin(MAX_TOKEN_LENGTH), "standard input");
   const path = args["token-file"];
-  if (path) return tokenFromBytes(await readTokenFile(path), `the token file ${path}`);
+  if (path) return tokenFromBytes(readTokenFile(path), `the token file ${path}`);
   throw new UsageError(
     "say where the token comes from: --token-stdin or --token-file FILE (never on the command line)",
   );

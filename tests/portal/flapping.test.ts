@@ -20,7 +20,7 @@ function flappingPortal(): { url: string; accepted: () => number } {
     hostname: "127.0.0.1",
     port: 0,
     fetch(req, srv) {
-      if (srv.upgrade(req)) return undefined;
+      if (srv.upgrade(req, { data: undefined })) return undefined;
       return new Response("expected a WebSocket", { status: 400 });
     },
     websocket: {
@@ -75,7 +75,8 @@ test("a connection that stays up past stableAfterMs resets the schedule", async 
   server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("", { status: 400 })),
+    fetch: (req, srv) =>
+      srv.upgrade(req, { data: undefined }) ? undefined : new Response("", { status: 400 }),
     websocket: {
       message(ws, data) {
         const frame = JSON.parse(String(data)) as { topic: string; event: string; ref: string };
