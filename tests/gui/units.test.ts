@@ -161,6 +161,22 @@ describe("buildMenu", () => {
     expect(menu[0]!.enabled).toBe(false);
   });
 
+  test("not_configured: no Sign In, the daemon's message says what to set; the icon shows an error", () => {
+    const msg =
+      "No portal URL: set portal_url in /etc/firezoned/firezoned.conf, or run sudo sh install.sh --api-url wss://...";
+    const v = view({ status: status({ state: "not_configured", lastError: msg }) });
+    expect(top(buildMenu(v))).toEqual([
+      "Not configured: firezoned has no portal",
+      msg,
+      "---",
+      "About Firezone",
+      "Quit Firezone",
+    ]);
+    expect(JSON.stringify(buildMenu(v))).not.toContain('"sign_in"');
+    expect(trayState(v)).toBe("error");
+    expect(tooltip(v)).toEqual({ title: "Firezone: Not configured", body: msg });
+  });
+
   test("service mode offers no Sign Out", () => {
     const menu = buildMenu(view({ status: status({ state: "connected", mode: "service", actor: "svc" }) }));
     expect(top(menu).slice(0, 2)).toEqual([
