@@ -3,11 +3,10 @@
 // connects, an unknown CA and a wrong host name are refused with a message that names the fix, and
 // a plaintext URL needs the explicit opt-in.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { type Portal, startPortal } from "../../devstack/portal/server.ts";
 import { PortalClient } from "../../lib/portal/index.ts";
 import { silentLogger } from "../../lib/util/index.ts";
+import { makeCa } from "../_support/tls.ts";
 import { newClient, newKey, next, on, type Seed, seed, startAndInit, tempDir } from "./_helpers.ts";
 
 const tmp = tempDir();
@@ -18,70 +17,20 @@ let wrongName: Portal;
 let caPem: string;
 let otherCaPem: string;
 
-function openssl(args: string[]): void {
-  const r = Bun.spawnSync(["openssl", ...args], { cwd: tmp.dir, stderr: "pipe", stdout: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.toString()}`);
-}
-
-/** A CA, and a server certificate it signs for `san`. */
-function makeCa(name: string): void {
-  openssl(
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"].concat([
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-    ]),
-  );
-}
-function makeServerCert(ca: string, name: string, san: string): { cert: string; key: string } {
-  openssl(
-    ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"].concat([
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      `/CN=${name}`,
-    ]),
-  );
-  writeFileSync(join(tmp.dir, `${name}.ext`), `subjectAltName=${san}\n`);
-  openssl(
-    ["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`].concat([
-      "-CAcreateserial",
-      "-out",
-      `${name}.pem`,
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-    ]),
-  );
-  return {
-    cert: readFileSync(join(tmp.dir, `${name}.pem`), "utf8"),
-    key: readFileSync(join(tmp.dir, `${name}.key`), "utf8"),
-  };
-}
-
 beforeAll(() => {
   s = seed(tmp.db);
-  makeCa("private-ca");
-  makeCa("unknown-ca");
-  caPem = readFileSync(join(tmp.dir, "private-ca.pem"), "utf8");
-  otherCaPem = readFileSync(join(tmp.dir, "unknown-ca.pem"), "utf8");
+  const ca = makeCa(tmp.dir, "private-ca");
+  caPem = ca.pem;
+  otherCaPem = makeCa(tmp.dir, "unknown-ca").pem;
   trusted = startPortal({
     dbPath: tmp.db,
     logger: silentLogger,
-    tls: makeServerCert("private-ca", "portal", "IP:127.0.0.1,DNS:localhost"),
+    tls: ca.serverCert("portal", "IP:127.0.0.1,DNS:localhost"),
   });
   wrongName = startPortal({
     dbPath: tmp.db,
     logger: silentLogger,
-    tls: makeServerCert("private-ca", "elsewhere", "DNS:portal.elsewhere.test"),
+    tls: ca.serverCert("elsewhere", "DNS:portal.elsewhere.test"),
   });
 });
 
