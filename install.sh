@@ -10,6 +10,7 @@ DEEP_LINK_DESKTOP=$APP_DIR/firezone-gui-deep-link.desktop
 APP_DESKTOP=$APP_DIR/firezone-gui.desktop
 AUTOSTART_DESKTOP=/etc/xdg/autostart/firezone-gui.desktop
 CONFIG_DIR=/etc/firezoned
+CONFIG_FILE=$CONFIG_DIR/firezoned.conf
 STATE_DIR=/var/lib/firezoned
 LOG_DIR=/var/log/firezoned
 GROUP=firezone
@@ -31,6 +32,13 @@ Options:
                    firezoned.service, the .desktop files and SHA256SUMS, and every file is checked
                    against SHA256SUMS before anything is installed.
   --version V      the release to download (default: latest)
+  --api-url URL    the portal firezoned signs in to, wss://host[:port][/path]: written as
+                   portal_url to $CONFIG_FILE. An existing file keeps every other
+                   line; only its portal_url line is replaced. Without it, an existing setting
+                   is kept; with neither, firezoned reports not_configured until one is set.
+  --allow-insecure-portal
+                   with --api-url: accept a plaintext ws:// or http:// portal (labs only; the
+                   token then crosses the network unencrypted). Writes allow_insecure_portal = true
   --from-dir DIR   install local build output instead of downloading: the binaries from DIR
                    (e.g. dist/), the unit and .desktop files from DIR or from packaging/ beside
                    this script
@@ -56,6 +64,8 @@ die() {
 }
 
 MODE=install
+API_URL=
+ALLOW_INSECURE=no
 FROM_DIR=
 BASE_URL=${FIREZONE_BASE_URL:-}
 VERSION=latest
@@ -77,6 +87,19 @@ while [ $# -gt 0 ]; do
 		;;
 	--base-url=*)
 		BASE_URL=${1#*=}
+		shift
+		;;
+	--api-url)
+		[ $# -ge 2 ] || die "--api-url needs a URL, e.g. --api-url wss://portal.example.com"
+		API_URL=$2
+		shift 2
+		;;
+	--api-url=*)
+		API_URL=${1#*=}
+		shift
+		;;
+	--allow-insecure-portal)
+		ALLOW_INSECURE=yes
 		shift
 		;;
 	--version)
@@ -107,6 +130,65 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
+
+# Checks the portal URL's shape with case patterns only (no eval, no command substitution of it),
+# before anything is installed. firezoned checks it again when it reads the file.
+check_api_url() {
+	[ -n "$API_URL" ] || return 0
+	[ "$MODE" = install ] || die "--api-url is for installing; it makes no sense with --uninstall or --purge"
+	[ ${#API_URL} -le 2048 ] || die "--api-url is longer than 2048 characters"
+	case $API_URL in
+	*[!A-Za-z0-9._~:/%@[\]-]*) die "--api-url holds characters a portal URL does not need (spaces, quotes, ?, #, control characters...); write it like wss://portal.example.com" ;;
+	esac
+	case $API_URL in
+	wss://* | https://*) ;;
+	ws://* | http://*)
+		[ "$ALLOW_INSECURE" = yes ] || die "--api-url '$API_URL' is plaintext: the sign-in token and the tunnel's configuration would cross the network unencrypted. Use wss://, or for a lab add --allow-insecure-portal"
+		;;
+	*) die "--api-url '$API_URL' must start with wss:// (or https://)" ;;
+	esac
+	rest=${API_URL#*://}
+	authority=${rest%%/*}
+	case $authority in
+	"" | :* | *@*) die "--api-url '$API_URL' has no host (or carries credentials); write it like wss://portal.example.com" ;;
+	esac
+	return 0
+}
+
+# Sets KEY = VALUE in the configuration file: replaces the key's line where it is, else appends it.
+# Every other line is kept as it was. The new file is written beside the old one and moved in place.
+set_config_key() { # KEY VALUE
+	install -d -m 0700 -o root -g root "$CONFIG_DIR"
+	tmp=$CONFIG_FILE.new
+	if [ -f "$CONFIG_FILE" ]; then
+		awk -v key="$1" -v line="$1 = $2" '
+			BEGIN { done = 0 }
+			{
+				s = $0
+				sub(/^[ \t]+/, "", s)
+				if (!done && index(s, key) == 1 && substr(s, length(key) + 1) ~ /^[ \t]*=/) { print line; done = 1; next }
+				print
+			}
+			END { if (!done) print line }
+		' "$CONFIG_FILE" >"$tmp" || die "cannot write $tmp"
+	else
+		{
+			echo "# firezoned's configuration; see docs/configuration.md. Keys: portal_url, allow_insecure_portal,"
+			echo "# ca_file, log_level. Apply a change with: sudo systemctl restart firezoned"
+			echo "$1 = $2"
+		} >"$tmp" || die "cannot write $tmp"
+	fi
+	if ! { chown root:root "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$CONFIG_FILE"; }; then
+		die "cannot install $CONFIG_FILE"
+	fi
+}
+
+write_config() {
+	[ -n "$API_URL" ] || return 0
+	set_config_key portal_url "$API_URL"
+	if [ "$ALLOW_INSECURE" = yes ]; then set_config_key allow_insecure_portal true; fi
+	say "wrote portal_url = $API_URL to $CONFIG_FILE"
+}
 
 preflight() {
 	[ "$(id -u)" -eq 0 ] || die "must run as root. Run it with sudo: sudo sh install.sh [OPTION]..."
@@ -251,6 +333,7 @@ do_install() {
 
 	install -d -m 0700 -o root -g root "$CONFIG_DIR"
 	chmod 0700 "$CONFIG_DIR"
+	write_config
 	install_file 0644 "$(find_file firezoned.service)" "$UNIT_FILE"
 	systemctl daemon-reload
 	systemctl enable --quiet "$SERVICE"
@@ -266,7 +349,10 @@ do_install() {
 		say "installed and started firezoned ($("$BIN_DIR/firezoned" --version 2>/dev/null || echo unknown version))"
 	fi
 	say "check it with: firezonectl status"
-	if [ -z "$(ls -A "$CONFIG_DIR")" ]; then
+	if ! grep -q '^[[:space:]]*portal_url[[:space:]]*=' "$CONFIG_FILE" 2>/dev/null; then
+		say "firezoned has no portal yet (state not_configured): run install.sh again with --api-url wss://<your portal>, or set portal_url in $CONFIG_FILE and run: systemctl restart firezoned"
+	fi
+	if [ ! -f "$CONFIG_DIR/token" ]; then
 		say "for a headless (service account) client, put the token in $CONFIG_DIR/token (mode 0600) and run: systemctl restart firezoned"
 	fi
 }
@@ -299,6 +385,7 @@ do_uninstall() {
 	fi
 }
 
+check_api_url
 preflight
 case $MODE in
 install) do_install ;;

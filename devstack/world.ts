@@ -135,7 +135,11 @@ export class DevWorld {
   async startDaemon(tun: string, env: Record<string, string> = {}): Promise<Proc> {
     mkdirSync(join(this.tmp, "run"), { recursive: true });
     const p = this.start("firezoned", this.world.client, [FIREZONED], {
+      // The devstack portal is plaintext; the daemon accepts it only with this explicit opt-in.
       FIREZONE_API_URL: `ws://${this.world.portalFromClient}:8080`,
+      FIREZONE_ALLOW_INSECURE_PORTAL: "1",
+      // Never the host's own configuration file.
+      FIREZONE_CONFIG: join(this.tmp, "firezoned.conf"),
       FIREZONE_SOCKET: this.socket,
       FIREZONE_STATE_DIR: join(this.tmp, "state"),
       FIREZONE_LOG_DIR: join(this.tmp, "log"),

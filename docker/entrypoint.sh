@@ -23,6 +23,10 @@ group=${FIREZONE_GROUP:-firezone}
 getent group "$group" >/dev/null 2>&1 ||
 	die "group '$group' does not exist in the image; rebuild it from the project's Dockerfile or set FIREZONE_GROUP."
 
+if [ -z "${FIREZONE_API_URL:-}" ] && [ ! -f "${FIREZONE_CONFIG:-/etc/firezoned/firezoned.conf}" ]; then
+	say "no portal configured: firezoned reports not_configured until you pass -e FIREZONE_API_URL=wss://<your portal> (or mount a firezoned.conf; see docs/configuration.md)"
+fi
+
 case ${FIREZONE_TOKEN:-} in
 "")
 	if [ ! -f "${FIREZONE_TOKEN_FILE:-/etc/firezoned/token}" ]; then

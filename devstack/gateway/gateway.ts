@@ -51,7 +51,8 @@ export class Gateway {
     const log = options.logger;
     this.#channel = new PhoenixChannel(
       {
-        url: portalWebSocketUrl(options.portalUrl, "gateway"),
+        // The devstack portal is plaintext; this gateway exists only there.
+        url: portalWebSocketUrl(options.portalUrl, "gateway", { allowInsecure: true }),
         token: options.token,
         topic: "gateway",
         joinPayload: () => ({

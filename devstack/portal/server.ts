@@ -23,10 +23,12 @@ export interface PortalOptions {
   accessAckTimeoutMs?: number;
   /** Lifetime of tokens minted by the browser sign-in. Default 7 days. */
   signInTokenTtlMs?: number;
+  /** Serve HTTPS/WSS with this PEM certificate and key (tests of the client's TLS checks). */
+  tls?: { cert: string; key: string };
 }
 
 export interface Portal {
-  /** `http://host:port`: the base URL for FIREZONE_API_URL and the sign-in page. */
+  /** `http://host:port` (`https://` with `tls`): the base URL for FIREZONE_API_URL and the sign-in page. */
   readonly url: string;
   readonly port: number;
   readonly store: Store;
@@ -60,6 +62,7 @@ export function startPortal(options: PortalOptions): Portal {
   const server: Server<WsData> = Bun.serve<WsData>({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
+    ...(options.tls ? { tls: options.tls } : {}),
     async fetch(req, srv) {
       const url = new URL(req.url);
       const m = /^\/(client|gateway)\/websocket$/.exec(url.pathname);
@@ -176,7 +179,7 @@ export function startPortal(options: PortalOptions): Portal {
     }
   }, options.pollMs ?? 100);
 
-  const url = `http://${server.hostname}:${server.port}`;
+  const url = `${options.tls ? "https" : "http"}://${server.hostname}:${server.port}`;
   log.info("portal listening", { url, db: options.dbPath });
   return {
     url,

@@ -5,8 +5,10 @@ export const EXIT = {
   ok: 0,
   other: 1,
   usage: 64,
+  dataError: 65,
   unavailable: 69,
   noPermission: 77,
+  config: 78,
 } as const;
 
 const BY_CODE: Partial<Record<ErrorCode, number>> = {
@@ -19,6 +21,7 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   unknown_method: EXIT.unavailable,
   // The socket is served by something other than root's firezoned: the real daemon is not reachable.
   untrusted_daemon: EXIT.unavailable,
+  not_configured: EXIT.config,
 };
 
 export function exitCodeFor(err: unknown): number {
@@ -28,6 +31,9 @@ export function exitCodeFor(err: unknown): number {
 
 /** A usage mistake on the command line (exit 64). */
 export class UsageError extends Error {}
+
+/** Input that is not what it should be, e.g. a token file that is binary or too large (exit 65). */
+export class DataError extends Error {}
 
 /** Ends the command with `code` after it has already printed what it had to say. */
 export class SilentExit extends Error {

@@ -11,7 +11,8 @@ export interface CliIo {
   out: (text: string) => void;
   err: (text: string) => void;
   env: Record<string, string | undefined>;
-  readStdin: () => Promise<string>;
+  /** Reads standard input, but stops after `maxBytes + 1` bytes, so a huge input is refused early. */
+  readStdin: (maxBytes: number) => Promise<Uint8Array>;
   /** Whether standard output is a terminal. */
   isTty: () => boolean;
   /** Called once before exit: writes what out/err collected. */
@@ -30,7 +31,7 @@ export const processIo: CliIo = {
     pendingErr += text;
   },
   env: process.env,
-  readStdin: () => Bun.stdin.text(),
+  readStdin: (maxBytes) => readBounded(Bun.stdin.stream(), maxBytes),
   isTty: () => (require("node:tty") as typeof import("node:tty")).isatty(1),
   flush: async () => {
     const [out, err] = [pendingOut, pendingErr];
@@ -39,6 +40,24 @@ export const processIo: CliIo = {
     if (err) await Bun.write(Bun.stderr, err);
   },
 };
+
+/** Collects a stream's bytes up to `maxBytes + 1`, then stops reading. */
+export async function readBounded(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    while (length <= maxBytes) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      length += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes + 1);
+}
 
 /** Global options, taken out of argv before the subcommand parses the rest. */
 export interface GlobalOptions {

@@ -2,7 +2,7 @@
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage } from "citty";
 import { FzError, VERSION } from "../types/index.ts";
 import { parseFlags } from "./_flags.ts";
-import { EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
+import { DataError, EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
 import { type CliIo, processIo, setContext } from "./io.ts";
 import { resourcesCommand } from "./resources.ts";
 import { signInCommand } from "./sign_in.ts";
@@ -38,7 +38,9 @@ Options:
   --json          machine-readable output (status, resources, version, sign-in, sign-out)
   -h, --help      help for firezonectl or for one command
 
-Exit codes: 0 ok, 64 usage error, 69 firezoned unreachable, 77 permission denied, 1 other error.
+Exit codes: 0 ok, 64 usage error, 65 bad input (a token that is binary or over 8 KiB),
+69 firezoned unreachable, 77 permission denied, 78 firezoned has no portal configured
+(see /etc/firezoned/firezoned.conf), 1 other error.
 Members of group 'firezone' and root may use firezoned.
 `;
 
@@ -92,6 +94,10 @@ async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
     if (err instanceof UsageError || (err as { name?: string }).name === "CLIError") {
       io.err(`firezonectl: ${(err as Error).message}\nSee 'firezonectl --help'.\n`);
       return EXIT.usage;
+    }
+    if (err instanceof DataError) {
+      io.err(`firezonectl: ${err.message}\n`);
+      return EXIT.dataError;
     }
     if (err instanceof FzError) {
       io.err(`firezonectl: ${err.message}\n`);

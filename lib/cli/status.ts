@@ -3,6 +3,7 @@ import type { Status } from "../ipc/index.ts";
 import { io, printJson, request } from "./io.ts";
 
 const STATE_TEXT: Record<Status["state"], string> = {
+  not_configured: "Not configured",
   signed_out: "Signed out",
   connecting: "Connecting",
   connected: "Connected",
@@ -25,8 +26,10 @@ export function formatStatus(st: Status): string {
   if (st.interfaceName || st.addresses?.length) {
     field("Interface", [st.interfaceName, ...(st.addresses ?? [])].filter(Boolean).join(" "));
   }
-  if (st.state !== "signed_out") field("Resources", String(st.resourceCount));
-  if (st.lastError) field("Last error", st.lastError);
+  if (st.portalUrl) field("Portal", st.portalUrl);
+  if (st.state !== "signed_out" && st.state !== "not_configured")
+    field("Resources", String(st.resourceCount));
+  if (st.lastError) field(st.state === "not_configured" ? "Problem" : "Last error", st.lastError);
   field("Daemon", `firezoned ${st.daemonVersion}, pid ${st.pid}, up ${duration(st.uptimeSeconds)}`);
   if (st.state === "signed_out" && st.mode === "interactive") {
     lines.push("", "Sign in with the Firezone tray, or: firezonectl sign-in --token-stdin");

@@ -1,5 +1,22 @@
-// The daemon's settings, read once from the environment at start (tests override every path).
+// The daemon's settings, read once at start: firezoned.conf, then the environment on top (tests
+// override every path). There is no built-in portal: without a URL the daemon runs `not_configured`.
+import { X509Certificate } from "node:crypto";
+import { parsePortalUrl } from "../portal/index.ts";
 import { FzError } from "../types/index.ts";
+import { readConfigFile, readRootFile } from "./config_file.ts";
+import { parseBool } from "./config_keys.ts";
+
+/** Where the session's portal is, or why there is none (the message names the file, key and fix). */
+export type PortalConfig =
+  | {
+      configured: true;
+      /** The base URL as configured, already checked by parsePortalUrl. */
+      url: string;
+      allowInsecure: boolean;
+      /** PEM text of the extra CAs from ca_file, or null for the system's only. */
+      ca: string | null;
+    }
+  | { configured: false; message: string };
 
 export interface DaemonConfig {
   socketPath: string;
@@ -9,7 +26,11 @@ export interface DaemonConfig {
   stateDir: string;
   logDir: string;
   tunName: string;
-  apiUrl: string;
+  /** The configuration file that was read (or would have been). */
+  configFile: string;
+  portal: PortalConfig;
+  /** Set when the configuration file could not be used; the daemon logs it and runs not_configured. */
+  configProblem: string | null;
   tokenFile: string;
   /** FIREZONE_TOKEN's value, or the contents of the file it names (Docker secrets). */
   envToken: string | null;
@@ -22,24 +43,50 @@ export const DEFAULTS = {
   stateDir: "/var/lib/firezoned",
   logDir: "/var/log/firezoned",
   tunName: "tun-firezone",
-  apiUrl: "ws://127.0.0.1:8080",
+  configFile: "/etc/firezoned/firezoned.conf",
   tokenFile: "/etc/firezoned/token",
 } as const;
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
+const MAX_CA_BYTES = 1024 * 1024;
 
-/** Reads FIREZONE_* variables; deletes FIREZONE_TOKEN from `env` so children never inherit it. */
-export function loadDaemonConfig(env: Record<string, string | undefined>): DaemonConfig {
-  const level = env.FIREZONE_LOG_LEVEL ?? "info";
-  if (!(LEVELS as readonly string[]).includes(level)) {
-    throw new FzError("invalid_request", `FIREZONE_LOG_LEVEL='${level}' is not one of ${LEVELS.join(", ")}`);
+/** Reads ca_file: root's, not writable by others, one or more PEM certificates. Throws with the fix. */
+export function loadCaFile(path: string): string {
+  const text = readRootFile(path, MAX_CA_BYTES, "644");
+  if (text === "missing")
+    throw new Error(`ca_file ${path} does not exist; copy the portal's CA certificate (PEM) there`);
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    throw new Error(`ca_file ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  for (const [i, pem] of blocks.entries()) {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new Error(`ca_file ${path}: certificate ${i + 1} does not parse (${(err as Error).message})`);
+    }
   }
+  return blocks.join("\n");
+}
+
+/** Reads FIREZONE_* variables and the configuration file; deletes FIREZONE_TOKEN from `env`. */
+export function loadDaemonConfig(env: Record<string, string | undefined>): DaemonConfig {
   const socketPath = env.FIREZONE_SOCKET || DEFAULTS.socketPath;
   if (!socketPath.startsWith("/")) {
     throw new FzError("invalid_request", `FIREZONE_SOCKET must be an absolute path, got '${socketPath}'`);
   }
+  const configFile = env.FIREZONE_CONFIG || DEFAULTS.configFile;
+  if (!configFile.startsWith("/")) {
+    throw new FzError("invalid_request", `FIREZONE_CONFIG must be an absolute path, got '${configFile}'`);
+  }
+  const file = readConfigFile(configFile);
+  const settings = file.status === "ok" ? file.settings : {};
+  const level = env.FIREZONE_LOG_LEVEL ?? settings.log_level ?? "info";
+  if (!(LEVELS as readonly string[]).includes(level)) {
+    throw new FzError("invalid_request", `FIREZONE_LOG_LEVEL='${level}' is not one of ${LEVELS.join(", ")}`);
+  }
   const envToken = env.FIREZONE_TOKEN ?? null;
   delete env.FIREZONE_TOKEN;
+  const configProblem = file.status === "invalid" ? file.message : null;
   return {
     socketPath,
     defaultSocket: socketPath === DEFAULTS.socketPath,
@@ -47,9 +94,60 @@ export function loadDaemonConfig(env: Record<string, string | undefined>): Daemo
     stateDir: env.FIREZONE_STATE_DIR || DEFAULTS.stateDir,
     logDir: env.FIREZONE_LOG_DIR || DEFAULTS.logDir,
     tunName: env.FIREZONE_TUN_NAME || DEFAULTS.tunName,
-    apiUrl: env.FIREZONE_API_URL || DEFAULTS.apiUrl,
+    configFile,
+    portal: configProblem
+      ? { configured: false, message: `The configuration is not usable: ${configProblem}` }
+      : portalConfig(env, file.status === "ok" ? file : null, configFile),
+    configProblem,
     tokenFile: env.FIREZONE_TOKEN_FILE || DEFAULTS.tokenFile,
     envToken: envToken === "" ? null : envToken,
     logLevel: level as DaemonConfig["logLevel"],
   };
+}
+
+function portalConfig(
+  env: Record<string, string | undefined>,
+  file: Extract<ReturnType<typeof readConfigFile>, { status: "ok" }> | null,
+  path: string,
+): PortalConfig {
+  const settings = file?.settings ?? {};
+  const at = (key: "portal_url" | "allow_insecure_portal" | "ca_file") =>
+    `${key} in ${path} line ${file?.lineOf[key] ?? "?"}`;
+
+  let allowInsecure = settings.allow_insecure_portal ?? false;
+  const insecureEnv = env.FIREZONE_ALLOW_INSECURE_PORTAL;
+  if (insecureEnv !== undefined && insecureEnv !== "") {
+    const b = parseBool(insecureEnv);
+    if (!b.ok)
+      return { configured: false, message: `FIREZONE_ALLOW_INSECURE_PORTAL ${b.message} (use 1 or 0)` };
+    allowInsecure = b.value;
+  }
+
+  const fromEnv = Boolean(env.FIREZONE_API_URL);
+  const url = env.FIREZONE_API_URL || settings.portal_url;
+  if (!url) {
+    return {
+      configured: false,
+      message:
+        `No portal URL: set portal_url in ${path}, or run ` +
+        "sudo sh install.sh --api-url wss://portal.example.com (see docs/configuration.md)",
+    };
+  }
+  try {
+    parsePortalUrl(url, { allowInsecure });
+  } catch (err) {
+    return {
+      configured: false,
+      message: `${fromEnv ? "FIREZONE_API_URL" : at("portal_url")}: ${(err as Error).message}`,
+    };
+  }
+  let ca: string | null = null;
+  if (settings.ca_file) {
+    try {
+      ca = loadCaFile(settings.ca_file);
+    } catch (err) {
+      return { configured: false, message: `${at("ca_file")}: ${(err as Error).message}` };
+    }
+  }
+  return { configured: true, url, allowInsecure, ca };
 }

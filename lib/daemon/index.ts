@@ -3,7 +3,9 @@
  * log, the session state machine, and the IPC handlers that expose them.
  */
 export { type AuditSink, createAuditSink } from "./audit.ts";
-export { type DaemonConfig, DEFAULTS, loadDaemonConfig } from "./config.ts";
+export { type DaemonConfig, DEFAULTS, loadCaFile, loadDaemonConfig, type PortalConfig } from "./config.ts";
+export { type ConfigFileResult, readConfigFile, readRootFile } from "./config_file.ts";
+export { CONFIG_KEYS, type ConfigKey, type FileSettings, parseBool } from "./config_keys.ts";
 export { Daemon, type DaemonOptions } from "./daemon.ts";
 export { loadDeviceId } from "./device_id.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";

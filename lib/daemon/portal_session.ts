@@ -1,4 +1,5 @@
-// The portal-backed session: signed_out -> connecting -> connected <-> reconnecting. It turns the
+// The portal-backed session: signed_out -> connecting -> connected <-> reconnecting, or for good
+// not_configured when the daemon has no usable portal URL. It turns the
 // portal's events into the tunnel's configuration: interface addresses on `init`, one WireGuard peer
 // per gateway, and routes for exactly the resources the actor may reach.
 import type { IpcResource } from "../ipc/index.ts";
@@ -9,9 +10,11 @@ import {
   type PortalClientEvents,
   type PortalClientOptions,
   PortalRequestError,
+  portalWebUrl,
 } from "../portal/index.ts";
 import { FzError, type Resource } from "../types/index.ts";
 import { generatePrivateKey, type Logger, publicKeyOf } from "../util/index.ts";
+import type { PortalConfig } from "./config.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
 import type { TunnelControl } from "./tunnel_control.ts";
 import { type AppliedPeers, peerChanges, planTunnel } from "./tunnel_plan.ts";
@@ -28,7 +31,8 @@ export interface PortalLike {
 }
 
 export interface PortalSessionOptions {
-  apiUrl: string;
+  /** Where the portal is; without one the session stays `not_configured` and never dials. */
+  portal: PortalConfig;
   deviceId: string;
   deviceName?: string;
   version: string;
@@ -42,7 +46,7 @@ export interface PortalSessionOptions {
 type State = SessionSnapshot["state"];
 
 export class PortalSession implements Session {
-  #state: State = "signed_out";
+  #state: State;
   #portal: PortalLike | null = null;
   #privateKey: string | null = null;
   #account: string | undefined;
@@ -61,11 +65,16 @@ export class PortalSession implements Session {
   /** Bumped by every sign-in and sign-out, so work begun for an older session does nothing. */
   #generation = 0;
 
-  constructor(private readonly opts: PortalSessionOptions) {}
+  constructor(private readonly opts: PortalSessionOptions) {
+    this.#state = opts.portal.configured ? "signed_out" : "not_configured";
+    if (!opts.portal.configured) this.#lastError = opts.portal.message;
+  }
 
   snapshot(): SessionSnapshot {
+    const portal = this.opts.portal;
     return {
       state: this.#state,
+      ...(portal.configured ? { portalUrl: portalWebUrl(portal.url) } : {}),
       ...(this.#account ? { account: this.#account } : {}),
       ...(this.#actor ? { actor: this.#actor } : {}),
       ...(this.#addresses.length
@@ -85,6 +94,8 @@ export class PortalSession implements Session {
   }
 
   async signIn(token: string, _hints: SignInHints): Promise<void> {
+    const config = this.opts.portal;
+    if (!config.configured) throw new FzError("not_configured", config.message);
     if (this.#portal) await this.#teardown();
     const generation = ++this.#generation;
     this.#privateKey = generatePrivateKey();
@@ -92,7 +103,9 @@ export class PortalSession implements Session {
     this.#setState("connecting");
     const create = this.opts.createPortal ?? ((o: PortalClientOptions) => new PortalClient(o));
     const portal = create({
-      url: this.opts.apiUrl,
+      url: config.url,
+      allowInsecure: config.allowInsecure,
+      ca: config.ca,
       token,
       publicKey: publicKeyOf(this.#privateKey),
       deviceId: this.opts.deviceId,
@@ -117,6 +130,7 @@ export class PortalSession implements Session {
   }
 
   async signOut(reason: string): Promise<void> {
+    if (!this.opts.portal.configured) return;
     if (this.#state === "signed_out" && !this.#portal) return;
     this.opts.logger.info("signing out", { reason });
     await this.#teardown();

@@ -21,14 +21,18 @@ const HELP = `firezoned ${VERSION}: the Firezone client daemon. Owns the tunnel 
 Usage: firezoned [--help] [--version]
 
 Runs in the foreground as root (under systemd, Type=notify, or as a container's main process).
-Environment:
+Settings come from /etc/firezoned/firezoned.conf (portal_url, allow_insecure_portal, ca_file,
+log_level; see docs/configuration.md); these variables override it:
+  FIREZONE_CONFIG      the configuration file (default /etc/firezoned/firezoned.conf)
+  FIREZONE_API_URL     portal URL, wss://... (overrides portal_url)
+  FIREZONE_ALLOW_INSECURE_PORTAL
+                       1 accepts a plaintext ws:// portal URL (labs and the devstack only)
   FIREZONE_TOKEN       service-account token (or a path to a file holding it); enables service mode
   FIREZONE_TOKEN_FILE  service-token file (default /etc/firezoned/token; must be root's, mode 0600)
   FIREZONE_SOCKET      IPC socket path (default /run/firezoned/ipc.sock)
   FIREZONE_GROUP       group allowed to operate the tunnel (default firezone)
   FIREZONE_STATE_DIR   state directory (default /var/lib/firezoned)
   FIREZONE_LOG_DIR     firezoned.log and audit.log (default /var/log/firezoned)
-  FIREZONE_API_URL     portal URL
   FIREZONE_TUN_NAME    tunnel device name (default tun-firezone)
   FIREZONE_LOG_LEVEL   debug, info, warn or error (default info)
 `;
@@ -129,8 +133,11 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     },
   });
   for (const line of await tunnel.cleanupStale()) log.info("cleaned up after a previous run", { what: line });
+  if (config.configProblem)
+    log.error("the configuration file is not usable", { problem: config.configProblem });
+  if (!config.portal.configured) log.warn("not configured", { fix: config.portal.message });
   session = new PortalSession({
-    apiUrl: config.apiUrl,
+    portal: config.portal,
     deviceId: loadDeviceId(config.stateDir),
     deviceName: hostname(),
     version: VERSION,
@@ -166,7 +173,10 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
   });
   sdNotify(`READY=1\nSTATUS=listening on ${config.socketPath}\nMAINPID=${process.pid}`);
 
-  if (token) {
+  if (token && !config.portal.configured) {
+    // A service token is never sent anywhere but a configured portal.
+    log.warn("a service token is present but there is no portal URL; not signing in");
+  } else if (token) {
     session
       .signIn(token.token, {})
       .catch((err: Error) => log.warn("service sign-in failed", { reason: err.message }));

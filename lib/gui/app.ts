@@ -217,7 +217,20 @@ export class App {
           });
           return;
         }
-        const pending = this.flow.start(settings.authUrl, settings.account);
+        // The user's own setting first, else the portal the daemon is configured with (root's
+        // choice, already checked by the daemon against allow_insecure_portal).
+        const authUrl = settings.authUrl ?? this.view.status?.portalUrl ?? null;
+        if (!authUrl) {
+          this.notify({
+            summary: "No Firezone portal configured",
+            body:
+              this.view.status?.state === "not_configured"
+                ? (this.view.status.lastError ?? "firezoned has no portal URL; ask your administrator.")
+                : `Set "authUrl" in ${settings.configFile} (or FIREZONE_AUTH_URL), or ask your administrator to set portal_url in /etc/firezoned/firezoned.conf.`,
+          });
+          return;
+        }
+        const pending = this.flow.start(authUrl, settings.account);
         this.setView({ signingIn: true });
         logger.info("opening the sign-in page", { url: pending.url.split("?")[0] });
         try {

@@ -26,7 +26,7 @@ export { type Notification, Notifier } from "./notifier.ts";
 export { type Problem, problemFrom } from "./problem.ts";
 export { run } from "./run.ts";
 export { connectSessionBus, sessionBusAddress } from "./session_bus.ts";
-export { DEFAULT_AUTH_URL, type GuiSettings, loadSettings, type SettingsResult } from "./settings.ts";
+export { type GuiSettings, loadSettings, type SettingsResult } from "./settings.ts";
 export {
   type CompleteResult,
   type PendingSignIn,

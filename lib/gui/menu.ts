@@ -71,6 +71,9 @@ function sessionSection(view: TrayView): MenuNode[] {
       ];
     case "connecting":
       return [info("Signing in..."), signOut];
+    case "not_configured":
+      // The message names the file and key to set; sign-in cannot work until then.
+      return [info("Not configured: firezoned has no portal"), ...(s.lastError ? [info(s.lastError)] : [])];
   }
   if (service) return [info("Signed out (service mode: ask your administrator)")];
   if (view.signingIn)

@@ -17,8 +17,11 @@ It talks to firezoned (your user must be in group 'firezone'), opens the sign-in
 browser, keeps the sign-in token in the desktop keyring and shows notifications.
 
 Settings: ~/.config/firezone/gui.json  {"authUrl": "https://...", "accountSlug": "..."}
+Without an authUrl, the sign-in page is on the portal firezoned is configured with.
 Environment (overrides the file):
-  FIREZONE_AUTH_URL    portal sign-in base URL (default http://127.0.0.1:8080)
+  FIREZONE_AUTH_URL    portal sign-in base URL, https:// (default: firezoned's portal)
+  FIREZONE_ALLOW_INSECURE_PORTAL
+                       1 accepts a plaintext http:// FIREZONE_AUTH_URL (labs only)
   FIREZONE_ACCOUNT     account slug
   FIREZONE_SOCKET      firezoned's socket (default /run/firezoned/ipc.sock)
   FIREZONE_LOG_LEVEL   debug, info, warn or error (default info)

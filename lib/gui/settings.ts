@@ -1,5 +1,6 @@
 // Where the GUI finds the portal, the account and its sockets. Environment variables override the
-// per-user file ~/.config/firezone/gui.json, which overrides the defaults.
+// per-user file ~/.config/firezone/gui.json, which overrides the defaults. There is no default
+// portal: without an authUrl the sign-in page comes from the daemon's configured portal.
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -7,12 +8,14 @@ import * as v from "valibot";
 import { DEFAULT_SOCKET } from "../ipc/index.ts";
 import type { LogLevel } from "../util/index.ts";
 
-/** The devstack portal's address, the same default as the daemon's FIREZONE_API_URL. */
-export const DEFAULT_AUTH_URL = "http://127.0.0.1:8080";
-
 export interface GuiSettings {
-  /** Base URL of the portal's sign-in pages. */
-  authUrl: string;
+  /**
+   * Base URL of the portal's sign-in pages, from FIREZONE_AUTH_URL or "authUrl"; null means "the
+   * daemon's portal" (its status carries `portalUrl`).
+   */
+  authUrl: string | null;
+  /** A plaintext http:// authUrl was explicitly allowed (labs and the devstack only). */
+  allowInsecure: boolean;
   /** Account slug; without one, Sign In explains where to set it. */
   account: string | null;
   /** firezoned's IPC socket. */
@@ -30,6 +33,7 @@ export interface GuiSettings {
 const FileSchema = v.object({
   authUrl: v.optional(v.pipe(v.string(), v.url("authUrl must be a URL such as https://app.firezone.dev"))),
   accountSlug: v.optional(v.pipe(v.string(), v.regex(/^[\w.-]{1,100}$/, "accountSlug must be a plain slug"))),
+  allowInsecurePortal: v.optional(v.boolean("allowInsecurePortal must be true or false")),
 });
 
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -57,6 +61,32 @@ function readFile(path: string, warnings: string[]): v.InferOutput<typeof FileSc
   return {};
 }
 
+/** An https URL, or http with the opt-in; anything else is dropped with a warning that says why. */
+function checkAuthUrl(
+  url: string | null,
+  source: string,
+  allowInsecure: boolean,
+  warnings: string[],
+): string | null {
+  if (!url) return null;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    warnings.push(`ignoring ${source}: '${url.slice(0, 200)}' is not a URL`);
+    return null;
+  }
+  if (u.protocol === "https:") return url;
+  if (u.protocol === "http:" && allowInsecure) return url;
+  warnings.push(
+    u.protocol === "http:"
+      ? `ignoring ${source}: '${url.slice(0, 200)}' is plaintext http, which would expose the sign-in. Use https://, ` +
+          'or for a lab set "allowInsecurePortal": true (or FIREZONE_ALLOW_INSECURE_PORTAL=1)'
+      : `ignoring ${source}: '${url.slice(0, 200)}' is not an https:// URL`,
+  );
+  return null;
+}
+
 /** Reads the settings for the user whose environment this is. */
 export function loadSettings(env: Record<string, string | undefined>): SettingsResult {
   const warnings: string[] = [];
@@ -73,14 +103,15 @@ export function loadSettings(env: Record<string, string | undefined>): SettingsR
   const configFile = join(env.XDG_CONFIG_HOME || join(home, ".config"), "firezone", "gui.json");
   const file = readFile(configFile, warnings);
 
-  let authUrl = env.FIREZONE_AUTH_URL || file.authUrl || DEFAULT_AUTH_URL;
-  try {
-    const u = new URL(authUrl);
-    if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error("not http(s)");
-  } catch {
-    warnings.push(`FIREZONE_AUTH_URL '${authUrl}' is not an http(s) URL; using ${DEFAULT_AUTH_URL}`);
-    authUrl = DEFAULT_AUTH_URL;
-  }
+  const insecureEnv = env.FIREZONE_ALLOW_INSECURE_PORTAL;
+  const allowInsecure = insecureEnv ? insecureEnv === "1" : (file.allowInsecurePortal ?? false);
+  const source = env.FIREZONE_AUTH_URL ? "FIREZONE_AUTH_URL" : `"authUrl" in ${configFile}`;
+  const authUrl = checkAuthUrl(
+    env.FIREZONE_AUTH_URL || file.authUrl || null,
+    source,
+    allowInsecure,
+    warnings,
+  );
   const level = env.FIREZONE_LOG_LEVEL ?? "info";
   const runtimeDir = join(runtime, "firezone");
   return {
@@ -88,6 +119,7 @@ export function loadSettings(env: Record<string, string | undefined>): SettingsR
     warnings,
     settings: {
       authUrl,
+      allowInsecure,
       account: env.FIREZONE_ACCOUNT || file.accountSlug || null,
       daemonSocket: env.FIREZONE_SOCKET || DEFAULT_SOCKET,
       runtimeDir,

@@ -37,6 +37,9 @@ export function trayState(view: TrayView): TrayState {
       return "reconnecting";
     case "connecting":
       return "signing_in";
+    case "not_configured":
+      // The administrator has to act before anything works: the same look as an unreachable daemon.
+      return "error";
     default:
       return "signed_out";
   }
@@ -68,6 +71,8 @@ export function tooltip(view: TrayView): { title: string; body: string } {
       return { title: "Firezone: Reconnecting", body: s.lastError ?? "Lost the portal; retrying" };
     case "connecting":
       return { title: "Firezone: Connecting", body: "Signing in to the portal" };
+    case "not_configured":
+      return { title: "Firezone: Not configured", body: s.lastError ?? "firezoned has no portal URL" };
     default:
       return {
         title: "Firezone: Signed out",

@@ -29,6 +29,7 @@ export {
   EventSchema,
   type Hello,
   type IpcResource,
+  MAX_TOKEN_LENGTH,
   type MethodName,
   methods,
   type Params,

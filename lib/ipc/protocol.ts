@@ -11,7 +11,17 @@ export type Role = "admin" | "operator";
 
 const Empty = v.strictObject({});
 
-export const SessionState = v.picklist(["signed_out", "connecting", "connected", "reconnecting"]);
+/** `not_configured`: the daemon has no usable portal URL; `lastError` says which file and key to set. */
+export const SessionState = v.picklist([
+  "not_configured",
+  "signed_out",
+  "connecting",
+  "connected",
+  "reconnecting",
+]);
+
+/** Longest sign-in token accepted (bytes of visible ASCII). */
+export const MAX_TOKEN_LENGTH = 8192;
 
 export const ResourceSchema = v.object({
   id: v.string(),
@@ -35,6 +45,8 @@ export const StatusSchema = v.object({
   interfaceName: v.optional(v.string()),
   resourceCount: v.number(),
   lastError: v.optional(v.string()),
+  /** The portal's base URL as a web address (https://...), so a GUI can open its sign-in page. */
+  portalUrl: v.optional(v.string()),
 });
 
 export const EventSchema = v.variant("kind", [
@@ -70,7 +82,14 @@ export const methods = {
       token: v.pipe(
         v.string(),
         v.minLength(1, "token must not be empty"),
-        v.maxLength(8192, "token is too long"),
+        v.maxLength(
+          MAX_TOKEN_LENGTH,
+          `token is longer than ${MAX_TOKEN_LENGTH} characters; is it really a token?`,
+        ),
+        v.regex(
+          /^[\x21-\x7e]+$/,
+          "token holds spaces, control characters or non-ASCII bytes; a token is one word of visible ASCII. Copy it again",
+        ),
       ),
       accountSlug: v.optional(v.pipe(v.string(), v.maxLength(256))),
       actorName: v.optional(v.pipe(v.string(), v.maxLength(256))),

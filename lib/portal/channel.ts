@@ -29,10 +29,32 @@ export interface SocketLike {
   close(code?: number, reason?: string): void;
 }
 
-export type SocketFactory = (url: string, headers: Record<string, string>) => SocketLike;
+/** TLS settings for `wss://`: the CA certificates (PEM) to trust, replacing the runtime's list. */
+export interface ChannelTls {
+  ca?: string[];
+}
 
-const defaultSocketFactory: SocketFactory = (url, headers) =>
-  new WebSocket(url, { headers }) as unknown as SocketLike;
+export type SocketFactory = (url: string, headers: Record<string, string>, tls?: ChannelTls) => SocketLike;
+
+// Certificates are always verified (Bun's default, never switched off here); `ca` only widens the
+// set of trusted roots.
+const defaultSocketFactory: SocketFactory = (url, headers, tls) =>
+  new WebSocket(url, { headers, ...(tls?.ca ? { tls: { ca: tls.ca } } : {}) }) as unknown as SocketLike;
+
+/** What a failed connection says, with the fix when the portal's certificate was the problem. */
+export function describeSocketError(ev: Event): string {
+  const raw = (ev as { message?: unknown }).message;
+  const text = typeof raw === "string" ? raw.replace(/[\u0000-\u001f\u007f-\u009f]/g, "").slice(0, 300) : "";
+  const detail = text.replace(/^WebSocket connection to '[^']*' failed: /, "");
+  if (!detail) return "connection failed";
+  if (/certificate|altname|TLS|SSL/i.test(detail)) {
+    return (
+      `connection failed: ${detail}. The portal's TLS certificate was not accepted: check the portal URL's ` +
+      "host name, and for a portal with a private CA set ca_file (see docs/configuration.md)"
+    );
+  }
+  return `connection failed: ${detail}`;
+}
 
 /** How a channel keeps itself alive and what it runs on; PortalClient passes these through. */
 export interface ChannelTuning {
@@ -46,7 +68,14 @@ export interface ChannelTuning {
   /** Open + join must finish within this. Default 10 s. */
   connectTimeoutMs?: number;
   backoff?: BackoffOptions;
+  /**
+   * How long a joined connection must stay up before the backoff starts over. Default 30 s: three
+   * heartbeats, so a portal (or a proxy) that accepts the join and then drops the connection is
+   * retried on the growing schedule, not every half second by every client.
+   */
+  stableAfterMs?: number;
   createSocket?: SocketFactory;
+  tls?: ChannelTls;
 }
 
 export interface ChannelOptions extends ChannelTuning {
@@ -172,9 +201,11 @@ export class PhoenixChannel {
     this.#h.connecting(this.#backoff.attempt);
     let ws: SocketLike;
     try {
-      ws = (this.#o.createSocket ?? defaultSocketFactory)(this.#o.url, {
-        "X-Authorization": `Bearer ${this.#o.token}`,
-      });
+      ws = (this.#o.createSocket ?? defaultSocketFactory)(
+        this.#o.url,
+        { "X-Authorization": `Bearer ${this.#o.token}` },
+        this.#o.tls,
+      );
     } catch (e) {
       // Only the URL can be wrong here; the message never contains the token.
       this.#lost(`cannot open ${this.#o.url}: ${e instanceof Error ? e.message : String(e)}`);
@@ -199,8 +230,8 @@ export class PhoenixChannel {
       }
       this.#onFrame(frame);
     };
-    ws.onerror = () => {
-      if (ws === this.#ws) this.#lost("connection failed");
+    ws.onerror = (ev) => {
+      if (ws === this.#ws) this.#lost(describeSocketError(ev));
     };
     ws.onclose = (ev) => {
       if (ws !== this.#ws) return;
@@ -259,7 +290,9 @@ export class PhoenixChannel {
       }
       this.#cancel(this.#connectTimer);
       this.#state = "joined";
-      this.#backoff.reset();
+      // Not reset on the join itself: only a connection that stays up counts as a success. The
+      // timer dies with the connection (teardown clears every timer).
+      this.#after(this.#o.stableAfterMs ?? 30_000, () => this.#backoff.reset());
       this.#h.joined(response);
       return;
     }

@@ -1,6 +1,7 @@
 // The daemon's side of the `client` topic: typed, validated events and requestConnection(), on top of
 // a PhoenixChannel that reconnects by itself. A refused token ends in one `signed_out` event.
 
+import { rootCertificates } from "node:tls";
 import * as v from "valibot";
 import type { Resource } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
@@ -17,8 +18,12 @@ import {
 import { portalWebSocketUrl } from "./url.ts";
 
 export interface PortalClientOptions extends ChannelTuning {
-  /** The portal's base URL (`FIREZONE_API_URL`): `ws://host:port`, `wss://...`, or `http(s)://...`. */
+  /** The portal's base URL: `wss://...` or `https://...` (`ws://`, `http://` only with allowInsecure). */
   url: string;
+  /** Accept a plaintext portal URL (the devstack and labs): `allow_insecure_portal`. */
+  allowInsecure?: boolean;
+  /** Extra CA certificates (PEM) trusted for the portal besides the runtime's roots: `ca_file`. */
+  ca?: string | null;
   /** Used only in the `X-Authorization` header; never logged or put in an error. */
   token: string;
   /** This device's WireGuard public key (base64). */
@@ -31,7 +36,7 @@ export interface PortalClientOptions extends ChannelTuning {
 
 /** Every event a PortalClient emits, by name. */
 export interface PortalClientEvents {
-  /** A connection attempt starts (`attempt` counts failures since the last successful join). */
+  /** A connection attempt starts (`attempt` counts failures since the last connection that stayed up). */
   connecting: { attempt: number };
   /** Joined: the full configuration. Sent again after every reconnect; treat it as the whole truth. */
   init: Init;
@@ -70,7 +75,7 @@ export class PortalClient {
   #everJoined = false;
 
   constructor(options: PortalClientOptions) {
-    const { url, token, publicKey, deviceId, deviceName, version, ...tuning } = options;
+    const { url, token, publicKey, deviceId, deviceName, version, allowInsecure, ca, ...tuning } = options;
     this.#log = options.logger;
     const join: ClientJoin = {
       public_key: publicKey,
@@ -80,7 +85,14 @@ export class PortalClient {
       os: "linux",
     };
     this.#channel = new PhoenixChannel(
-      { ...tuning, url: portalWebSocketUrl(url, "client"), token, topic: "client", joinPayload: () => join },
+      {
+        ...tuning,
+        url: portalWebSocketUrl(url, "client", { allowInsecure: allowInsecure ?? false }),
+        ...(ca ? { tls: { ca: [...rootCertificates, ca] } } : {}),
+        token,
+        topic: "client",
+        joinPayload: () => join,
+      },
       {
         connecting: (attempt) => {
           this.#state = this.#everJoined ? "reconnecting" : "connecting";

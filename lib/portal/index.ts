@@ -7,6 +7,8 @@ export {
   type ChannelHandlers,
   type ChannelOptions,
   type ChannelState,
+  type ChannelTls,
+  describeSocketError,
   PhoenixChannel,
   PortalRequestError,
   type SocketFactory,
@@ -36,4 +38,4 @@ export {
   protocol,
   type TokenProblem,
 } from "./protocol.ts";
-export { portalWebSocketUrl } from "./url.ts";
+export { type PortalUrlOptions, parsePortalUrl, portalWebSocketUrl, portalWebUrl } from "./url.ts";

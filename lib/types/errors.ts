@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   "invalid_token",
   "tunnel_error",
   "untrusted_daemon",
+  "not_configured",
   "internal",
 ] as const;
 

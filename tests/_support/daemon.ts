@@ -35,6 +35,11 @@ export async function startDaemon(group: string, extraEnv: Record<string, string
     FIREZONE_STATE_DIR: join(dir, "state"),
     FIREZONE_LOG_DIR: join(dir, "log"),
     FIREZONE_TOKEN_FILE: join(dir, "token"),
+    // Hermetic: never the host's /etc/firezoned/firezoned.conf. The portal is a loopback port nothing
+    // listens on, plaintext by explicit opt-in; a test that wants no portal passes FIREZONE_API_URL "".
+    FIREZONE_CONFIG: join(dir, "firezoned.conf"),
+    FIREZONE_API_URL: "ws://127.0.0.1:9",
+    FIREZONE_ALLOW_INSECURE_PORTAL: "1",
     // A name of its own, so a test daemon's start-up cleanup never touches another tunnel.
     FIREZONE_TUN_NAME: `tfz${Math.random().toString(36).slice(2, 9)}`,
     ...extraEnv,

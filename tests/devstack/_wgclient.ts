@@ -79,6 +79,8 @@ async function applyDetails(d: ConnectionDetails): Promise<void> {
 
 const portal = new PortalClient({
   url: values.portal ?? "ws://127.0.0.1:8080",
+  // A devstack test client: its portal is the plaintext devstack one.
+  allowInsecure: true,
   token: process.env.FIREZONE_TOKEN ?? "",
   publicKey: keys.publicKey,
   deviceId: `wgclient-${crypto.randomUUID()}`,

@@ -161,6 +161,21 @@ describe.skipIf(!canRun)("Docker entrypoint in a namespace standing in for the c
     expect(c.stderr()).toContain("docker exec -i <container> firezonectl sign-in --token-stdin");
   });
 
+  test("without FIREZONE_API_URL the entrypoint says so and firezoned reports not_configured; with it, the portal shows", async () => {
+    const bare = await startContainer({ FIREZONE_TOKEN: TOKEN });
+    await untilHealthy(bare);
+    expect(bare.stderr()).toContain("-e FIREZONE_API_URL=wss://<your portal>");
+    const st = JSON.parse(bare.exec(["firezonectl", "status", "--json"]).out);
+    expect(st).toMatchObject({ state: "not_configured", mode: "service" });
+    expect(bare.exec(healthcheckArgv()).code).toBe(0);
+    const set = await startContainer({ FIREZONE_API_URL: "wss://portal.example.test" });
+    await untilHealthy(set);
+    expect(set.stderr()).not.toContain("no portal configured");
+    expect(JSON.parse(set.exec(["firezonectl", "status", "--json"]).out).portalUrl).toBe(
+      "https://portal.example.test",
+    );
+  });
+
   test("docker stop (SIGTERM to the main process) stops firezoned cleanly with exit 0", async () => {
     const c = await startContainer({ FIREZONE_TOKEN: TOKEN });
     await untilHealthy(c);

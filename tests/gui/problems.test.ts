@@ -131,6 +131,8 @@ describe("firezone-gui problems", () => {
     );
     const notice = failing.notifications.received.find((n) => n.summary === "Cannot open the browser")!;
     expect(notice.body).toContain(failing.openedUrls()[0]!);
+    // No FIREZONE_AUTH_URL: the sign-in page is on the portal the daemon is configured with.
+    expect(failing.openedUrls()[0]).toStartWith("http://127.0.0.1:9/acme?as=gui-client&");
 
     const slow = await desktop({ groups: [group] });
     const b = await slow.startGui({

@@ -42,6 +42,8 @@ beforeAll(async () => {
   gui = await desktop.startGui({
     FIREZONE_SOCKET: daemon.socketPath,
     FIREZONE_AUTH_URL: portal.url,
+    // The devstack portal is plaintext http: the GUI accepts it only with this opt-in.
+    FIREZONE_ALLOW_INSECURE_PORTAL: "1",
     FIREZONE_ACCOUNT: "acme",
     DISPLAY: xvfb.display,
   });

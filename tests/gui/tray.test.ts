@@ -37,6 +37,7 @@ beforeAll(async () => {
   gui = await desktop.startGui({
     FIREZONE_SOCKET: daemon.socketPath,
     FIREZONE_AUTH_URL: "http://127.0.0.1:9/auth",
+    FIREZONE_ALLOW_INSECURE_PORTAL: "1",
     FIREZONE_ACCOUNT: "acme",
   });
 });

@@ -161,6 +161,22 @@ describe("buildMenu", () => {
     expect(menu[0]!.enabled).toBe(false);
   });
 
+  test("not_configured: no Sign In, the daemon's message says what to set; the icon shows an error", () => {
+    const msg =
+      "No portal URL: set portal_url in /etc/firezoned/firezoned.conf, or run sudo sh install.sh --api-url wss://...";
+    const v = view({ status: status({ state: "not_configured", lastError: msg }) });
+    expect(top(buildMenu(v))).toEqual([
+      "Not configured: firezoned has no portal",
+      msg,
+      "---",
+      "About Firezone",
+      "Quit Firezone",
+    ]);
+    expect(JSON.stringify(buildMenu(v))).not.toContain('"sign_in"');
+    expect(trayState(v)).toBe("error");
+    expect(tooltip(v)).toEqual({ title: "Firezone: Not configured", body: msg });
+  });
+
   test("service mode offers no Sign Out", () => {
     const menu = buildMenu(view({ status: status({ state: "connected", mode: "service", actor: "svc" }) }));
     expect(top(menu).slice(0, 2)).toEqual([
@@ -220,10 +236,35 @@ describe("loadSettings", () => {
     const fromEnv = loadSettings({
       ...base,
       FIREZONE_AUTH_URL: "http://127.0.0.1:1",
+      FIREZONE_ALLOW_INSECURE_PORTAL: "1",
       FIREZONE_ACCOUNT: "other",
     });
     expect(fromEnv.ok && fromEnv.settings).toMatchObject({ authUrl: "http://127.0.0.1:1", account: "other" });
     expect(fromEnv.ok && fromEnv.settings.guiSocket).toBe("/run/user/1000/firezone/gui.sock");
+  });
+
+  test("no portal by default: without authUrl the sign-in page comes from the daemon", () => {
+    rmSync(join(dir, ".config/firezone/gui.json"), { force: true });
+    const r = loadSettings(base);
+    expect(r.ok && r.settings.authUrl).toBeNull();
+    expect(r.ok && r.warnings).toEqual([]);
+  });
+
+  test("a plaintext http authUrl is refused with the reason and the opt-in, unless opted in", () => {
+    const r = loadSettings({ ...base, FIREZONE_AUTH_URL: "http://portal.example" });
+    expect(r.ok && r.settings.authUrl).toBeNull();
+    expect(r.ok && r.warnings[0]).toContain("plaintext http");
+    expect(r.ok && r.warnings[0]).toContain("FIREZONE_ALLOW_INSECURE_PORTAL=1");
+    mkdirSync(join(dir, ".config/firezone"), { recursive: true });
+    writeFileSync(
+      join(dir, ".config/firezone/gui.json"),
+      '{"authUrl":"http://lab.example:8080","allowInsecurePortal":true}',
+    );
+    const lab = loadSettings(base);
+    expect(lab.ok && lab.settings.authUrl).toBe("http://lab.example:8080");
+    const other = loadSettings({ ...base, FIREZONE_AUTH_URL: "ftp://portal.example" });
+    expect(other.ok && other.settings.authUrl).toBeNull();
+    rmSync(join(dir, ".config/firezone/gui.json"), { force: true });
   });
 
   test("a broken file is ignored with a warning, not fatal", () => {

@@ -115,13 +115,37 @@ test("an unanswered heartbeat drops the connection after 5 s and retries on the 
   expect(sockets).toHaveLength(1);
   clock.advance(1);
   expect(sockets).toHaveLength(2);
-  // A failed attempt doubles the next delay; a successful join resets it.
+  // A failed attempt doubles the next delay; a join alone does not reset it: the connection dropped
+  // 15 s after its join, before it counted as stable.
   sockets[1]!.onclose?.({ code: 1006, reason: "" } as CloseEvent);
   expect(log.at(-1)).toBe("disconnected connection closed (code 1006) 1000");
   clock.advance(1000);
   join();
   clock.advance(15_000);
-  expect(log.at(-1)).toBe("disconnected heartbeat timeout 500");
+  expect(log.at(-1)).toBe("disconnected heartbeat timeout 2000");
+  channel.stop();
+});
+
+test("the backoff starts over only after a connection has stayed up for 30 s", () => {
+  const { clock, sockets, log, channel, join } = setup();
+  channel.start();
+  // Three joins that each drop at once: 500, 1000, 2000.
+  for (const delay of [500, 1000, 2000]) {
+    const s = join();
+    s.onclose?.({ code: 1006, reason: "" } as CloseEvent);
+    expect(log.at(-1)).toBe(`disconnected connection closed (code 1006) ${delay}`);
+    clock.advance(delay);
+  }
+  // This one stays up, its heartbeats answered, for 30 s; its loss is retried at the first step.
+  const s = join();
+  for (let i = 0; i < 3; i++) {
+    clock.advance(10_000);
+    const hb = s.sent.filter((f) => f.event === "heartbeat").at(-1)!;
+    s.reply(hb.ref, "phoenix");
+  }
+  s.onclose?.({ code: 1006, reason: "" } as CloseEvent);
+  expect(log.at(-1)).toBe("disconnected connection closed (code 1006) 500");
+  expect(sockets).toHaveLength(4);
   channel.stop();
 });
 

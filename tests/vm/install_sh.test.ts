@@ -36,6 +36,28 @@ describe("install.sh", () => {
     expect(r.out).toContain("FIREZONE_BASE_URL");
   });
 
+  test("--api-url is checked before anything else: plaintext needs --allow-insecure-portal, odd characters are refused unechoed", () => {
+    const plain = sh(["--api-url", "ws://10.0.0.1:8080"]);
+    expect(plain.code).toBe(1);
+    expect(plain.err).toContain("is plaintext");
+    expect(plain.err).toContain("--allow-insecure-portal");
+    for (const [url, why] of [
+      ["ftp://portal.example", "must start with wss://"],
+      ["wss://user@portal.example", "carries credentials"],
+      ["wss://", "has no host"],
+    ] as const) {
+      const r = sh([`--api-url=${url}`]);
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(why);
+    }
+    const hostile = sh(["--api-url", "wss://x$(touch /tmp/fz-pwned)\u001b[2J"]);
+    expect(hostile.code).toBe(1);
+    expect(hostile.err).toContain("holds characters a portal URL does not need");
+    expect(hostile.err).not.toContain("\u001b");
+    expect(existsSync("/tmp/fz-pwned")).toBe(false);
+    expect(sh(["--uninstall", "--api-url", "wss://p.example"]).err).toContain("is for installing");
+  });
+
   test("an unknown option exits 64 and shows the usage", () => {
     const r = sh(["--frobnicate"]);
     expect(r.code).toBe(64);

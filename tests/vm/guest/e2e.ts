@@ -62,7 +62,7 @@ try {
   mkdirSync(DROP_IN_DIR, { recursive: true });
   writeFileSync(
     `${DROP_IN_DIR}/vm-e2e.conf`,
-    `[Service]\nNetworkNamespacePath=/run/netns/${world.client}\nEnvironment=FIREZONE_API_URL=ws://${world.portalFromClient}:8080\n`,
+    `[Service]\nNetworkNamespacePath=/run/netns/${world.client}\nEnvironment=FIREZONE_API_URL=ws://${world.portalFromClient}:8080\nEnvironment=FIREZONE_ALLOW_INSECURE_PORTAL=1\n`,
   );
   sh(["systemctl", "daemon-reload"]);
   const restart = sh(["systemctl", "restart", "firezoned"]);

@@ -75,6 +75,41 @@ t_member_status_su() {
 	su -l alice -c "$CTL status --json"
 }
 
+json_field() { # NAME: a string field of the JSON on stdin
+	tr -d "\n" | sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p"
+}
+
+t_not_configured() {
+	json=$(runuser -l alice -c "$CTL status --json") || return 1
+	echo "$json"
+	expect_eq "state without a portal URL" not_configured "$(echo "$json" | json_field state)" || return 1
+	echo "$json" | grep -q "set portal_url in /etc/firezoned/firezoned.conf" || { echo "the status does not name the file and key"; return 1; }
+	echo "$json" | grep -q "install.sh --api-url" || { echo "the status does not name install.sh --api-url"; return 1; }
+	out=$(echo "some-token-0123" | runuser -l alice -c "$CTL sign-in --token-stdin" 2>&1)
+	rc=$?
+	echo "$out"
+	expect_eq "exit code of sign-in while not configured" 78 "$rc"
+}
+
+t_api_url() {
+	printf '# kept by install.sh\nlog_level = debug\n' >/etc/firezoned/firezoned.conf
+	chmod 0644 /etc/firezoned/firezoned.conf
+	SUDO_USER=alice $INSTALL --from-dir "$DIST" --api-url wss://portal.example.test || return 1
+	cat /etc/firezoned/firezoned.conf
+	expect_eq "firezoned.conf owner and mode" "644 root:root" "$(stat -c '%a %U:%G' /etc/firezoned/firezoned.conf)" || return 1
+	grep -qx "log_level = debug" /etc/firezoned/firezoned.conf || { echo "install.sh dropped the log_level line"; return 1; }
+	grep -qx "portal_url = wss://portal.example.test" /etc/firezoned/firezoned.conf || { echo "no portal_url line"; return 1; }
+	json=$(runuser -l alice -c "$CTL status --json") || return 1
+	echo "$json"
+	expect_eq "state after install.sh --api-url" signed_out "$(echo "$json" | json_field state)" &&
+		expect_eq "portalUrl after install.sh --api-url" https://portal.example.test "$(echo "$json" | json_field portalUrl)" || return 1
+	out=$($INSTALL --from-dir "$DIST" --api-url ws://10.9.9.9:8080 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc -ne 0 ] || { echo "install.sh accepted a plaintext portal without --allow-insecure-portal"; return 1; }
+	grep -qx "portal_url = wss://portal.example.test" /etc/firezoned/firezoned.conf || { echo "a refused --api-url changed the file"; return 1; }
+}
+
 t_outsider_refused() {
 	out=$(runuser -l bob -c "$CTL status" 2>&1)
 	rc=$?
@@ -293,6 +328,8 @@ check "firezone-gui, its firezone-fd0020211111:// sign-in handler and its autost
 check "firezoned runs as root with only CAP_NET_ADMIN and no_new_privs" t_only_net_admin
 check "a user in group firezone (runuser -l) gets firezonectl status" t_member_status
 check "a user in group firezone (su -l) gets firezonectl status --json" t_member_status_su
+check "an installed firezoned without a portal URL reports not_configured with the file, the key and install.sh --api-url; sign-in exits 78" t_not_configured
+check "install.sh --api-url writes firezoned.conf (644 root), keeps its other lines, and firezoned uses the URL after the restart" t_api_url
 check "a user outside group firezone gets exit 77 and the usermod fix" t_outsider_refused
 check "root gets firezonectl version --json" t_root_version
 check "under the unit: audit names alice with exe \"?\", and gpasswd -d takes away her right to sign out" t_identity_under_unit

@@ -1,0 +1,71 @@
+// Every key firezoned.conf may hold, as one table: its value's type, how a value is checked and what
+// it is for. A new setting is one new row here, one line in docs/configuration.md, and its use.
+import type { LogLevel } from "../util/index.ts";
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+interface KeySpec<T> {
+  /** One line for errors and for the docs: what the key holds. */
+  what: string;
+  parse(value: string): Parsed<T>;
+}
+
+const TRUE = ["true", "yes", "on", "1"];
+const FALSE = ["false", "no", "off", "0"];
+
+/** A boolean spelled as systemd accepts it: true/false, yes/no, on/off, 1/0. */
+export function parseBool(value: string): Parsed<boolean> {
+  const v = value.toLowerCase();
+  if (TRUE.includes(v)) return { ok: true, value: true };
+  if (FALSE.includes(v)) return { ok: true, value: false };
+  return { ok: false, message: `'${value.slice(0, 40)}' is not a boolean; write true or false` };
+}
+
+const bool = (what: string): KeySpec<boolean> => ({ what, parse: parseBool });
+
+const text = (what: string, max: number): KeySpec<string> => ({
+  what,
+  parse: (value) =>
+    value === ""
+      ? { ok: false, message: "is empty; give a value or remove the line" }
+      : value.length > max
+        ? { ok: false, message: `is longer than ${max} characters` }
+        : { ok: true, value },
+});
+
+const absolutePath = (what: string): KeySpec<string> => ({
+  what,
+  parse: (value) =>
+    value.startsWith("/") && value.length <= 4096
+      ? { ok: true, value }
+      : {
+          ok: false,
+          message: `must be an absolute path such as /etc/firezoned/portal-ca.pem, got '${value.slice(0, 80)}'`,
+        },
+});
+
+const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+export const CONFIG_KEYS = {
+  portal_url: text("the portal's URL, wss://host[:port][/path]", 2048),
+  allow_insecure_portal: bool("accept a plaintext ws:// or http:// portal URL (labs and the devstack only)"),
+  ca_file: absolutePath("a PEM file of CA certificates trusted for the portal, besides the system's"),
+  log_level: {
+    what: "debug, info, warn or error",
+    parse: (value: string): Parsed<LogLevel> =>
+      (LEVELS as readonly string[]).includes(value)
+        ? { ok: true, value: value as LogLevel }
+        : { ok: false, message: `'${value.slice(0, 40)}' is not one of ${LEVELS.join(", ")}` },
+  } satisfies KeySpec<LogLevel>,
+} as const satisfies Record<string, KeySpec<unknown>>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+
+/** The file's settings, typed by the table: only the keys the file sets are present. */
+export type FileSettings = {
+  -readonly [K in ConfigKey]?: Extract<ReturnType<(typeof CONFIG_KEYS)[K]["parse"]>, { ok: true }>["value"];
+};
+
+export function isConfigKey(key: string): key is ConfigKey {
+  return Object.hasOwn(CONFIG_KEYS, key);
+}
