@@ -1,0 +1,494 @@
+// The stub resolver inside firezoned. It listens on UDP and TCP at the addresses it is given, answers
+// names that match a DNS resource with proxy addresses (after telling the daemon, through
+// onResourceQuery, so the way to the resource is being prepared), and forwards every other name to
+// the upstream resolvers. Bad input is dropped and counted; nothing here throws into the daemon.
+import type { Socket, TCPSocketListener, udp } from "bun";
+import { formatIp, type Logger, parseIp, silentLogger } from "../util/index.ts";
+import { buildAnswer, truncateResponse } from "./encode.ts";
+import { Forwarder, type Upstream } from "./forwarder.ts";
+import {
+  CLASS_IN,
+  DnsFormatError,
+  type DnsQuery,
+  flagsOf,
+  HEADER_LENGTH,
+  parseQuery,
+  RCODE,
+  readQuestion,
+  TYPE,
+} from "./message.ts";
+import { type DnsResourceEntry, DnsResourceTable } from "./pattern.ts";
+import {
+  ProxyIpAllocator,
+  type ProxyIpAllocatorOptions,
+  type ProxyIps,
+  ProxyIpsExhaustedError,
+} from "./proxy_ips.ts";
+import { SourceRateLimiter } from "./rate_limit.ts";
+
+export interface ListenAddress {
+  address: string;
+  port: number;
+}
+
+/**
+ * Called when a name matching a resource is asked for A or AAAA. The answer waits for the returned
+ * promise (up to hookTimeoutMs), so the daemon can request the connection before the application
+ * connects. Returning nothing answers at once. A rejection or timeout is logged and the answer sent.
+ */
+export type ResourceQueryHook = (name: string, resourceId: string, ips: ProxyIps) => unknown;
+
+export interface DnsStubLimits {
+  /** Sustained queries per second from one source address (UDP and TCP together). */
+  perSourceQps: number;
+  perSourceBurst: number;
+  /** Forwarded queries waiting for an upstream at once; more are dropped. */
+  maxInFlight: number;
+  maxTcpConnections: number;
+  /** A TCP query longer than this closes its connection (queries are small; answers may not be). */
+  maxTcpQueryBytes: number;
+  /** Queries one TCP connection may have unanswered at once. */
+  maxTcpPipeline: number;
+  tcpIdleSeconds: number;
+}
+
+export const DEFAULT_STUB_LIMITS: DnsStubLimits = {
+  perSourceQps: 2000,
+  perSourceBurst: 4000,
+  maxInFlight: 1024,
+  maxTcpConnections: 128,
+  maxTcpQueryBytes: 4096,
+  maxTcpPipeline: 32,
+  tcpIdleSeconds: 10,
+};
+
+export interface DnsStubOptions {
+  listen: readonly ListenAddress[];
+  upstreams?: readonly Upstream[];
+  resources?: readonly DnsResourceEntry[];
+  onResourceQuery?: ResourceQueryHook;
+  hookTimeoutMs?: number;
+  /** TTL of proxy-address answers, in seconds. */
+  ttl?: number;
+  proxyIps?: ProxyIpAllocatorOptions;
+  limits?: Partial<DnsStubLimits>;
+  upstreamTimeoutMs?: number;
+  upstreamAttempts?: number;
+  logger?: Logger;
+}
+
+export interface DnsStubStats {
+  queries: number;
+  resourceAnswers: number;
+  forwarded: number;
+  upstreamFailures: number;
+  truncated: number;
+  dropped: {
+    malformed: number;
+    rateLimited: number;
+    inFlight: number;
+    tcpOversized: number;
+    tcpConnections: number;
+  };
+}
+
+// The sentinel ranges of our own stub: an upstream in them would be the stub asking itself.
+const SELF_RANGES = ["100.100.111.0/24", "fd00:2021:1111:8000:100:100:111:0/120"];
+
+type UdpSock = udp.Socket<"uint8array">;
+interface TcpState {
+  counted: boolean;
+  buffered: Uint8Array;
+  pending: number;
+  source: string;
+  queue: Uint8Array[];
+}
+
+export class DnsStub {
+  readonly #options: DnsStubOptions;
+  readonly #limits: DnsStubLimits;
+  readonly #log: Logger;
+  readonly #ttl: number;
+  readonly #hookTimeoutMs: number;
+  readonly #proxy: ProxyIpAllocator;
+  readonly #limiter: SourceRateLimiter;
+  readonly #forwarder: Forwarder;
+  #table: DnsResourceTable;
+  #udp: UdpSock[] = [];
+  #tcp: TCPSocketListener<TcpState>[] = [];
+  #tcpOpen = 0;
+  #running = false;
+  readonly #stats: DnsStubStats = {
+    queries: 0,
+    resourceAnswers: 0,
+    forwarded: 0,
+    upstreamFailures: 0,
+    truncated: 0,
+    dropped: { malformed: 0, rateLimited: 0, inFlight: 0, tcpOversized: 0, tcpConnections: 0 },
+  };
+
+  constructor(options: DnsStubOptions) {
+    this.#options = options;
+    this.#limits = { ...DEFAULT_STUB_LIMITS, ...options.limits };
+    this.#log = options.logger ?? silentLogger;
+    this.#ttl = options.ttl ?? 60;
+    this.#hookTimeoutMs = options.hookTimeoutMs ?? 3000;
+    this.#proxy = new ProxyIpAllocator(options.proxyIps);
+    this.#limiter = new SourceRateLimiter({
+      perSecond: this.#limits.perSourceQps,
+      burst: this.#limits.perSourceBurst,
+    });
+    this.#table = new DnsResourceTable(options.resources ?? []);
+    this.#forwarder = new Forwarder({
+      upstreams: this.#safeUpstreams(options.upstreams ?? []),
+      timeoutMs: options.upstreamTimeoutMs,
+      attempts: options.upstreamAttempts,
+      logger: this.#log,
+    });
+  }
+
+  /** Binds every listen address (UDP and TCP); on any failure closes what was opened and throws. */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    try {
+      for (const l of this.#options.listen) {
+        this.#udp.push(
+          await Bun.udpSocket({
+            hostname: l.address,
+            port: l.port,
+            binaryType: "uint8array",
+            socket: { data: (s, buf, port, addr) => this.#onUdp(s, buf, port, addr) },
+          }),
+        );
+        this.#tcp.push(this.#listenTcp(l));
+      }
+    } catch (e) {
+      this.stop();
+      throw new Error(`the DNS stub cannot listen: ${e instanceof Error ? e.message : String(e)}`, {
+        cause: e,
+      });
+    }
+    this.#running = true;
+    this.#log.info("DNS stub listening", {
+      on: this.#options.listen.map((l) => `${l.address}:${l.port}`).join(","),
+      upstreams: this.#forwarder.upstreams.map((u) => `${u.address}:${u.port}`).join(","),
+    });
+  }
+
+  /** Where the stub really listens (port 0 in options becomes the kernel's choice). */
+  get addresses(): ListenAddress[] {
+    return this.#udp.map((s) => ({ address: s.hostname, port: s.port }));
+  }
+
+  /** Ports of the TCP listeners, in the order of `addresses`. */
+  get tcpPorts(): number[] {
+    return this.#tcp.map((l) => l.port);
+  }
+
+  stop(): void {
+    this.#running = false;
+    for (const s of this.#udp) s.close();
+    for (const l of this.#tcp) l.stop(true);
+    this.#udp = [];
+    this.#tcp = [];
+    this.#forwarder.close();
+  }
+
+  /** Replaces the DNS resources; proxy addresses already given to names stay theirs. */
+  setResources(resources: readonly DnsResourceEntry[]): void {
+    this.#table = new DnsResourceTable(resources);
+  }
+
+  setUpstreams(upstreams: readonly Upstream[]): void {
+    this.#forwarder.setUpstreams(this.#safeUpstreams(upstreams));
+  }
+
+  get upstreams(): readonly Upstream[] {
+    return this.#forwarder.upstreams;
+  }
+
+  stats(): DnsStubStats {
+    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+  }
+
+  /** The name a proxy address was given to in this session (canonical address text), or null. */
+  nameOfProxyIp(address: string): string | null {
+    return this.#proxy.nameOf(address);
+  }
+
+  #safeUpstreams(list: readonly Upstream[]): Upstream[] {
+    const out: Upstream[] = [];
+    for (const u of list) {
+      const ip = parseIp(u.address);
+      if (!ip || !(u.port > 0 && u.port < 65536)) {
+        this.#log.warn("ignoring an upstream DNS server that is not an address", { upstream: u.address });
+        continue;
+      }
+      const address = formatIp(ip.bytes);
+      const self =
+        SELF_RANGES.some((r) => inRange(ip.bytes, r)) ||
+        this.#options.listen.some((l) => sameAddress(l.address, address) && l.port === u.port);
+      if (self) {
+        this.#log.warn("ignoring an upstream DNS server that is this stub itself (it would loop)", {
+          upstream: address,
+        });
+        continue;
+      }
+      out.push({ address, port: u.port });
+    }
+    return out;
+  }
+
+  #onUdp(sock: UdpSock, buf: Uint8Array, port: number, addr: string): void {
+    this.#stats.queries++;
+    if (!this.#limiter.allow(addr)) {
+      this.#stats.dropped.rateLimited++;
+      return;
+    }
+    let query: DnsQuery;
+    try {
+      query = parseQuery(buf);
+    } catch (e) {
+      this.#dropMalformed(e);
+      return;
+    }
+    const limit = query.edns ? Math.min(4096, Math.max(512, query.edns.udpPayloadSize)) : 512;
+    const reply = (answer: Uint8Array | null) => {
+      if (!answer || !this.#running) return;
+      if (answer.length > limit) {
+        this.#stats.truncated++;
+        answer = truncateResponse(answer, safeQuestionEnd(answer));
+      }
+      sock.send(answer, port, addr);
+    };
+    const local = this.#answerLocally(buf, query);
+    if (local instanceof Promise)
+      local.then(reply, (e) => this.#log.error("DNS answer failed", { error: e }));
+    else if (local) reply(local);
+    else
+      this.#forward(buf.slice(), "udp").then(reply, (e) =>
+        this.#log.error("DNS forward failed", { error: e }),
+      );
+  }
+
+  /** Answers resources and protocol errors here; null means "forward it". */
+  #answerLocally(raw: Uint8Array, query: DnsQuery): Uint8Array | Promise<Uint8Array> | null {
+    if (flagsOf.opcode(query.flags) !== 0) return buildAnswer(raw, query, RCODE.NOTIMP, [], 0);
+    if (query.edns && query.edns.version > 0) return buildAnswer(raw, query, RCODE.BADVERS, [], 0);
+    const q = query.question;
+    if (q.class !== CLASS_IN) return null;
+    const resourceId = this.#table.match(q.name);
+    if (resourceId === null) return null;
+    if (q.type !== TYPE.A && q.type !== TYPE.AAAA) {
+      // Other types for a resource name get NOERROR with no records: they are not forwarded, so the
+      // name never leaves the host, and HTTPS/SVCB records cannot hand out the real addresses.
+      this.#stats.resourceAnswers++;
+      return buildAnswer(raw, query, RCODE.NOERROR, [], this.#ttl);
+    }
+    let ips: ProxyIps;
+    try {
+      ips = this.#proxy.get(q.name);
+    } catch (e) {
+      if (!(e instanceof ProxyIpsExhaustedError)) throw e;
+      this.#log.warn(e.message, { name: q.name });
+      return buildAnswer(raw, query, RCODE.SERVFAIL, [], 0);
+    }
+    this.#stats.resourceAnswers++;
+    const answer = buildAnswer(raw, query, RCODE.NOERROR, [q.type === TYPE.A ? ips.v4 : ips.v6], this.#ttl);
+    const hook = this.#options.onResourceQuery;
+    if (!hook) return answer;
+    let pending: unknown;
+    try {
+      pending = hook(q.name, resourceId, ips);
+    } catch (e) {
+      this.#log.warn("resource query hook failed", { name: q.name, error: e });
+      return answer;
+    }
+    if (!(pending instanceof Promise)) return answer;
+    return new Promise<Uint8Array>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#log.warn("answering a DNS resource before its connection is ready", {
+          name: q.name,
+          waitedMs: this.#hookTimeoutMs,
+        });
+        resolve(answer);
+      }, this.#hookTimeoutMs);
+      pending.then(
+        () => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          this.#log.warn("resource query hook failed", { name: q.name, error: e });
+          resolve(answer);
+        },
+      );
+    });
+  }
+
+  async #forward(raw: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array | null> {
+    if (this.#forwarder.inFlight >= this.#limits.maxInFlight) {
+      this.#stats.dropped.inFlight++;
+      return null;
+    }
+    this.#stats.forwarded++;
+    const answer = await (transport === "udp"
+      ? this.#forwarder.forwardUdp(raw)
+      : this.#forwarder.forwardTcp(raw));
+    if (answer) return answer;
+    this.#stats.upstreamFailures++;
+    try {
+      return buildAnswer(raw, parseQuery(raw), RCODE.SERVFAIL, [], 0);
+    } catch {
+      return null;
+    }
+  }
+
+  #dropMalformed(e: unknown) {
+    this.#stats.dropped.malformed++;
+    if (!(e instanceof DnsFormatError))
+      this.#log.error("unexpected error parsing a DNS packet", { error: e });
+  }
+
+  #listenTcp(l: ListenAddress): TCPSocketListener<TcpState> {
+    return Bun.listen<TcpState>({
+      hostname: l.address,
+      port: l.port,
+      socket: {
+        open: (s) => {
+          if (this.#tcpOpen >= this.#limits.maxTcpConnections) {
+            this.#stats.dropped.tcpConnections++;
+            s.data = {
+              counted: false,
+              buffered: new Uint8Array(0),
+              pending: 0,
+              source: s.remoteAddress,
+              queue: [],
+            };
+            s.terminate();
+            return;
+          }
+          this.#tcpOpen++;
+          s.data = {
+            counted: true,
+            buffered: new Uint8Array(0),
+            pending: 0,
+            source: s.remoteAddress,
+            queue: [],
+          };
+          s.timeout(this.#limits.tcpIdleSeconds);
+        },
+        data: (s, chunk) => this.#onTcpData(s, chunk),
+        drain: (s) => {
+          flushQueue(s);
+        },
+        timeout: (s) => {
+          s.end();
+        },
+        close: (s) => {
+          if (s.data?.counted) this.#tcpOpen--;
+        },
+        error: (_s, e) => this.#log.debug("DNS TCP connection error", { error: e }),
+      },
+    });
+  }
+
+  #onTcpData(s: Socket<TcpState>, chunk: Uint8Array) {
+    const st = s.data;
+    const joined = new Uint8Array(st.buffered.length + chunk.length);
+    joined.set(st.buffered);
+    joined.set(chunk, st.buffered.length);
+    let off = 0;
+    while (joined.length - off >= 2) {
+      const len = (joined[off]! << 8) | joined[off + 1]!;
+      if (len > this.#limits.maxTcpQueryBytes || len < HEADER_LENGTH) {
+        this.#stats.dropped.tcpOversized++;
+        s.terminate();
+        return;
+      }
+      if (joined.length - off < 2 + len) break;
+      const msg = joined.slice(off + 2, off + 2 + len);
+      off += 2 + len;
+      this.#onTcpQuery(s, msg);
+    }
+    st.buffered = joined.slice(off);
+    if (st.buffered.length > this.#limits.maxTcpQueryBytes + 2) s.terminate();
+  }
+
+  #onTcpQuery(s: Socket<TcpState>, msg: Uint8Array) {
+    this.#stats.queries++;
+    const st = s.data;
+    if (!this.#limiter.allow(st.source)) {
+      this.#stats.dropped.rateLimited++;
+      return;
+    }
+    if (st.pending >= this.#limits.maxTcpPipeline) {
+      this.#stats.dropped.inFlight++;
+      return;
+    }
+    let query: DnsQuery;
+    try {
+      query = parseQuery(msg);
+    } catch (e) {
+      this.#dropMalformed(e);
+      s.terminate();
+      return;
+    }
+    st.pending++;
+    const reply = (answer: Uint8Array | null) => {
+      st.pending--;
+      if (!answer || answer.length > 0xffff) return;
+      const framed = new Uint8Array(answer.length + 2);
+      framed[0] = answer.length >> 8;
+      framed[1] = answer.length & 0xff;
+      framed.set(answer, 2);
+      st.queue.push(framed);
+      flushQueue(s);
+    };
+    const local = this.#answerLocally(msg, query);
+    if (local instanceof Promise) local.then(reply, () => reply(null));
+    else if (local) reply(local);
+    else this.#forward(msg, "tcp").then(reply, () => reply(null));
+  }
+}
+
+function flushQueue(s: Socket<TcpState>) {
+  const q = s.data.queue;
+  while (q.length > 0) {
+    const head = q[0]!;
+    const n = s.write(head);
+    if (n < 0) return;
+    if (n < head.length) {
+      q[0] = head.subarray(n);
+      return;
+    }
+    q.shift();
+  }
+}
+
+function safeQuestionEnd(answer: Uint8Array): number {
+  try {
+    return readQuestion(answer, HEADER_LENGTH).end;
+  } catch {
+    return HEADER_LENGTH;
+  }
+}
+
+function sameAddress(a: string, b: string): boolean {
+  const x = parseIp(a);
+  return x !== null && formatIp(x.bytes) === b;
+}
+
+function inRange(bytes: Uint8Array, cidr: string): boolean {
+  const [net, len] = cidr.split("/");
+  const n = parseIp(net!);
+  if (!n || n.bytes.length !== bytes.length) return false;
+  const prefix = Number(len);
+  for (let i = 0; i < bytes.length; i++) {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    const mask = (0xff << (8 - keep)) & 0xff;
+    if ((bytes[i]! & mask) !== (n.bytes[i]! & mask)) return false;
+  }
+  return true;
+}
