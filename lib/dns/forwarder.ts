@@ -84,7 +84,11 @@ export class Forwarder {
           hostname: family === 4 ? "0.0.0.0" : "::",
           port: 0,
           binaryType: "uint8array",
-          socket: { data: (_s, buf, port, addr) => this.#onAnswer(family, index, buf, port, addr) },
+          socket: {
+            data: (_s, buf, port, addr) => this.#onAnswer(family, index, buf, port, addr),
+            // ICMP errors from an upstream that is down arrive here; its queries time out and move on.
+            error: (_s, e) => this.#log.debug("upstream socket error", { error: e }),
+          },
         }),
       );
     this.#sockets[family] = list;
@@ -135,7 +139,13 @@ export class Forwarder {
         done: resolve,
       };
       this.#pending.set(key, p);
-      if (!sock.send(out, upstream.port, upstream.address)) this.#finish(p, null);
+      let sent = false;
+      try {
+        sent = sock.send(out, upstream.port, upstream.address);
+      } catch (e) {
+        this.#log.debug("upstream send failed", { upstream: upstream.address, error: e });
+      }
+      if (!sent) this.#finish(p, null);
     });
   }
 

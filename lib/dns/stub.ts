@@ -117,6 +117,7 @@ export class DnsStub {
   #udp: UdpSock[] = [];
   #tcp: TCPSocketListener<TcpState>[] = [];
   #tcpOpen = 0;
+  readonly #hooks = new Map<string, Promise<void>>();
   #running = false;
   readonly #stats: DnsStubStats = {
     queries: 0,
@@ -157,7 +158,10 @@ export class DnsStub {
             hostname: l.address,
             port: l.port,
             binaryType: "uint8array",
-            socket: { data: (s, buf, port, addr) => this.#onUdp(s, buf, port, addr) },
+            socket: {
+              data: (s, buf, port, addr) => this.#onUdp(s, buf, port, addr),
+              error: (_s, e) => this.#log.debug("DNS UDP socket error", { error: e }),
+            },
           }),
         );
         this.#tcp.push(this.#listenTcp(l));
@@ -259,7 +263,12 @@ export class DnsStub {
         this.#stats.truncated++;
         answer = truncateResponse(answer, safeQuestionEnd(answer));
       }
-      sock.send(answer, port, addr);
+      try {
+        sock.send(answer, port, addr);
+      } catch (e) {
+        // A client that went away (ICMP unreachable queued on the socket) is its own problem.
+        this.#log.debug("DNS reply not sent", { to: addr, error: e });
+      }
     };
     const local = this.#answerLocally(buf, query);
     if (local instanceof Promise)
@@ -295,36 +304,50 @@ export class DnsStub {
     }
     this.#stats.resourceAnswers++;
     const answer = buildAnswer(raw, query, RCODE.NOERROR, [q.type === TYPE.A ? ips.v4 : ips.v6], this.#ttl);
+    const waiting = this.#hookFor(q.name, resourceId, ips);
+    return waiting ? waiting.then(() => answer) : answer;
+  }
+
+  /**
+   * Runs the hook for `name`, or joins the run already under way for it, so a burst of queries for
+   * one name costs the daemon one call. Resolves when the hook settles or after hookTimeoutMs;
+   * never rejects. Null when there is nothing to wait for.
+   */
+  #hookFor(name: string, resourceId: string, ips: ProxyIps): Promise<void> | null {
+    const running = this.#hooks.get(name);
+    if (running) return running;
     const hook = this.#options.onResourceQuery;
-    if (!hook) return answer;
+    if (!hook) return null;
     let pending: unknown;
     try {
-      pending = hook(q.name, resourceId, ips);
+      pending = hook(name, resourceId, ips);
     } catch (e) {
-      this.#log.warn("resource query hook failed", { name: q.name, error: e });
-      return answer;
+      this.#log.warn("resource query hook failed", { name, error: e });
+      return null;
     }
-    if (!(pending instanceof Promise)) return answer;
-    return new Promise<Uint8Array>((resolve) => {
+    if (!(pending instanceof Promise)) return null;
+    const waiting = new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#log.warn("answering a DNS resource before its connection is ready", {
-          name: q.name,
+          name,
           waitedMs: this.#hookTimeoutMs,
         });
-        resolve(answer);
+        resolve();
       }, this.#hookTimeoutMs);
       pending.then(
         () => {
           clearTimeout(timer);
-          resolve(answer);
+          resolve();
         },
         (e: unknown) => {
           clearTimeout(timer);
-          this.#log.warn("resource query hook failed", { name: q.name, error: e });
-          resolve(answer);
+          this.#log.warn("resource query hook failed", { name, error: e });
+          resolve();
         },
       );
-    });
+    }).finally(() => this.#hooks.delete(name));
+    this.#hooks.set(name, waiting);
+    return waiting;
   }
 
   async #forward(raw: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array | null> {
