@@ -3,6 +3,17 @@
  * else forwarded upstream), DNS resource name patterns, a bounded DNS wire codec, and control of
  * the system's resolver (systemd-resolved over D-Bus, or /etc/resolv.conf) with crash recovery.
  */
+
+export {
+  createDnsControl,
+  type DetectPaths,
+  DNS_CONTROL_MODES,
+  type DnsControl,
+  type DnsControlMode,
+  type DnsControlOptions,
+  detectDnsControl,
+  parseDnsControlMode,
+} from "./dns_control.ts";
 export {
   buildAnswer,
   type EncodeOptions,
@@ -56,6 +67,24 @@ export {
   ProxyIpsExhaustedError,
 } from "./proxy_ips.ts";
 export { type RateLimitOptions, SourceRateLimiter } from "./rate_limit.ts";
+export {
+  nameserversOf,
+  RESOLV_CONF,
+  ResolvConfControl,
+  type ResolvConfOptions,
+  renderResolvConf,
+  resolvConfIsManaged,
+  resolvConfStateFiles,
+  type SystemDnsConfig,
+  systemNameservers,
+} from "./resolv_conf.ts";
+export {
+  type ResolvedConfig,
+  ResolvedControl,
+  type ResolvedOptions,
+  type ResolvedRouting,
+  zoneOfPattern,
+} from "./resolved.ts";
 export {
   DEFAULT_STUB_LIMITS,
   DnsStub,

@@ -1,0 +1,201 @@
+// `dns_control = resolv-conf`: /etc/resolv.conf is replaced (atomically, by rename) with one that
+// names the stub, and put back exactly as it was, byte for byte or as the same symlink, on stop or
+// by the next start after a crash. The state lives in <stateDir>/dns/ in files a shell can use, so
+// `install.sh --uninstall` restores it with the procedure in docs/dns.md:
+//   resolv.conf.ours    what we wrote; its presence means "ours is (or may be) in place"
+//   resolv.conf.backup  the original regular file, same bytes and mode
+//   resolv.conf.link    the original symlink's target, when it was a symlink
+import { existsSync } from "node:fs";
+import { chmod, lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { formatIp, type Logger, parseIp, silentLogger } from "../util/index.ts";
+import type { Upstream } from "./forwarder.ts";
+
+export const RESOLV_CONF = "/etc/resolv.conf";
+
+export interface ResolvConfOptions {
+  /** The file to manage; /etc/resolv.conf unless a test says otherwise. */
+  path?: string;
+  /** The daemon's state directory (/var/lib/firezoned); backups go to <stateDir>/dns/. */
+  stateDir: string;
+  logger?: Logger;
+}
+
+export interface SystemDnsConfig {
+  /** The stub's addresses, written as nameservers in this order. */
+  servers: readonly string[];
+  /** Search domains from the portal, tried before the system's own. */
+  searchDomains: readonly string[];
+}
+
+/** Where the state of one managed file lives. */
+export function resolvConfStateFiles(stateDir: string) {
+  const dir = join(stateDir, "dns");
+  return {
+    dir,
+    ours: join(dir, "resolv.conf.ours"),
+    backup: join(dir, "resolv.conf.backup"),
+    link: join(dir, "resolv.conf.link"),
+  };
+}
+
+export class ResolvConfControl {
+  readonly path: string;
+  readonly #files: ReturnType<typeof resolvConfStateFiles>;
+  readonly #log: Logger;
+  #original: Upstream[] = [];
+
+  constructor(options: ResolvConfOptions) {
+    this.path = options.path ?? RESOLV_CONF;
+    this.#files = resolvConfStateFiles(options.stateDir);
+    this.#log = options.logger ?? silentLogger;
+  }
+
+  /** The nameservers of the original file, as upstreams for the stub (our own addresses left out). */
+  get originalUpstreams(): Upstream[] {
+    return this.#original;
+  }
+
+  /**
+   * Puts the stub in charge. Restores a predecessor's leftovers first, so what gets backed up is
+   * always the system's own file. Safe to call again with new servers or search domains.
+   */
+  async apply(config: SystemDnsConfig): Promise<void> {
+    if (!existsSync(this.#files.ours)) {
+      await this.recover();
+      await mkdir(this.#files.dir, { recursive: true, mode: 0o700 });
+      const original = await lstat(this.path).catch(() => null);
+      if (original?.isSymbolicLink()) {
+        await atomicWrite(this.#files.link, await readlink(this.path), 0o600);
+        await rm(this.#files.backup, { force: true });
+      } else if (original?.isFile()) {
+        await atomicWrite(this.#files.backup, await readFile(this.path), original.mode & 0o7777);
+        await rm(this.#files.link, { force: true });
+      } else {
+        await rm(this.#files.backup, { force: true });
+        await rm(this.#files.link, { force: true });
+      }
+    }
+    const originalText = await this.#originalText();
+    this.#original = nameserversOf(originalText, config.servers);
+    const content = renderResolvConf(config, originalText);
+    // The marker goes first: a crash between the two writes leaves a marker whose content does not
+    // match the file, and recovery then leaves the file alone.
+    await atomicWrite(this.#files.ours, content, 0o600);
+    await atomicWrite(this.path, content, 0o644);
+    this.#log.info("DNS: /etc/resolv.conf points at the stub", {
+      path: this.path,
+      servers: config.servers.join(","),
+    });
+  }
+
+  /** Puts the original back if the file is still ours; forgets the backup either way. */
+  async revert(): Promise<void> {
+    await this.recover();
+  }
+
+  /**
+   * Restores what a previous run (this one, or one that crashed) replaced. If someone else has
+   * written the file since, theirs is newer than our backup and stays. Returns true if it restored.
+   */
+  async recover(): Promise<boolean> {
+    const ours = await readFile(this.#files.ours).catch(() => null);
+    if (!ours) return false;
+    const current = await lstat(this.path).catch(() => null);
+    let restored = false;
+    const stillOurs =
+      current === null || (current.isFile() && Buffer.compare(await readFile(this.path), ours) === 0);
+    if (stillOurs) {
+      const link = await readFile(this.#files.link, "utf8").catch(() => null);
+      const backup = await readFile(this.#files.backup).catch(() => null);
+      if (link !== null) {
+        const tmp = join(dirname(this.path), `.${basename(this.path)}.firezoned.tmp`);
+        await rm(tmp, { force: true });
+        await symlink(link, tmp);
+        await rename(tmp, this.path);
+        restored = true;
+      } else if (backup !== null) {
+        const mode = (await lstat(this.#files.backup)).mode & 0o7777;
+        await atomicWrite(this.path, backup, mode);
+        restored = true;
+      } else {
+        // There was no file before us.
+        await rm(this.path, { force: true });
+        restored = true;
+      }
+      this.#log.info("DNS: restored the original /etc/resolv.conf", { path: this.path });
+    } else {
+      this.#log.warn("DNS: /etc/resolv.conf was changed by someone else since we wrote it; leaving theirs", {
+        path: this.path,
+      });
+    }
+    await rm(this.#files.backup, { force: true });
+    await rm(this.#files.link, { force: true });
+    await rm(this.#files.ours, { force: true });
+    return restored;
+  }
+
+  async #originalText(): Promise<string> {
+    const link = await readFile(this.#files.link, "utf8").catch(() => null);
+    if (link !== null) {
+      const target = link.startsWith("/") ? link : join(dirname(this.path), link);
+      return readFile(target, "utf8").catch(() => "");
+    }
+    return readFile(this.#files.backup, "utf8").catch(() => "");
+  }
+}
+
+/** True when `path` is (or was, per the state dir) managed by us: used by status and by tests. */
+export function resolvConfIsManaged(stateDir: string): boolean {
+  return existsSync(resolvConfStateFiles(stateDir).ours);
+}
+
+/** Our file: the stub first, the portal's search domains before the system's, the system's options kept. */
+export function renderResolvConf(config: SystemDnsConfig, originalText: string): string {
+  const lines = originalText.split("\n").map((l) => l.trim());
+  const systemSearch = lines
+    .filter((l) => /^(search|domain)\s/.test(l))
+    .flatMap((l) => l.split(/\s+/).slice(1))
+    .filter((d) => /^[a-zA-Z0-9._-]{1,253}$/.test(d));
+  const search = [...new Set([...config.searchDomains, ...systemSearch])].slice(0, 32);
+  const options = lines.filter((l) => /^options\s/.test(l) && /^[\x20-\x7e]+$/.test(l));
+  return [
+    "# Written by firezoned while the tunnel is up: DNS goes through its stub resolver.",
+    "# The previous file is restored on sign-out and on stop (see docs/dns.md). Do not edit.",
+    ...config.servers.map((s) => `nameserver ${s}`),
+    ...(search.length > 0 ? [`search ${search.join(" ")}`] : []),
+    ...options,
+    "",
+  ].join("\n");
+}
+
+/** The nameserver lines of a resolv.conf as upstreams, leaving out `exclude` (the stub itself). */
+export function nameserversOf(text: string, exclude: readonly string[] = []): Upstream[] {
+  const skip = new Set(exclude.map((e) => canonical(e)));
+  const out: Upstream[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\s*nameserver\s+(\S+)\s*$/.exec(line);
+    const address = m ? canonical(m[1]!) : null;
+    if (address && !skip.has(address) && !out.some((u) => u.address === address))
+      out.push({ address, port: 53 });
+  }
+  return out;
+}
+
+function canonical(text: string): string | null {
+  const ip = parseIp(text);
+  return ip ? formatIp(ip.bytes) : null;
+}
+
+/** Write to a temporary file beside the target, then rename over it: readers see old or new, never half. */
+async function atomicWrite(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.firezoned.tmp`);
+  await writeFile(tmp, data, { mode });
+  await chmod(tmp, mode);
+  await rename(tmp, path);
+}
+
+/** The nameservers a resolv.conf-format file names (following a symlink), without changing anything. */
+export async function systemNameservers(path = RESOLV_CONF): Promise<Upstream[]> {
+  return nameserversOf(await readFile(path, "utf8").catch(() => ""));
+}
