@@ -23,12 +23,16 @@ export interface ForwarderOptions {
   logger?: Logger;
 }
 
+/** One forwarded UDP query: the client's bytes (our id written in place) and where it stands. */
 interface Pending {
   key: number;
   upstream: Upstream;
-  question: Uint8Array;
+  query: Uint8Array;
+  questionEnd: number;
   originalId: number;
-  timer: ReturnType<typeof setTimeout>;
+  deadline: number;
+  attempt: number;
+  start: number;
   done: (response: Uint8Array | null) => void;
 }
 
@@ -67,13 +71,16 @@ export class Forwarder {
   }
 
   readonly #opening: { 4?: Promise<void>; 6?: Promise<void> } = {};
+  #sweeper: ReturnType<typeof setInterval> | null = null;
 
-  async #socket(family: 4 | 6): Promise<{ sock: UdpSock; index: number }> {
+  /** Opens the sockets of both families ahead of the first query, so forwarding stays synchronous. */
+  async open(): Promise<void> {
+    await Promise.all([this.#ready(4), this.#ready(6).catch(() => {})]);
+  }
+
+  #ready(family: 4 | 6): Promise<void> {
     this.#opening[family] ??= this.#open(family);
-    await this.#opening[family];
-    const list = this.#sockets[family];
-    const index = (Math.random() * list.length) | 0;
-    return { sock: list[index]!, index };
+    return this.#opening[family];
   }
 
   async #open(family: 4 | 6): Promise<void> {
@@ -95,65 +102,92 @@ export class Forwarder {
   }
 
   /**
-   * Forwards one UDP query (the client's bytes); resolves with the upstream's answer carrying the
-   * client's id, or null when no upstream answered in time. Never rejects.
+   * Forwards one UDP query; resolves with the upstream's answer carrying the client's id, or null
+   * when no upstream answered in time. Never rejects. `query` is taken over (its id is rewritten).
    */
-  async forwardUdp(query: Uint8Array): Promise<Uint8Array | null> {
-    if (this.#upstreams.length === 0 || this.#closed) return null;
-    const { end } = readQuestion(query, HEADER_LENGTH);
-    const question = query.subarray(HEADER_LENGTH, end);
-    const originalId = (query[0]! << 8) | query[1]!;
-    const start = (Math.random() * this.#upstreams.length) | 0;
-    for (let attempt = 0; attempt < this.#attempts && !this.#closed; attempt++) {
-      const upstream = this.#upstreams[(start + attempt) % this.#upstreams.length]!;
-      try {
-        const answer = await this.#askUdp(query, question, originalId, upstream);
-        if (answer) return answer;
-      } catch (e) {
-        this.#log.debug("upstream send failed", { upstream: upstream.address, error: e });
-      }
-    }
-    return null;
+  forwardUdp(query: Uint8Array): Promise<Uint8Array | null> {
+    return new Promise((resolve) =>
+      this.forwardUdpThen(query, readQuestion(query, HEADER_LENGTH).end, resolve),
+    );
   }
 
-  async #askUdp(query: Uint8Array, question: Uint8Array, originalId: number, upstream: Upstream) {
-    const family = upstream.address.includes(":") ? 6 : 4;
-    const { sock, index } = await this.#socket(family);
-    let id = randomId();
-    let key = (family << 20) | (index << 16) | id;
-    for (let tries = 0; this.#pending.has(key) && tries < 64; tries++) {
-      id = randomId();
-      key = (family << 20) | (index << 16) | id;
+  /** forwardUdp with a callback and the question's end already known: the stub's hot path. */
+  forwardUdpThen(query: Uint8Array, questionEnd: number, done: (answer: Uint8Array | null) => void): void {
+    if (this.#upstreams.length === 0 || this.#closed) {
+      done(null);
+      return;
     }
-    if (this.#pending.has(key)) return null;
-    const out = query.slice();
-    out[0] = id >> 8;
-    out[1] = id & 0xff;
-    return new Promise<Uint8Array | null>((resolve) => {
-      const p: Pending = {
-        key,
-        upstream,
-        question,
-        originalId,
-        timer: setTimeout(() => this.#finish(p, null), this.#timeoutMs),
-        done: resolve,
-      };
-      this.#pending.set(key, p);
+    const p: Pending = {
+      key: -1,
+      upstream: this.#upstreams[0]!,
+      query,
+      questionEnd,
+      originalId: (query[0]! << 8) | query[1]!,
+      deadline: 0,
+      attempt: 0,
+      start: (Math.random() * this.#upstreams.length) | 0,
+      done,
+    };
+    this.#attemptUdp(p);
+  }
+
+  /** Sends the next attempt of `p`, or finishes it with null when attempts or upstreams run out. */
+  #attemptUdp(p: Pending): void {
+    while (p.attempt < this.#attempts && !this.#closed && this.#upstreams.length > 0) {
+      const upstream = this.#upstreams[(p.start + p.attempt++) % this.#upstreams.length]!;
+      const family = upstream.address.includes(":") ? 6 : 4;
+      const list = this.#sockets[family];
+      if (list.length === 0) {
+        // Sockets not open yet (first query): open them, then try this attempt again.
+        p.attempt--;
+        this.#ready(family).then(
+          () => this.#attemptUdp(p),
+          () => {
+            p.attempt++;
+            this.#attemptUdp(p);
+          },
+        );
+        return;
+      }
+      const index = (Math.random() * list.length) | 0;
+      let id = randomId();
+      let key = (family << 20) | (index << 16) | id;
+      for (let tries = 0; this.#pending.has(key) && tries < 64; tries++) {
+        id = randomId();
+        key = (family << 20) | (index << 16) | id;
+      }
+      if (this.#pending.has(key)) continue;
+      p.query[0] = id >> 8;
+      p.query[1] = id & 0xff;
+      p.key = key;
+      p.upstream = upstream;
+      p.deadline = performance.now() + this.#timeoutMs;
       let sent = false;
       try {
-        sent = sock.send(out, upstream.port, upstream.address);
+        sent = list[index]!.send(p.query, upstream.port, upstream.address);
       } catch (e) {
         this.#log.debug("upstream send failed", { upstream: upstream.address, error: e });
       }
-      if (!sent) this.#finish(p, null);
-    });
+      if (!sent) continue;
+      this.#pending.set(key, p);
+      this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(10, Math.min(100, this.#timeoutMs / 4)));
+      return;
+    }
+    p.done(null);
   }
 
-  #finish(p: Pending, answer: Uint8Array | null) {
-    if (this.#pending.get(p.key) !== p) return;
-    this.#pending.delete(p.key);
-    clearTimeout(p.timer);
-    p.done(answer);
+  /** Timeouts, checked a few times per timeout period instead of one timer per query. */
+  #sweep(): void {
+    const now = performance.now();
+    for (const p of this.#pending.values())
+      if (p.deadline <= now) {
+        this.#pending.delete(p.key);
+        this.#attemptUdp(p);
+      }
+    if (this.#pending.size === 0 && this.#sweeper) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = null;
+    }
   }
 
   #onAnswer(family: 4 | 6, index: number, buf: Uint8Array, port: number, addr: string) {
@@ -161,11 +195,12 @@ export class Forwarder {
     const id = (buf[0]! << 8) | buf[1]!;
     const p = this.#pending.get((family << 20) | (index << 16) | id);
     if (!p || port !== p.upstream.port || stripV4Mapped(addr) !== p.upstream.address) return;
-    if ((buf[2]! & 0x80) === 0 || !sameQuestion(buf, p.question)) return;
-    const answer = buf.slice();
-    answer[0] = p.originalId >> 8;
-    answer[1] = p.originalId & 0xff;
-    this.#finish(p, answer);
+    if ((buf[2]! & 0x80) === 0 || !sameQuestion(buf, p.query, p.questionEnd)) return;
+    this.#pending.delete(p.key);
+    // Rewritten in place, not copied: every `done` uses or copies the bytes before returning.
+    buf[0] = p.originalId >> 8;
+    buf[1] = p.originalId & 0xff;
+    p.done(buf);
   }
 
   /** Forwards one TCP query over TCP to the upstreams in turn; null when none answered. */
@@ -228,7 +263,7 @@ export class Forwarder {
               answer.length >= HEADER_LENGTH &&
               ((answer[0]! << 8) | answer[1]!) === id &&
               (answer[2]! & 0x80) !== 0 &&
-              sameQuestion(answer, question);
+              sameQuestion(answer, query, HEADER_LENGTH + question.length);
             finish(ok ? answer : null);
           },
           close: () => finish(null),
@@ -241,7 +276,11 @@ export class Forwarder {
 
   close(): void {
     this.#closed = true;
-    for (const p of [...this.#pending.values()]) this.#finish(p, null);
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.done(null);
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = null;
     for (const s of [...this.#sockets[4], ...this.#sockets[6]]) s.close();
     this.#sockets[4] = [];
     this.#sockets[6] = [];
@@ -252,13 +291,14 @@ function stripV4Mapped(addr: string): string {
   return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
 }
 
-/** The answer's question section equals the one we asked (ASCII case aside). */
-function sameQuestion(answer: Uint8Array, question: Uint8Array): boolean {
+/** The answer's question section equals the query's (bytes 12..questionEnd), ASCII case aside. */
+function sameQuestion(answer: Uint8Array, query: Uint8Array, questionEnd: number): boolean {
   if (((answer[4]! << 8) | answer[5]!) !== 1) return false;
-  if (answer.length < HEADER_LENGTH + question.length) return false;
-  for (let i = 0; i < question.length; i++) {
-    let a = answer[HEADER_LENGTH + i]!;
-    let b = question[i]!;
+  if (answer.length < questionEnd) return false;
+  for (let i = HEADER_LENGTH; i < questionEnd; i++) {
+    let a = answer[i]!;
+    let b = query[i]!;
+    if (a === b) continue;
     if (a >= 0x41 && a <= 0x5a) a += 0x20;
     if (b >= 0x41 && b <= 0x5a) b += 0x20;
     if (a !== b) return false;

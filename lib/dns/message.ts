@@ -111,6 +111,22 @@ export function readHeader(buf: Uint8Array): DnsHeader {
 
 /** Characters kept as is in presentation form; everything else becomes \DDD so labels cannot blur. */
 function labelText(buf: Uint8Array, start: number, len: number): string {
+  // Fast path: a host-name label (letters, digits, "-", "_") is lower-cased in one go.
+  let plain = true;
+  let upper = false;
+  for (let i = start; i < start + len; i++) {
+    const c = buf[i]!;
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f) continue;
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+    else {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    const text = String.fromCharCode.apply(null, buf.subarray(start, start + len) as unknown as number[]);
+    return upper ? text.toLowerCase() : text;
+  }
   let s = "";
   for (let i = start; i < start + len; i++) {
     let c = buf[i]!;

@@ -166,6 +166,7 @@ export class DnsStub {
         );
         this.#tcp.push(this.#listenTcp(l));
       }
+      await this.#forwarder.open();
     } catch (e) {
       this.stop();
       throw new Error(`the DNS stub cannot listen: ${e instanceof Error ? e.message : String(e)}`, {
@@ -274,10 +275,7 @@ export class DnsStub {
     if (local instanceof Promise)
       local.then(reply, (e) => this.#log.error("DNS answer failed", { error: e }));
     else if (local) reply(local);
-    else
-      this.#forward(buf.slice(), "udp").then(reply, (e) =>
-        this.#log.error("DNS forward failed", { error: e }),
-      );
+    else this.#forward(buf.slice(), query.questionEnd, "udp", reply);
   }
 
   /** Answers resources and protocol errors here; null means "forward it". */
@@ -350,22 +348,36 @@ export class DnsStub {
     return waiting;
   }
 
-  async #forward(raw: Uint8Array, transport: "udp" | "tcp"): Promise<Uint8Array | null> {
+  /** Forwards `raw` (taken over); `reply` gets the answer, SERVFAIL when none came, or null when dropped. */
+  #forward(
+    raw: Uint8Array,
+    questionEnd: number,
+    transport: "udp" | "tcp",
+    reply: (answer: Uint8Array | null) => void,
+  ): void {
     if (this.#forwarder.inFlight >= this.#limits.maxInFlight) {
       this.#stats.dropped.inFlight++;
-      return null;
+      reply(null);
+      return;
     }
     this.#stats.forwarded++;
-    const answer = await (transport === "udp"
-      ? this.#forwarder.forwardUdp(raw)
-      : this.#forwarder.forwardTcp(raw));
-    if (answer) return answer;
-    this.#stats.upstreamFailures++;
-    try {
-      return buildAnswer(raw, parseQuery(raw), RCODE.SERVFAIL, [], 0);
-    } catch {
-      return null;
-    }
+    const originalId = (raw[0]! << 8) | raw[1]!;
+    const done = (answer: Uint8Array | null) => {
+      if (answer) {
+        reply(answer);
+        return;
+      }
+      this.#stats.upstreamFailures++;
+      try {
+        raw[0] = originalId >> 8;
+        raw[1] = originalId & 0xff;
+        reply(buildAnswer(raw, parseQuery(raw), RCODE.SERVFAIL, [], 0));
+      } catch {
+        reply(null);
+      }
+    };
+    if (transport === "udp") this.#forwarder.forwardUdpThen(raw, questionEnd, done);
+    else this.#forwarder.forwardTcp(raw).then(done, () => done(null));
   }
 
   #dropMalformed(e: unknown) {
@@ -472,7 +484,7 @@ export class DnsStub {
     const local = this.#answerLocally(msg, query);
     if (local instanceof Promise) local.then(reply, () => reply(null));
     else if (local) reply(local);
-    else this.#forward(msg, "tcp").then(reply, () => reply(null));
+    else this.#forward(msg, query.questionEnd, "tcp", reply);
   }
 }
 
