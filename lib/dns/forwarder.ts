@@ -140,13 +140,15 @@ export class Forwarder {
       if (list.length === 0) {
         // Sockets not open yet (first query): open them, then try this attempt again.
         p.attempt--;
-        this.#ready(family).then(
-          () => this.#attemptUdp(p),
-          () => {
-            p.attempt++;
-            this.#attemptUdp(p);
-          },
-        );
+        this.#ready(family)
+          .then(
+            () => this.#attemptUdp(p),
+            () => {
+              p.attempt++;
+              this.#attemptUdp(p);
+            },
+          )
+          .catch((e) => this.#log.error("DNS forward failed", { error: e }));
         return;
       }
       const index = (Math.random() * list.length) | 0;

@@ -159,7 +159,7 @@ export class DnsStub {
             port: l.port,
             binaryType: "uint8array",
             socket: {
-              data: (s, buf, port, addr) => this.#onUdp(s, buf, port, addr),
+              data: (s, buf, port, addr) => this.#guard(() => this.#onUdp(s, buf, port, addr)),
               error: (_s, e) => this.#log.debug("DNS UDP socket error", { error: e }),
             },
           }),
@@ -244,6 +244,16 @@ export class DnsStub {
     return out;
   }
 
+  /** A bug in handling one packet is logged and that packet dropped; the stub keeps serving. */
+  #guard(handle: () => void): void {
+    try {
+      handle();
+    } catch (e) {
+      this.#stats.dropped.malformed++;
+      this.#log.error("DNS stub failed on one packet; dropped it", { error: e });
+    }
+  }
+
   #onUdp(sock: UdpSock, buf: Uint8Array, port: number, addr: string): void {
     this.#stats.queries++;
     if (!this.#limiter.allow(addr)) {
@@ -273,7 +283,7 @@ export class DnsStub {
     };
     const local = this.#answerLocally(buf, query);
     if (local instanceof Promise)
-      local.then(reply, (e) => this.#log.error("DNS answer failed", { error: e }));
+      local.then(reply).catch((e) => this.#log.error("DNS answer failed", { error: e }));
     else if (local) reply(local);
     else this.#forward(buf.slice(), query.questionEnd, "udp", reply);
   }
@@ -377,7 +387,11 @@ export class DnsStub {
       }
     };
     if (transport === "udp") this.#forwarder.forwardUdpThen(raw, questionEnd, done);
-    else this.#forwarder.forwardTcp(raw).then(done, () => done(null));
+    else
+      this.#forwarder
+        .forwardTcp(raw)
+        .then(done)
+        .catch((e) => this.#log.error("DNS TCP forward failed", { error: e }));
   }
 
   #dropMalformed(e: unknown) {
@@ -414,7 +428,7 @@ export class DnsStub {
           };
           s.timeout(this.#limits.tcpIdleSeconds);
         },
-        data: (s, chunk) => this.#onTcpData(s, chunk),
+        data: (s, chunk) => this.#guard(() => this.#onTcpData(s, chunk)),
         drain: (s) => {
           flushQueue(s);
         },
@@ -482,7 +496,8 @@ export class DnsStub {
       flushQueue(s);
     };
     const local = this.#answerLocally(msg, query);
-    if (local instanceof Promise) local.then(reply, () => reply(null));
+    if (local instanceof Promise)
+      local.then(reply).catch((e) => this.#log.error("DNS answer failed", { error: e }));
     else if (local) reply(local);
     else this.#forward(msg, query.questionEnd, "tcp", reply);
   }
