@@ -134,21 +134,6 @@ describe.skipIf(!canRun)("DNS stub (namespaces, dnsmasq upstream, dig)", () => {
     expect(short(["+tcp", "app.corp.example", "A"])).toBe("100.96.0.1");
     expect((await stub.stats()).dropped.tcpOversized).toBeGreaterThan(before.dropped.tcpOversized!);
   });
-
-  test("a flood from one source is rate limited; another source is still answered", async () => {
-    const before = await stub.stats();
-    const flood = lab.attack(["flood", CLIENT_IP, "53", "-", "1500", "resource"]);
-    await Bun.sleep(300);
-    // A flood beyond what the kernel's socket buffer holds drops packets before the stub sees them,
-    // whatever their source; the good client retries as every resolver does.
-    const retrying = ["+time=2", "+tries=3", "-b", CLIENT_IP2, "+short"];
-    const good = await lab.digAsync([`@${CLIENT_IP}`, ...retrying, "web.upstream.example", "A"]);
-    const goodResource = await lab.digAsync([`@${CLIENT_IP}`, ...retrying, "app.corp.example", "A"]);
-    await flood;
-    expect(good.out.trim()).toEndWith("192.0.2.80");
-    expect(goodResource.out.trim()).toEndWith("100.96.0.1");
-    expect((await stub.stats()).dropped.rateLimited).toBeGreaterThan(before.dropped.rateLimited!);
-  });
 });
 
 describe.skipIf(!canRun)("DNS stub limits", () => {
@@ -158,6 +143,33 @@ describe.skipIf(!canRun)("DNS stub limits", () => {
     lab.startDnsmasq();
   });
   afterAll(() => lab?.tearDown());
+
+  test("a flood from one source is rate limited; another source is still answered", async () => {
+    // The limit is lowered so that the flood exceeds it even when a loaded machine slows the
+    // flooder; the shipped default (2,000/s, burst 4,000) is the same code with other numbers.
+    const stub = await lab.startStub({
+      listen: [{ address: CLIENT_IP, port: 53 }],
+      upstreams: [{ address: UPSTREAM_IP, port: 53 }],
+      resources: [{ id: "r", pattern: "**.corp.example" }],
+      hook: "none",
+      limits: { perSourceQps: 100, perSourceBurst: 100 },
+    });
+    try {
+      const flood = lab.attack(["flood", CLIENT_IP, "53", "-", "1500", "resource"]);
+      await Bun.sleep(300);
+      // A flood beyond what the kernel's socket buffer holds drops packets before the stub sees
+      // them, whatever their source; the good client retries as every resolver does.
+      const retrying = [`@${CLIENT_IP}`, "+time=2", "+tries=3", "-b", CLIENT_IP2, "+short"];
+      const good = await lab.digAsync([...retrying, "web.upstream.example", "A"]);
+      const goodResource = await lab.digAsync([...retrying, "app.corp.example", "A"]);
+      await flood;
+      expect(good.out.trim()).toEndWith("192.0.2.80");
+      expect(goodResource.out.trim()).toMatch(/100\.96\.\d+\.\d+$/);
+      expect((await stub.stats()).dropped.rateLimited).toBeGreaterThan(0);
+    } finally {
+      await stub.stop();
+    }
+  });
 
   test("a hook that never finishes delays the answer by the hook timeout only", async () => {
     const stub = await lab.startStub({
