@@ -293,7 +293,9 @@ export class DnsStub {
     if (flagsOf.opcode(query.flags) !== 0) return buildAnswer(raw, query, RCODE.NOTIMP, [], 0);
     if (query.edns && query.edns.version > 0) return buildAnswer(raw, query, RCODE.BADVERS, [], 0);
     const q = query.question;
-    if (q.class !== CLASS_IN) return null;
+    // A label with bytes outside host-name characters (shown as \DDD) is no resource's name: such a
+    // name must not reach the hook, the portal or the gateway.
+    if (q.class !== CLASS_IN || q.name.includes("\\")) return null;
     const resourceId = this.#table.match(q.name);
     if (resourceId === null) return null;
     if (q.type !== TYPE.A && q.type !== TYPE.AAAA) {

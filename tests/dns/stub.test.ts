@@ -71,6 +71,13 @@ describe.skipIf(!canRun)("DNS stub (namespaces, dnsmasq upstream, dig)", () => {
     }
   });
 
+  test("a name with bytes outside host-name characters is never a resource name", async () => {
+    const out = lab.dig([...at, "+short", "a\\.b.corp.example", "A"]).out;
+    expect(out).not.toContain("100.96.");
+    await Bun.sleep(100);
+    expect(stub.hooks().some((h) => h.name.includes("\\"))).toBe(false);
+  });
+
   test("other names are forwarded to the upstream, answers and NXDOMAIN alike", () => {
     expect(short(["web.upstream.example", "A"])).toBe("192.0.2.80");
     expect(short(["web.upstream.example", "AAAA"])).toBe("2001:db8::80");
