@@ -70,6 +70,18 @@ export class ProxyIpAllocator {
     return ips;
   }
 
+  /** True when `bytes` lies in one of the proxy ranges (given out or not). */
+  contains(bytes: Uint8Array): boolean {
+    const range = bytes.length === 4 ? this.#v4 : this.#v6;
+    if (bytes.length !== range.bytes.length) return false;
+    for (let i = 0; i < bytes.length; i++) {
+      const keep = Math.max(0, Math.min(8, range.prefix - i * 8));
+      const mask = (0xff << (8 - keep)) & 0xff;
+      if ((bytes[i]! & mask) !== (range.bytes[i]! & mask)) return false;
+    }
+    return true;
+  }
+
   /** The name a proxy address was given to (for PTR queries and the gateway's mapping), or null. */
   nameOf(address: string): string | null {
     return this.#byAddress.get(address) ?? null;

@@ -4,7 +4,14 @@
 // the upstream resolvers. Bad input is dropped and counted; nothing here throws into the daemon.
 import type { Socket, TCPSocketListener, udp } from "bun";
 import { formatIp, type Logger, parseIp, silentLogger } from "../util/index.ts";
-import { buildAnswer, truncateResponse } from "./encode.ts";
+import {
+  buildAnswer,
+  encodeMessage,
+  nameToWire,
+  responseFlags,
+  STUB_UDP_PAYLOAD,
+  truncateResponse,
+} from "./encode.ts";
 import { Forwarder, type Upstream } from "./forwarder.ts";
 import {
   CLASS_IN,
@@ -296,6 +303,8 @@ export class DnsStub {
     // A label with bytes outside host-name characters (shown as \DDD) is no resource's name: such a
     // name must not reach the hook, the portal or the gateway.
     if (q.class !== CLASS_IN || q.name.includes("\\")) return null;
+    const reverse = this.#answerReverse(query);
+    if (reverse) return reverse;
     const resourceId = this.#table.match(q.name);
     if (resourceId === null) return null;
     if (q.type !== TYPE.A && q.type !== TYPE.AAAA) {
@@ -316,6 +325,31 @@ export class DnsStub {
     const answer = buildAnswer(raw, query, RCODE.NOERROR, [q.type === TYPE.A ? ips.v4 : ips.v6], this.#ttl);
     const waiting = this.#hookFor(q.name, resourceId, ips);
     return waiting ? waiting.then(() => answer) : answer;
+  }
+
+  /**
+   * Reverse lookups of proxy addresses are answered here and never forwarded: PTR to the name the
+   * address was given to, NXDOMAIN for one not given out (upstreams know nothing of these ranges).
+   */
+  #answerReverse(query: DnsQuery): Uint8Array | null {
+    const q = query.question;
+    const bytes = reverseAddress(q.name);
+    if (!bytes || !this.#proxy.contains(bytes)) return null;
+    const name = this.#proxy.nameOf(formatIp(bytes));
+    const header = {
+      id: query.id,
+      flags: responseFlags(query.flags, name ? RCODE.NOERROR : RCODE.NXDOMAIN, true),
+    };
+    const answers =
+      name && q.type === TYPE.PTR
+        ? [{ name: q.name, type: TYPE.PTR, class: CLASS_IN, ttl: this.#ttl, data: nameToWire(name) }]
+        : [];
+    return encodeMessage({
+      header,
+      questions: [q],
+      answers,
+      ...(query.edns ? { edns: { udpPayloadSize: STUB_UDP_PAYLOAD, dnssecOk: query.edns.dnssecOk } } : {}),
+    });
   }
 
   /**
@@ -543,4 +577,21 @@ function inRange(bytes: Uint8Array, cidr: string): boolean {
     if ((bytes[i]! & mask) !== (n.bytes[i]! & mask)) return false;
   }
   return true;
+}
+
+/** The address of a full-length reverse name ("1.0.96.100.in-addr.arpa", 32 nibbles of ip6.arpa), or null. */
+function reverseAddress(name: string): Uint8Array | null {
+  if (name.endsWith(".in-addr.arpa")) {
+    const parts = name.slice(0, -".in-addr.arpa".length).split(".");
+    if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) < 256))
+      return null;
+    return Uint8Array.from(parts.reverse().map(Number));
+  }
+  if (name.endsWith(".ip6.arpa")) {
+    const nibbles = name.slice(0, -".ip6.arpa".length).split(".");
+    if (nibbles.length !== 32 || !nibbles.every((n) => /^[0-9a-f]$/.test(n))) return null;
+    const hex = nibbles.reverse().join("");
+    return Uint8Array.from({ length: 16 }, (_, i) => Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+  }
+  return null;
 }

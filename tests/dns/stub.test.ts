@@ -78,6 +78,13 @@ describe.skipIf(!canRun)("DNS stub (namespaces, dnsmasq upstream, dig)", () => {
     expect(stub.hooks().some((h) => h.name.includes("\\"))).toBe(false);
   });
 
+  test("reverse lookups of proxy addresses are answered by the stub: the name, or NXDOMAIN if not given out", () => {
+    expect(short(["app.corp.example", "A"])).toBe("100.96.0.1");
+    expect(short(["-x", "100.96.0.1"])).toBe("app.corp.example.");
+    expect(short(["-x", "fd00:2021:1111:8000::1"])).toBe("app.corp.example.");
+    expect(lab.dig([...at, "-x", "100.97.255.254"]).out).toContain("status: NXDOMAIN");
+  });
+
   test("other names are forwarded to the upstream, answers and NXDOMAIN alike", () => {
     expect(short(["web.upstream.example", "A"])).toBe("192.0.2.80");
     expect(short(["web.upstream.example", "AAAA"])).toBe("2001:db8::80");
