@@ -18,6 +18,20 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086 # the package list is meant to split into words
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
+# systemd-resolved for the DNS-control tests, unpacked into .cache/ rather than installed: installing
+# the package would take over this machine's /etc/resolv.conf.
+if [ ! -x /lib/systemd/systemd-resolved ] && [ ! -x .cache/systemd-resolved/lib/systemd/systemd-resolved ]; then
+  echo "setup: unpacking systemd-resolved into .cache/systemd-resolved"
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && apt-get download -qq systemd-resolved >/dev/null 2>&1) ||
+    { apt-get update -qq && (cd "$tmp" && apt-get download -qq systemd-resolved >/dev/null); }; then
+    mkdir -p .cache/systemd-resolved
+    dpkg -x "$tmp"/systemd-resolved_*.deb .cache/systemd-resolved
+  else
+    echo "setup: could not download systemd-resolved; its DNS tests will be skipped" >&2
+  fi
+  rm -rf "$tmp"
+fi
 # npm ci again only when the lock file changed since the last install.
 if [ ! -x node_modules/.bin/bun ] || ! cmp -s package-lock.json node_modules/.setup-lock 2>/dev/null; then
   echo "setup: installing npm dependencies"
