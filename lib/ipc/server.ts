@@ -2,7 +2,7 @@
 // through the protocol table, pushes events to subscribers, and enforces the limits below.
 import type { Socket, TCPSocketListener, UnixSocketListener } from "bun";
 import * as v from "valibot";
-import { peerCredentials } from "../sys/index.ts";
+import { peerCredentials, setListenBacklog } from "../sys/index.ts";
 import { FzError } from "../types/index.ts";
 import { Coalescer, type Logger, silentLogger } from "../util/index.ts";
 import { ByteBudget, unlimitedBudget } from "./_byte_budget.ts";
@@ -66,6 +66,9 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxLingering: 64,
   maxBytesPerUid: 16 * 1024 * 1024,
 };
+
+/** Pending connections the kernel queues for accept (capped at net.core.somaxconn). */
+const ACCEPT_BACKLOG = 4096;
 
 /** Window in which repeated refusals are logged once with a count. */
 const REFUSAL_LOG_WINDOW_MS = 10_000;
@@ -163,6 +166,13 @@ export class IpcServer {
         error: (s, err) => this.log.debug("connection error", { error: err, user: s.data?.peer?.user }),
       },
     });
+    // A caller connecting faster than the loop accepts fills the accept queue, and then everyone's
+    // connect fails; the kernel's maximum gives the loop the most slack before that happens.
+    try {
+      setListenBacklog((this.listener as unknown as { fd: number }).fd, ACCEPT_BACKLOG);
+    } catch (err) {
+      this.log.debug("could not raise the accept backlog", { error: err });
+    }
   }
 
   stop(): void {

@@ -32,6 +32,7 @@ export {
   NetlinkSocket,
   type NetlinkSocketOptions,
 } from "./netlink_socket.ts";
+export { setListenBacklog } from "./listen_backlog.ts";
 export { type PeerCredentials, peerCredentials } from "./peercred.ts";
 export { peerGroups } from "./peergroups.ts";
 export { peerExecutable, peerPidfd, pidfdAlive } from "./pidfd.ts";
