@@ -26,13 +26,13 @@ export {
   sysError,
   WouldBlockError,
 } from "./errno.ts";
+export { setListenBacklog } from "./listen_backlog.ts";
 export {
   NETLINK_GENERIC,
   NETLINK_ROUTE,
   NetlinkSocket,
   type NetlinkSocketOptions,
 } from "./netlink_socket.ts";
-export { setListenBacklog } from "./listen_backlog.ts";
 export { type PeerCredentials, peerCredentials } from "./peercred.ts";
 export { peerGroups } from "./peergroups.ts";
 export { peerExecutable, peerPidfd, pidfdAlive } from "./pidfd.ts";
