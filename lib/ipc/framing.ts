@@ -85,8 +85,9 @@ export class FrameDecoder {
             "this caller holds too much unfinished data in firezoned; finish or close other connections",
           );
         }
-        // A copy, not a view: the socket may reuse the chunk's memory after this call returns.
-        this.parts.push(chunk.slice(at, at + take));
+        // A chunk that is all body is kept as it is (Bun hands each read a buffer of its own); a part of
+        // a chunk is copied, so a small tail never keeps a large read alive beyond what is charged.
+        this.parts.push(at === 0 && take === chunk.length ? chunk : chunk.slice(at, at + take));
         this.bodyFill += take;
         at += take;
       }

@@ -59,7 +59,9 @@ describe("a member flooding the socket with connections", () => {
     const flooded = await flood;
     const { opened } = JSON.parse(flooded.stdout.trim().split("\n").at(-1) ?? "{}") as { opened: number };
 
-    console.log(`flood: ${opened} connections in 8 s; daemon fds ${baseline} before, at most ${maxFds} during`);
+    console.log(
+      `flood: ${opened} connections in 8 s; daemon fds ${baseline} before, at most ${maxFds} during`,
+    );
     expect(results.filter((r) => r.code !== 0)).toEqual([]);
     // The flood was real: far more connections than the limits admit in that time.
     expect(opened).toBeGreaterThan(5000);
