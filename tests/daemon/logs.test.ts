@@ -169,7 +169,7 @@ describe("a running firezoned in service mode, with a member refused over and ov
           stageBun(),
           stageScript(join(import.meta.dir, "../ipc/fixtures/repeat_call.ts")),
           "sign_out",
-          "6000",
+          "3000",
         ],
         env,
       );
