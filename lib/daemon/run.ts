@@ -112,7 +112,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     });
   }
 
-  prepareSocketDir(config.socketPath, group.gid, config.defaultSocket);
+  prepareSocketDir(config.socketPath, group.gid, config.defaultSocket, group.name);
   const claimed = await claimSocket(config.socketPath);
   if (claimed === "stale")
     log.info("removed a stale socket left by a previous run", { socket: config.socketPath });
