@@ -9,11 +9,7 @@ let failed = 0;
 let skipped = 0;
 const failures: string[] = [];
 
-async function step(
-  name: string,
-  cmd: string[],
-  count?: (out: string) => Counts | null,
-): Promise<void> {
+async function step(name: string, cmd: string[], count?: (out: string) => Counts | null): Promise<void> {
   console.log(`\n=== ${name}: ${cmd.join(" ")}`);
   const proc = Bun.spawn(cmd, {
     stdout: "pipe",

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "../../lib/ipc/index.ts";
 import { ByteBudget } from "../../lib/ipc/_byte_budget.ts";
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "../../lib/ipc/index.ts";
 import { FzError } from "../../lib/types/index.ts";
 
 function frameOfLength(n: number): Uint8Array {
