@@ -64,7 +64,7 @@ describe("a member flooding the socket with connections", () => {
     );
     expect(results.filter((r) => r.code !== 0)).toEqual([]);
     // The flood was real: far more connections than the limits admit in that time.
-    expect(opened).toBeGreaterThan(5000);
+    expect(opened).toBeGreaterThan(2000);
     // What one uid can make the daemon hold: its admitted connections plus its lingering refusals
     // (capped per uid), plus the few connections of this test's own status calls.
     const bound = baseline + DEFAULT_LIMITS.maxConnectionsPerUid + DEFAULT_LIMITS.maxLingeringPerUid + 16;
