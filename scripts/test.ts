@@ -1,17 +1,15 @@
 // The whole test suite, as the README's test command and CI run it: lint, typecheck, shellcheck,
-// build, every bun test file, then the VM tests when qemu is usable. Ends with "N passed, N failed".
+// build, every bun test file, then the VM tests when qemu is usable. Ends with
+// "N passed, N failed, N skipped": a test that could not run is counted as skipped, never as passed.
 import { existsSync, readFileSync } from "node:fs";
 
 const BUN = process.execPath;
 let passed = 0;
 let failed = 0;
+let skipped = 0;
 const failures: string[] = [];
 
-async function step(
-  name: string,
-  cmd: string[],
-  count?: (out: string) => { pass: number; fail: number } | null,
-): Promise<void> {
+async function step(name: string, cmd: string[], count?: (out: string) => Counts | null): Promise<void> {
   console.log(`\n=== ${name}: ${cmd.join(" ")}`);
   const proc = Bun.spawn(cmd, {
     stdout: "pipe",
@@ -34,6 +32,7 @@ async function step(
   if (counted) {
     passed += counted.pass;
     failed += counted.fail;
+    skipped += counted.skip;
     if (counted.fail > 0 || code !== 0) failures.push(`${name} (${counted.fail} failed, exit ${code})`);
     if (counted.fail === 0 && code !== 0) failed += 1;
   } else if (code === 0) passed += 1;
@@ -43,16 +42,26 @@ async function step(
   }
 }
 
-function bunCounts(out: string): { pass: number; fail: number } | null {
-  const pass = [...out.matchAll(/^\s*(\d+) pass$/gm)].at(-1);
-  const fail = [...out.matchAll(/^\s*(\d+) fail$/gm)].at(-1);
-  if (!pass && !fail) return null;
-  return { pass: Number(pass?.[1] ?? 0), fail: Number(fail?.[1] ?? 0) };
+interface Counts {
+  pass: number;
+  fail: number;
+  skip: number;
 }
 
-function plainCounts(out: string): { pass: number; fail: number } | null {
-  const m = [...out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].at(-1);
-  return m ? { pass: Number(m[1]), fail: Number(m[2]) } : null;
+/** bun test's summary: " N pass", " N skip", " N todo", " N fail" on lines of their own. */
+function bunCounts(out: string): Counts | null {
+  const last = (word: string) => [...out.matchAll(new RegExp(`^\\s*(\\d+) ${word}$`, "gm"))].at(-1);
+  const pass = last("pass");
+  const fail = last("fail");
+  if (!pass && !fail) return null;
+  const notRun = Number(last("skip")?.[1] ?? 0) + Number(last("todo")?.[1] ?? 0);
+  return { pass: Number(pass?.[1] ?? 0), fail: Number(fail?.[1] ?? 0), skip: notRun };
+}
+
+/** "N passed, N failed[, N skipped]", as tests/vm/run.ts ends. */
+function plainCounts(out: string): Counts | null {
+  const m = [...out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/gm)].at(-1);
+  return m ? { pass: Number(m[1]), fail: Number(m[2]), skip: Number(m[3] ?? 0) } : null;
 }
 
 const bin = (name: string) => `node_modules/.bin/${name}`;
@@ -76,5 +85,5 @@ if (filter.length === 0 && scripts["test:vm"]) {
 
 console.log("");
 if (failures.length) console.log(`failed steps: ${failures.join("; ")}`);
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

@@ -1,8 +1,14 @@
-// The daemon's own log file beside the journal: /var/log/firezoned/firezoned.log, 0600, rotated
-// once at 10 MiB (one old generation kept), so a support bundle never depends on journald.
-import { closeSync, fstatSync, openSync, renameSync, writeSync } from "node:fs";
+// A log file beside the journal, so a support bundle never depends on journald: 0600, rotated by
+// size, keeping `keep` older generations (path.1 is the newest). On disk it never exceeds
+// (keep + 1) x maxBytes: each line is checked against the limit before it is written, and a line
+// longer than MAX_LINE is cut.
+import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 
-const MAX_BYTES = 10 * 1024 * 1024;
+/** firezoned.log and audit.log: 10 MiB each, four older generations, so at most 50 MiB apiece. */
+export const LOG_MAX_BYTES = 10 * 1024 * 1024;
+export const LOG_KEEP = 4;
+/** No single line may take more than this (an absurd path or message is cut, marked with "..."). */
+const MAX_LINE = 16 * 1024;
 
 export class LogFile {
   #fd: number | null = null;
@@ -10,7 +16,8 @@ export class LogFile {
 
   constructor(
     private readonly path: string,
-    private readonly maxBytes = MAX_BYTES,
+    private readonly maxBytes = LOG_MAX_BYTES,
+    private readonly keep = LOG_KEEP,
   ) {}
 
   /** Opens (creating) the file; returns false when it cannot be written. */
@@ -25,13 +32,16 @@ export class LogFile {
     }
   }
 
-  /** Appends one line (a timestamp is added when the line has none, as under journald). */
+  /** Appends one line (a timestamp is added when the line has none, as under journald). Never throws. */
   write(line: string): void {
     if (this.#fd === null) return;
-    const text = `${/^\d{4}-/.test(line) ? line : `${new Date().toISOString()} ${line.replace(/^<\d>/, "")}`}\n`;
+    let text = /^\d{4}-/.test(line) ? line : `${new Date().toISOString()} ${line.replace(/^<\d>/, "")}`;
+    if (text.length > MAX_LINE) text = `${text.slice(0, MAX_LINE - 3)}...`;
+    const bytes = Buffer.from(`${text}\n`);
     try {
-      if (this.#size + text.length > this.maxBytes) this.#rotate();
-      this.#size += writeSync(this.#fd, text);
+      if (this.#size > 0 && this.#size + bytes.length > this.maxBytes) this.#rotate();
+      if (this.#fd === null) return;
+      this.#size += writeSync(this.#fd, bytes);
     } catch {
       // A full disk must not take the daemon down; the journal still has the line.
     }
@@ -42,9 +52,22 @@ export class LogFile {
     this.#fd = null;
   }
 
+  /** path.(keep-1) -> path.keep, ..., path -> path.1; the oldest generation is dropped. */
   #rotate(): void {
     this.close();
-    renameSync(this.path, `${this.path}.1`);
-    this.open();
+    try {
+      for (let n = this.keep - 1; n >= 1; n--) {
+        try {
+          renameSync(`${this.path}.${n}`, `${this.path}.${n + 1}`);
+        } catch {
+          // That generation does not exist yet.
+        }
+      }
+      if (this.keep >= 1) renameSync(this.path, `${this.path}.1`);
+      else rmSync(this.path, { force: true });
+    } finally {
+      // Whatever happened to the old file, later lines go to a fresh one.
+      this.open();
+    }
   }
 }

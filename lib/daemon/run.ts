@@ -112,7 +112,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     });
   }
 
-  prepareSocketDir(config.socketPath, group.gid, config.defaultSocket);
+  prepareSocketDir(config.socketPath, group.gid, config.defaultSocket, group.name);
   const claimed = await claimSocket(config.socketPath);
   if (claimed === "stale")
     log.info("removed a stale socket left by a previous run", { socket: config.socketPath });
@@ -144,6 +144,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     tunnel,
     logger: log.child("session"),
   });
+  const audit = createAuditSink(log.child("audit"), auditFile);
   const daemon = new Daemon({
     socketPath: config.socketPath,
     group: { name: group.name, gid: group.gid },
@@ -154,7 +155,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     session,
     serviceMode: token !== null,
     logger: log,
-    audit: createAuditSink(log.child("audit"), auditFile),
+    audit,
   });
 
   // The socket is born 0660 so no one outside the group can connect in the instant before chown.
@@ -189,6 +190,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
   log.info("shutting down", { signal });
   sdNotify("STOPPING=1");
   daemon.server.stop();
+  audit.close();
   await session.stop();
   if (existsSync(config.socketPath)) unlinkSync(config.socketPath);
   return 0;

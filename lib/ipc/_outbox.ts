@@ -1,5 +1,7 @@
 // A bounded write queue for one socket: what the kernel would not take now waits for `drain`,
 // and a reader that falls too far behind is reported instead of growing memory without bound.
+// Queued bytes are also charged to the caller's budget, shared by all of its connections.
+import { type ByteBudget, unlimitedBudget } from "./_byte_budget.ts";
 
 export interface Writable {
   write(data: Uint8Array): number;
@@ -12,6 +14,7 @@ export class Outbox {
   constructor(
     private readonly socket: Writable,
     private readonly maxQueuedBytes: number,
+    private readonly budget: ByteBudget = unlimitedBudget,
   ) {}
 
   get queuedBytes(): number {
@@ -32,6 +35,7 @@ export class Outbox {
       const head = this.queue[0]!;
       const written = Math.max(0, this.socket.write(head));
       this.queued -= written;
+      this.budget.give(written);
       if (written < head.length) {
         this.queue[0] = head.subarray(written);
         return;
@@ -40,8 +44,16 @@ export class Outbox {
     }
   }
 
+  /** Forgets the backlog and refunds it (the connection is closing). */
+  release(): void {
+    this.budget.give(this.queued);
+    this.queue = [];
+    this.queued = 0;
+  }
+
   private enqueue(frame: Uint8Array): boolean {
     if (this.queued + frame.length > this.maxQueuedBytes) return false;
+    if (!this.budget.take(frame.length)) return false;
     this.queue.push(frame);
     this.queued += frame.length;
     return true;

@@ -2,9 +2,12 @@
 // through the protocol table, pushes events to subscribers, and enforces the limits below.
 import type { Socket, TCPSocketListener, UnixSocketListener } from "bun";
 import * as v from "valibot";
+import { peerCredentials, setListenBacklog } from "../sys/index.ts";
 import { FzError } from "../types/index.ts";
-import { type Logger, silentLogger } from "../util/index.ts";
+import { Coalescer, type Logger, silentLogger } from "../util/index.ts";
+import { ByteBudget, unlimitedBudget } from "./_byte_budget.ts";
 import { Outbox } from "./_outbox.ts";
+import { CappedCounts, TokenBuckets } from "./_rate_limit.ts";
 import { encodeFrame, FrameDecoder } from "./framing.ts";
 import { errorBody } from "./membership.ts";
 import { type Authorizer, type KernelPeer, kernelPeer, type PeerInfo } from "./peer.ts";
@@ -41,6 +44,14 @@ export interface ServerLimits {
   /** Unsent bytes a connection may hold before it is dropped as a slow reader. */
   maxQueuedBytes: number;
   maxInFlight: number;
+  /** New connections per second one non-root uid may open, sustained; `connectBurst` at once. */
+  connectsPerSecond: number;
+  connectBurst: number;
+  /** Refused connections kept open for their client to read why, per uid and in all; more close at once. */
+  maxLingeringPerUid: number;
+  maxLingering: number;
+  /** Bytes one non-root uid may hold in the daemon (unfinished frames, unsent replies) over all its connections. */
+  maxBytesPerUid: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -49,7 +60,18 @@ export const DEFAULT_LIMITS: ServerLimits = {
   frameTimeoutMs: 5000,
   maxQueuedBytes: 4 * 1024 * 1024,
   maxInFlight: 32,
+  connectsPerSecond: 20,
+  connectBurst: 40,
+  maxLingeringPerUid: 4,
+  maxLingering: 64,
+  maxBytesPerUid: 16 * 1024 * 1024,
 };
+
+/** Pending connections the kernel queues for accept (capped at net.core.somaxconn). */
+const ACCEPT_BACKLOG = 4096;
+
+/** Window in which repeated refusals are logged once with a count. */
+const REFUSAL_LOG_WINDOW_MS = 10_000;
 
 /** How long a refused connection stays open for its client to read why (see refuse). */
 const REFUSED_GRACE_MS = 1000;
@@ -68,13 +90,24 @@ export interface ServerOptions {
 }
 
 interface Conn {
+  /** The SO_PEERCRED uid while the connection counts against that uid's limits. */
+  uid: number | null;
+  /** The uid whose refused-connection allowance this connection holds while it lingers. */
+  lingerUid: number | null;
   peer: PeerInfo | null;
   decoder: FrameDecoder;
   outbox: Outbox;
   subscribed: boolean;
   inFlight: number;
   frameTimer: ReturnType<typeof setTimeout> | null;
+  /** Which frame (the decoder's framesStarted) the running frame timer belongs to. */
+  frameTimed: number;
   closed: boolean;
+}
+
+interface RefusalLine {
+  msg: string;
+  fields: Record<string, unknown>;
 }
 
 type Sock = Socket<Conn>;
@@ -88,12 +121,28 @@ export class IpcServer {
   private listener: UnixSocketListener<Conn> | TCPSocketListener<Conn> | null = null;
   private readonly conns = new Set<Sock>();
   private readonly perUid = new Map<number, number>();
+  private readonly budgets = new Map<number, ByteBudget>();
   private readonly limits: ServerLimits;
   private readonly log: Logger;
+  private readonly connects: TokenBuckets;
+  private readonly lingering: CappedCounts;
+  private readonly refusals: Coalescer<RefusalLine>;
 
   constructor(private readonly opts: ServerOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.log = opts.logger ?? silentLogger;
+    this.connects = new TokenBuckets(this.limits.connectsPerSecond, this.limits.connectBurst);
+    this.lingering = new CappedCounts(this.limits.maxLingeringPerUid, this.limits.maxLingering);
+    this.refusals = new Coalescer<RefusalLine>({
+      windowMs: REFUSAL_LOG_WINDOW_MS,
+      perSourceBudget: 8,
+      unbudgeted: (uid) => uid === "0",
+      emit: (l) => this.log.warn(l.msg, l.fields),
+      repeated: (l, times, ms) =>
+        this.log.warn(`${l.msg} (repeated ${times} times in ${ms / 1000} s)`, l.fields),
+      suppressed: (uid, count, ms) =>
+        this.log.warn("further refusals not logged one by one", { uid, count, seconds: ms / 1000 }),
+    });
   }
 
   get connectionCount(): number {
@@ -117,12 +166,20 @@ export class IpcServer {
         error: (s, err) => this.log.debug("connection error", { error: err, user: s.data?.peer?.user }),
       },
     });
+    // A caller connecting faster than the loop accepts fills the accept queue, and then everyone's
+    // connect fails; the kernel's maximum gives the loop the most slack before that happens.
+    try {
+      setListenBacklog((this.listener as unknown as { fd: number }).fd, ACCEPT_BACKLOG);
+    } catch (err) {
+      this.log.debug("could not raise the accept backlog", { error: err });
+    }
   }
 
   stop(): void {
     this.listener?.stop(true);
     this.listener = null;
     for (const s of this.conns) s.end();
+    this.refusals.flush();
   }
 
   /** Pushes an event to every subscriber; one that cannot keep up is disconnected, not buffered forever. */
@@ -143,25 +200,67 @@ export class IpcServer {
 
   private onOpen(s: Sock): void {
     s.data = {
+      uid: null,
+      lingerUid: null,
       peer: null,
       decoder: new FrameDecoder(),
       outbox: new Outbox(s, this.limits.maxQueuedBytes),
       subscribed: false,
       inFlight: 0,
       frameTimer: null,
+      frameTimed: 0,
       closed: false,
     };
     this.conns.add(s);
+    const fd = socketFd(s);
+    // Admission comes first and uses the SO_PEERCRED uid alone, so a flood costs the daemon no
+    // pidfd, no /proc read, no name lookup and no buffers. Root is exempt: it can stop the daemon
+    // anyway, and must always be able to reach it.
+    let kernel: KernelPeer | null = null;
+    let uid: number;
+    try {
+      if (this.opts.identify) {
+        kernel = this.opts.identify(fd);
+        uid = kernel.uid;
+      } else uid = peerCredentials(fd).uid;
+    } catch {
+      this.refuse(s, -1, new FzError("permission_denied", "could not identify the caller"));
+      return;
+    }
+    if (uid !== 0) {
+      if (!this.connects.take(uid)) {
+        this.refuse(
+          s,
+          uid,
+          new FzError(
+            "busy",
+            `too many new connections from uid ${uid} (more than ${this.limits.connectsPerSecond} a second); wait a moment and retry`,
+          ),
+        );
+        return;
+      }
+      const count = this.perUid.get(uid) ?? 0;
+      if (this.conns.size > this.limits.maxConnections || count >= this.limits.maxConnectionsPerUid) {
+        this.refuse(
+          s,
+          uid,
+          new FzError("busy", "firezoned has too many open connections; close some clients and retry"),
+        );
+        return;
+      }
+    }
+    this.count(s, uid);
     let peer: PeerInfo;
     try {
-      const admitted = this.opts.authorize.admit((this.opts.identify ?? kernelPeer)(socketFd(s)));
+      kernel ??= kernelPeer(fd);
+      const admitted = this.opts.authorize.admit(kernel);
       if (admitted instanceof Promise) {
-        // Refused: the diagnosis waits for the group database, off the event loop.
+        // Refused: the diagnosis waits for the group database, off the event loop. Meanwhile the
+        // connection counts against its uid, so a flood of them stays within the uid's limits.
         admitted
           .then((error) => {
             if (s.data.closed) return;
-            this.log.warn("refused connection", { reason: error.message });
-            this.refuse(s, error);
+            this.refuse(s, uid, error);
           })
           .catch((err: unknown) => {
             this.log.error("could not refuse a connection", { error: err });
@@ -173,23 +272,9 @@ export class IpcServer {
     } catch (err) {
       const error =
         err instanceof FzError ? err : new FzError("permission_denied", "could not identify the caller");
-      this.log.warn("refused connection", { reason: error.message });
-      this.refuse(s, error);
+      this.refuse(s, uid, error);
       return;
     }
-    const count = this.perUid.get(peer.uid) ?? 0;
-    if (
-      this.conns.size > this.limits.maxConnections ||
-      (peer.uid !== 0 && count >= this.limits.maxConnectionsPerUid)
-    ) {
-      this.log.warn("connection limit reached", { user: peer.user, total: this.conns.size });
-      this.refuse(
-        s,
-        new FzError("busy", "firezoned has too many open connections; close some clients and retry"),
-      );
-      return;
-    }
-    this.perUid.set(peer.uid, count + 1);
     s.data.peer = peer;
     const allowed = Object.entries(methods)
       .filter(([, m]) => (m.access as Access) !== "admin" || peer.role === "admin")
@@ -206,14 +291,57 @@ export class IpcServer {
     );
   }
 
-  private refuse(s: Sock, error: FzError): void {
-    s.data.outbox.send(encodeFrame({ type: "refused", error: errorBody(error) }));
-    // Closing at once can beat the client's own handling of its connect: Bun then reports ECONNRESET
-    // and drops the frame, and the caller never learns why or how to join the group. So the client
-    // closes once it has read the refusal, or the timer does. It no longer counts against the limits.
+  /** Counts an admitted connection against its uid and charges its buffers to the uid's budget. */
+  private count(s: Sock, uid: number): void {
+    this.perUid.set(uid, (this.perUid.get(uid) ?? 0) + 1);
+    let budget = this.budgets.get(uid);
+    if (!budget) {
+      budget = uid === 0 ? unlimitedBudget : new ByteBudget(this.limits.maxBytesPerUid);
+      this.budgets.set(uid, budget);
+    }
+    s.data.uid = uid;
+    s.data.decoder = new FrameDecoder(budget);
+    s.data.outbox = new Outbox(s, this.limits.maxQueuedBytes, budget);
+  }
+
+  private uncount(s: Sock): void {
+    const uid = s.data.uid;
+    if (uid === null) return;
+    s.data.uid = null;
+    s.data.decoder.release();
+    s.data.outbox.release();
+    const left = (this.perUid.get(uid) ?? 1) - 1;
+    if (left > 0) {
+      this.perUid.set(uid, left);
+      return;
+    }
+    this.perUid.delete(uid);
+    this.budgets.delete(uid);
+  }
+
+  /** `uid` is -1 when the caller could not be identified. */
+  private refuse(s: Sock, uid: number, error: FzError): void {
+    this.refusals.note(String(uid), `${error.code}\u0000${error.message}`, {
+      msg: "refused connection",
+      fields: { uid, code: error.code, reason: error.message },
+    });
+    this.uncount(s);
     s.data.closed = true;
     this.conns.delete(s);
-    s.data.frameTimer = setTimeout(() => s.end(), REFUSED_GRACE_MS);
+    // Written straight to the socket: a fresh connection's send buffer is empty, so the small frame
+    // fits, and a refused connection gets no queue of its own.
+    s.write(encodeFrame({ type: "refused", error: errorBody(error) }));
+    // Closing at once can beat the client's own handling of its connect: Bun then reports ECONNRESET
+    // and drops the frame, and the caller never learns why or how to join the group. So the client
+    // closes once it has read the refusal, or the timer does. Such lingering connections are capped
+    // per uid and in all; past the caps a refused connection is closed at once, so a caller that
+    // reconnects as fast as it can holds only a handful of descriptors.
+    if (this.lingering.tryAdd(uid)) {
+      s.data.lingerUid = uid;
+      s.data.frameTimer = setTimeout(() => s.end(), REFUSED_GRACE_MS);
+    } else {
+      s.end();
+    }
   }
 
   private drop(s: Sock): void {
@@ -224,13 +352,11 @@ export class IpcServer {
   private onClose(s: Sock): void {
     this.conns.delete(s);
     if (s.data.frameTimer) clearTimeout(s.data.frameTimer);
+    s.data.frameTimer = null;
     s.data.closed = true;
-    const peer = s.data.peer;
-    if (peer) {
-      const left = (this.perUid.get(peer.uid) ?? 1) - 1;
-      if (left <= 0) this.perUid.delete(peer.uid);
-      else this.perUid.set(peer.uid, left);
-    }
+    if (s.data.lingerUid !== null) this.lingering.remove(s.data.lingerUid);
+    s.data.lingerUid = null;
+    this.uncount(s);
   }
 
   private onData(s: Sock, chunk: Uint8Array): void {
@@ -252,10 +378,17 @@ export class IpcServer {
     }
   }
 
+  /**
+   * The deadline belongs to a frame: it starts with the frame's first byte and more bytes of the
+   * same frame do not extend it, so a client trickling one byte at a time is closed on time.
+   */
   private armFrameTimer(s: Sock): void {
+    const decoder = s.data.decoder;
+    if (s.data.frameTimer && decoder.midFrame && s.data.frameTimed === decoder.framesStarted) return;
     if (s.data.frameTimer) clearTimeout(s.data.frameTimer);
     s.data.frameTimer = null;
-    if (!s.data.decoder.midFrame) return;
+    if (!decoder.midFrame) return;
+    s.data.frameTimed = decoder.framesStarted;
     s.data.frameTimer = setTimeout(() => {
       this.failConnection(
         s,

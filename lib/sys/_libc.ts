@@ -10,6 +10,7 @@ const DEFS = {
   close: { args: [i32], returns: i32 },
   socket: { args: [i32, i32, i32], returns: i32 },
   bind: { args: [i32, ptr, u32], returns: i32 },
+  listen: { args: [i32, i32], returns: i32 },
   connect: { args: [i32, ptr, u32], returns: i32 },
   sendto: { args: [i32, ptr, u64, i32, ptr, u32], returns: i32 },
   recvfrom: { args: [i32, ptr, u64, i32, ptr, ptr], returns: i32 },

@@ -26,6 +26,7 @@ export {
   sysError,
   WouldBlockError,
 } from "./errno.ts";
+export { setListenBacklog } from "./listen_backlog.ts";
 export {
   NETLINK_GENERIC,
   NETLINK_ROUTE,

@@ -16,6 +16,7 @@ export {
   parseIp,
 } from "./cidr.ts";
 export { type Clock, systemClock } from "./clock.ts";
+export { Coalescer, type CoalescerOptions } from "./coalescer.ts";
 export { type KeyValueEntry, type KeyValueResult, parseKeyValue } from "./key_value.ts";
 export {
   generatePrivateKey,

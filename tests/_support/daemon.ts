@@ -11,7 +11,8 @@ export interface TestDaemon {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   env: Record<string, string>;
   stderr(): string;
-  stop(): Promise<number>;
+  /** Stops firezoned and removes its directory, unless `keepDir` (to read its logs afterwards). */
+  stop(opts?: { keepDir?: boolean }): Promise<number>;
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
@@ -58,11 +59,11 @@ export async function startDaemon(group: string, extraEnv: Record<string, string
     proc,
     env,
     stderr: () => err,
-    stop: async () => {
+    stop: async (opts) => {
       proc.kill("SIGTERM");
       const code = await proc.exited;
       await reader;
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts?.keepDir) rmSync(dir, { recursive: true, force: true });
       return code;
     },
   };

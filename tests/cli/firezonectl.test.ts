@@ -4,7 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { BUN, ensureBuilt, FIREZONECTL } from "../_support/build.ts";
+import { ensureBuilt, FIREZONECTL } from "../_support/build.ts";
+import { stageBun, stageScript } from "../_support/stage.ts";
 import { TestAccounts } from "../_support/users.ts";
 
 const accounts = new TestAccounts();
@@ -27,7 +28,7 @@ function ctl(args: string[], env: Record<string, string> = {}): { code: number; 
 }
 
 async function fakeDaemon(socket: string, protocol: number, user?: string): Promise<Subprocess> {
-  const cmd = [BUN, FAKE, socket, String(protocol)];
+  const cmd = [stageBun(), stageScript(FAKE), socket, String(protocol)];
   const proc = Bun.spawn(user ? ["runuser", "-u", user, "--", ...cmd] : cmd, {
     stdout: "pipe",
     stderr: "inherit",

@@ -195,5 +195,3 @@ describe.skipIf(!canRun)("Docker entrypoint in a namespace standing in for the c
     expect(c.stderr()).toContain("/run/secrets/missing, which is not a readable file");
   });
 });
-
-test.skipIf(canRun)("Docker entrypoint tests need root, unshare and nsenter (skipped)", () => {});

@@ -39,13 +39,15 @@ describe("firezone-gui command line", () => {
     expect(r.stderr).toContain("unknown argument '--frobnicate'");
   });
 
-  test("refuses to run as root (77), before touching the bus or the keyring", () => {
-    if (process.getuid?.() !== 0) return;
-    const r = gui([], {
-      XDG_RUNTIME_DIR: "/nonexistent",
-      DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent",
-    });
-    expect(r.code).toBe(77);
-    expect(r.stderr).toContain("refusing to run as root");
-  });
+  test.skipIf(process.getuid?.() !== 0)(
+    "refuses to run as root (77), before touching the bus or the keyring",
+    () => {
+      const r = gui([], {
+        XDG_RUNTIME_DIR: "/nonexistent",
+        DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent",
+      });
+      expect(r.code).toBe(77);
+      expect(r.stderr).toContain("refusing to run as root");
+    },
+  );
 });

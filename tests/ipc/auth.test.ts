@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { connectDaemon } from "../../lib/ipc/index.ts";
 import { FIREZONECTL } from "../_support/build.ts";
 import { startDaemon, type TestDaemon } from "../_support/daemon.ts";
+import { stageBun, stageScript } from "../_support/stage.ts";
 import { runAs, TestAccounts } from "../_support/users.ts";
 
 const accounts = new TestAccounts();
@@ -70,7 +71,7 @@ describe("authorization", () => {
     asRoot.close();
     const r = await runAs(
       member,
-      [join(import.meta.dir, "../../node_modules/.bin/bun"), join(import.meta.dir, "fixtures/hello_role.ts")],
+      [stageBun(), stageScript(join(import.meta.dir, "fixtures/hello_role.ts"))],
       { FIREZONE_SOCKET: daemon.socketPath },
     );
     expect(r.stdout.trim()).toBe("operator");

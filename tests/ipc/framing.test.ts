@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ByteBudget } from "../../lib/ipc/_byte_budget.ts";
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "../../lib/ipc/index.ts";
 import { FzError } from "../../lib/types/index.ts";
 
@@ -77,6 +78,41 @@ describe("framing", () => {
     const badJson = new Uint8Array([0, 0, 0, 3, 0x7b, 0x7b, 0x7d]);
     expect(codeOf(() => new FrameDecoder().push(badUtf8))).toBe("invalid_request");
     expect(codeOf(() => new FrameDecoder().push(badJson))).toBe("invalid_request");
+  });
+
+  test("memory follows the bytes received, not the length announced", () => {
+    const budget = new ByteBudget(MAX_FRAME_BYTES);
+    const d = new FrameDecoder(budget);
+    const header = new Uint8Array(4);
+    new DataView(header.buffer).setUint32(0, MAX_FRAME_BYTES);
+    d.push(header);
+    expect([d.bufferedBytes, budget.used]).toEqual([0, 0]);
+    d.push(new Uint8Array(10).fill(0x20));
+    expect([d.bufferedBytes, budget.used]).toEqual([10, 10]);
+    d.release();
+    expect([d.bufferedBytes, budget.used, d.midFrame]).toEqual([0, 0, false]);
+  });
+
+  test("a decoder past its caller's budget refuses with busy, and a finished frame refunds it", () => {
+    const budget = new ByteBudget(100);
+    const ok = new FrameDecoder(budget);
+    expect(ok.push(frameOfLength(60))).toHaveLength(1);
+    expect(budget.used).toBe(0);
+    const a = new FrameDecoder(budget);
+    const b = new FrameDecoder(budget);
+    a.push(frameOfLength(80).subarray(0, 70));
+    expect(budget.used).toBe(66);
+    expect(codeOf(() => b.push(frameOfLength(80).subarray(0, 44)))).toBe("busy");
+  });
+
+  test("framesStarted tells a new frame from more bytes of the same one", () => {
+    const d = new FrameDecoder();
+    const f = encodeFrame({ a: 1 });
+    d.push(f.subarray(0, 3));
+    d.push(f.subarray(3, 6));
+    expect(d.framesStarted).toBe(1);
+    d.push(new Uint8Array([...f.subarray(6), ...f.subarray(0, 2)]));
+    expect([d.framesStarted, d.midFrame]).toEqual([2, true]);
   });
 
   test("the length prefix is big-endian", () => {

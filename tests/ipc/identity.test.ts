@@ -4,8 +4,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { BUN, FIREZONECTL } from "../_support/build.ts";
+import { FIREZONECTL } from "../_support/build.ts";
 import { startDaemon, type TestDaemon } from "../_support/daemon.ts";
+import { stageBun, stageScript } from "../_support/stage.ts";
 import { runAs, TestAccounts } from "../_support/users.ts";
 import { UserShell } from "./_user_shell.ts";
 
@@ -82,7 +83,9 @@ describe("membership from the kernel", () => {
     const user = accounts.user();
     const sh = await shell(user);
     gpasswd("-a", user, group);
-    const r = await sh.run(`${BUN} ${join(import.meta.dir, "fixtures/link_problems.ts")}`);
+    const r = await sh.run(
+      `${stageBun()} ${stageScript(join(import.meta.dir, "fixtures/link_problems.ts"))}`,
+    );
     expect(r.code).toBe(0);
     const problem = JSON.parse(r.out.trim().split("\n")[0]!);
     expect(problem).toMatchObject({
@@ -168,8 +171,8 @@ describe("revocation", () => {
         "-i",
         "PATH=/usr/bin:/bin",
         `FIREZONE_SOCKET=${daemon.socketPath}`,
-        BUN,
-        join(import.meta.dir, "fixtures/revocation_client.ts"),
+        stageBun(),
+        stageScript(join(import.meta.dir, "fixtures/revocation_client.ts")),
       ],
       { stdin: "pipe", stdout: "pipe", stderr: "pipe" },
     );

@@ -9,6 +9,7 @@ import type { Subprocess } from "bun";
 import { capture } from "../../devstack/shared/capture.ts";
 import { BUN, ensureBuilt, FIREZONECTL } from "../_support/build.ts";
 import { waitFor } from "../_support/daemon.ts";
+import { stageBun, stageScript } from "../_support/stage.ts";
 import { runAs, TestAccounts } from "../_support/users.ts";
 
 const accounts = new TestAccounts();
@@ -38,8 +39,8 @@ beforeAll(async () => {
       "env",
       "-i",
       "PATH=/usr/bin:/bin",
-      BUN,
-      join(import.meta.dir, "fixtures/impostor_server.ts"),
+      stageBun(),
+      stageScript(join(import.meta.dir, "fixtures/impostor_server.ts")),
       socketPath,
     ],
     { stdin: "ignore", stdout: "pipe", stderr: "pipe" },

@@ -26,7 +26,7 @@ const log = (line: string) => console.log(`vm: ${line}`);
 
 function skip(reason: string): never {
   console.log(`vm tests: SKIPPED: ${reason}`);
-  console.log("0 passed, 0 failed");
+  console.log("0 passed, 0 failed, 1 skipped");
   process.exit(0);
 }
 
