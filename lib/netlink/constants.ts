@@ -37,6 +37,9 @@ export const RTM = {
   NEWROUTE: 24,
   DELROUTE: 25,
   GETROUTE: 26,
+  NEWRULE: 32,
+  DELRULE: 33,
+  GETRULE: 34,
 } as const;
 
 export const AF_UNSPEC = 0;
@@ -85,6 +88,20 @@ export const RT_SCOPE_NOWHERE = 255;
 export const RTN_UNICAST = 1;
 export const RTPROT_BOOT = 3;
 export const RTPROT_STATIC = 4;
+
+// linux/fib_rules.h: struct fib_rule_hdr is followed by FRA_* attributes.
+export const FRA = {
+  DST: 1,
+  SRC: 2,
+  PRIORITY: 6,
+  FWMARK: 10,
+  SUPPRESS_PREFIXLEN: 14,
+  TABLE: 15,
+  FWMASK: 16,
+  PROTOCOL: 21,
+} as const;
+export const FR_ACT_TO_TBL = 1;
+export const FIB_RULE_INVERT = 0x2;
 
 export const GENL_ID_CTRL = 0x10;
 export const CTRL = {

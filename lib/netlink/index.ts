@@ -1,5 +1,5 @@
 /**
- * Netlink in TypeScript over lib/sys sockets: rtnetlink for links, addresses and routes, generic
+ * Netlink in TypeScript over lib/sys sockets: rtnetlink for links, addresses, routes and policy rules, generic
  * netlink for family lookup and family requests, message building and parsing, and NLMSG_ERROR
  * replies turned into the typed errors of lib/sys.
  */
@@ -10,6 +10,9 @@ export {
   AF_INET6,
   AF_UNSPEC,
   CTRL,
+  FIB_RULE_INVERT,
+  FR_ACT_TO_TBL,
+  FRA,
   GENL_ID_CTRL,
   IFA,
   IFF_UP,
@@ -48,5 +51,6 @@ export {
   readU64,
 } from "./parse.ts";
 export { addRoute, deleteRoute, listRoutes, type Route, type RouteFilter, type RouteSpec } from "./routes.ts";
+export { addRule, deleteRule, listRules, type Rule, type RuleFilter, type RuleSpec } from "./rules.ts";
 export { Rtnetlink } from "./rtnetlink.ts";
 export { NlWriter } from "./writer.ts";

@@ -1,11 +1,12 @@
-// One NETLINK_ROUTE connection with the link, address and route operations as methods.
+// One NETLINK_ROUTE connection with the link, address, route and rule operations as methods.
 import { NETLINK_ROUTE, type NetlinkSocketOptions } from "../sys/index.ts";
 import { type Address, type AddressOptions, addAddress, deleteAddress, listAddresses } from "./addresses.ts";
 import { NetlinkConnection } from "./connection.ts";
 import { createLink, deleteLink, getLink, type Link, type LinkChange, listLinks, setLink } from "./links.ts";
 import { addRoute, deleteRoute, listRoutes, type Route, type RouteFilter, type RouteSpec } from "./routes.ts";
+import { addRule, deleteRule, listRules, type Rule, type RuleFilter, type RuleSpec } from "./rules.ts";
 
-/** rtnetlink: links, addresses and routes of the network namespace the process runs in. */
+/** rtnetlink: links, addresses, routes and rules of the network namespace the process runs in. */
 export class Rtnetlink {
   readonly conn: NetlinkConnection;
 
@@ -47,6 +48,16 @@ export class Rtnetlink {
   }
   deleteRoute(spec: RouteSpec): void {
     deleteRoute(this.conn, spec);
+  }
+
+  rules(filter?: RuleFilter): Rule[] {
+    return listRules(this.conn, filter);
+  }
+  addRule(spec: RuleSpec): void {
+    addRule(this.conn, spec);
+  }
+  deleteRule(spec: RuleSpec): void {
+    deleteRule(this.conn, spec);
   }
 
   close(): void {
