@@ -51,6 +51,6 @@ export {
   readU64,
 } from "./parse.ts";
 export { addRoute, deleteRoute, listRoutes, type Route, type RouteFilter, type RouteSpec } from "./routes.ts";
-export { addRule, deleteRule, listRules, type Rule, type RuleFilter, type RuleSpec } from "./rules.ts";
 export { Rtnetlink } from "./rtnetlink.ts";
+export { addRule, deleteRule, listRules, type Rule, type RuleFilter, type RuleSpec } from "./rules.ts";
 export { NlWriter } from "./writer.ts";
