@@ -28,6 +28,18 @@ export {
 } from "./genl_codec.ts";
 export { KernelBackend } from "./kernel.ts";
 export { applyChange, type WgBackend, type WgDevice, type WgPeer } from "./model.ts";
+export {
+  CLIENT_FWMARK,
+  CLIENT_RULE_PRIORITY,
+  CLIENT_TABLE,
+  clientPolicy,
+  GATEWAY_FWMARK,
+  GATEWAY_ROUTE_PROTOCOL,
+  GATEWAY_RULE_PRIORITY,
+  gatewayPolicy,
+  policyRules,
+  type RoutingPolicy,
+} from "./policy.ts";
 export { ROUTE_PROTOCOL, type RouteChanges, type RouteOwner, reconcileRoutes } from "./routes.ts";
 export { findWireguardGo, removeStale, type StaleScope } from "./stale.ts";
 export {
@@ -38,7 +50,7 @@ export {
   type TunnelOptions,
 } from "./tunnel.ts";
 export { decodeUapiGet, encodeUapiSet, UAPI_GET, uapiErrno } from "./uapi.ts";
-export { uapiExchange, uapiSocketInUse } from "./uapi_client.ts";
+export { uapiExchange, uapiSocketInUse, uapiSocketOwner } from "./uapi_client.ts";
 export {
   type BackendEvent,
   UAPI_DIR,

@@ -1,10 +1,10 @@
-// What a crashed predecessor may leave, and its removal: wireguard-go processes for the interface
-// (in this network namespace only: a gateway in another one may use the same name), the interface,
-// routes with our protocol mark, the UAPI socket.
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
-import type { Rtnetlink } from "../netlink/index.ts";
+// What a crashed predecessor may leave, and its removal: the wireguard-go serving the interface's
+// UAPI socket (in this network namespace only: a gateway in another one may use the same name), the
+// interface, our policy rules, routes with our protocol mark in our table, the UAPI socket.
+import { existsSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import type { Rtnetlink, RuleSpec } from "../netlink/index.ts";
 import { ignoreMissing } from "./routes.ts";
-import { uapiSocketInUse } from "./uapi_client.ts";
+import { uapiSocketInUse, uapiSocketOwner } from "./uapi_client.ts";
 
 function netnsOf(pid: number | "self"): string | null {
   try {
@@ -14,24 +14,21 @@ function netnsOf(pid: number | "self"): string | null {
   }
 }
 
-/** Pids of `wireguard-go ... <name>` processes sharing this process's network namespace. */
-export function findWireguardGo(name: string): number[] {
-  const ours = netnsOf("self");
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
-    } catch {
-      continue;
-    }
-    if (!argv[0]?.endsWith("wireguard-go") || argv.at(-1) !== name) continue;
-    if (netnsOf(pid) === ours) pids.push(pid);
+/**
+ * The wireguard-go that serves our interface's UAPI socket, if it shares our network namespace.
+ * The socket names it (the kernel's peer credentials of the listener), so no other process can be
+ * taken for it; the socket path is shared by every namespace, so the namespace is checked too.
+ */
+export async function findWireguardGo(socketPath: string): Promise<number[]> {
+  const pid = await uapiSocketOwner(socketPath);
+  if (pid === null || pid === process.pid) return [];
+  let comm = "";
+  try {
+    comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return [];
   }
-  return pids;
+  return comm === "wireguard-go" && netnsOf(pid) === netnsOf("self") ? [pid] : [];
 }
 
 /** Sends SIGTERM, then SIGKILL to what is still alive after `graceMs`; resolves when all are gone. */
@@ -58,6 +55,8 @@ export interface StaleScope {
   name: string;
   table: number;
   protocol: number;
+  /** Our policy rules (one per family): removed by priority, table, mark and owner protocol. */
+  rules: RuleSpec[];
   uapiSocket: string;
 }
 
@@ -65,7 +64,7 @@ export interface StaleScope {
 export async function removeStale(scope: StaleScope): Promise<string[]> {
   const { rt, name } = scope;
   const removed: string[] = [];
-  const pids = findWireguardGo(name);
+  const pids = await findWireguardGo(scope.uapiSocket);
   if (pids.length) {
     await killAll(pids);
     removed.push(...pids.map((p) => `wireguard-go pid ${p}`));
@@ -78,6 +77,15 @@ export async function removeStale(scope: StaleScope): Promise<string[]> {
       );
     ignoreMissing(() => rt.deleteLink(link.index));
     removed.push(`interface ${name}`);
+  }
+  for (const want of scope.rules) {
+    const same = rt
+      .rules({ family: want.family, priority: want.priority, table: want.table, protocol: scope.protocol })
+      .filter((r) => r.fwmark === want.fwmark && r.invert === !!want.invert);
+    for (const r of same) {
+      ignoreMissing(() => rt.deleteRule(r));
+      removed.push(`IPv${r.family} rule ${r.priority}`);
+    }
   }
   for (const r of rt.routes({ table: scope.table, protocol: scope.protocol })) {
     ignoreMissing(() => rt.deleteRoute({ dst: r.dst, oif: r.oif, table: r.table, protocol: r.protocol }));

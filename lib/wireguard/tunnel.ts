@@ -1,11 +1,12 @@
 // The tunnel the daemon owns: one WireGuard interface with its addresses, peers and routes, on the
 // kernel module when it exists and on wireguard-go otherwise. See docs/tunnel.md.
-import { type Link, Rtnetlink } from "../netlink/index.ts";
+import { type Link, Rtnetlink, type RuleSpec } from "../netlink/index.ts";
 import { AlreadyExistsError, PermissionError } from "../sys/index.ts";
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunDevice } from "../tun/index.ts";
 import { type Logger, parseCidr } from "../util/index.ts";
 import { KernelBackend } from "./kernel.ts";
 import type { WgBackend, WgDevice, WgPeer } from "./model.ts";
+import { policyRules, type RoutingPolicy } from "./policy.ts";
 import { ROUTE_PROTOCOL, type RouteChanges, reconcileRoutes } from "./routes.ts";
 import { removeStale } from "./stale.ts";
 import { type BackendEvent, UAPI_DIR, UserspaceBackend } from "./userspace.ts";
@@ -22,8 +23,13 @@ export interface TunnelOptions {
   logger: Logger;
   /** wireguard-go died, was restarted, or could not be restarted. */
   onEvent?: (e: TunnelEvent) => void;
-  /** Routing table for `setRoutes`; default main (254). */
+  /** Routing table for `setRoutes` when there is no `policy`; default main (254). */
   table?: number;
+  /**
+   * Policy routing (lib/wireguard/policy.ts): the fwmark on the WireGuard socket, the rules that
+   * keep marked traffic out of the tunnel, and (mode `split`) the table the routes go into.
+   */
+  policy?: RoutingPolicy;
   routeProtocol?: number;
   wireguardGo?: string;
   uapiDir?: string;
@@ -89,7 +95,15 @@ export class Tunnel {
   }
 
   get #table(): number {
-    return this.#o.table ?? 254;
+    return this.#o.policy?.mode === "split" ? this.#o.policy.table : (this.#o.table ?? 254);
+  }
+  get #rules(): RuleSpec[] {
+    return this.#o.policy ? policyRules(this.#o.policy, this.#proto) : [];
+  }
+
+  /** The routing table the routes go into. */
+  get table(): number {
+    return this.#table;
   }
   get #proto(): number {
     return this.#o.routeProtocol ?? ROUTE_PROTOCOL;
@@ -125,6 +139,7 @@ export class Tunnel {
       name: this.name,
       table: this.#table,
       protocol: this.#proto,
+      rules: this.#rules,
       uapiSocket: `${this.#o.uapiDir ?? UAPI_DIR}/${this.name}.sock`,
     });
   }
@@ -142,15 +157,35 @@ export class Tunnel {
         for (const cidr of config.addresses) this.#addAddress(cidr);
         const dev: WgDevice = { privateKey: config.privateKey };
         if (config.listenPort !== undefined) dev.listenPort = config.listenPort;
-        if (config.fwmark !== undefined) dev.fwmark = config.fwmark;
+        const fwmark = config.fwmark ?? this.#o.policy?.fwmark;
+        if (fwmark !== undefined) dev.fwmark = fwmark;
         await backend.setDevice(dev);
         rt.setLink(this.#index, { up: true });
+        this.#addRules();
         this.#log.info("tunnel up", { name: this.name, backend: backend.kind, addresses: config.addresses });
       } catch (e) {
         await this.#teardown();
         throw e;
       }
     });
+  }
+
+  // The rules go in once the socket is marked: from then on WireGuard's own UDP skips the table.
+  #addRules(): void {
+    for (const rule of this.#rules) {
+      try {
+        this.#rt.addRule(rule);
+      } catch (e) {
+        // The same rule (ours: same priority, table, mark and owner) is already in force.
+        if (e instanceof AlreadyExistsError) continue;
+        // A kernel built or booted without IPv6 has no IPv6 rules; IPv4 still works.
+        if (rule.family === 6 && !this.#ipv6) {
+          this.#log.warn("IPv6 policy rule not added", { error: (e as Error).message });
+          continue;
+        }
+        throw e;
+      }
+    }
   }
 
   #addAddress(cidr: string): void {

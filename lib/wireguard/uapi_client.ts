@@ -1,5 +1,6 @@
 // One request/reply exchange on a wireguard-go UAPI socket (/var/run/wireguard/<name>.sock).
 import { createConnection } from "node:net";
+import { peerCredentials } from "../sys/index.ts";
 
 /** Sends `request` and resolves with the reply text up to and including its final blank line. */
 export function uapiExchange(socketPath: string, request: string, timeoutMs = 5000): Promise<string> {
@@ -45,4 +46,30 @@ export function uapiSocketInUse(socketPath: string, timeoutMs = 1000): Promise<b
     sock.on("connect", () => done(true));
     sock.on("error", () => done(false));
   });
+}
+
+/**
+ * The pid of the process listening on `socketPath` (the kernel's SO_PEERCRED), or null when nothing
+ * answers there. Nothing is sent: wireguard-go drops a connection that closes without a request.
+ */
+export async function uapiSocketOwner(socketPath: string, timeoutMs = 1000): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const sock = await Promise.race([
+      Bun.connect({ unix: socketPath, socket: { data() {} } }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("timeout")), timeoutMs);
+      }),
+    ]);
+    try {
+      // Bun's client sockets carry their fd at run time; the type does not declare it.
+      return peerCredentials((sock as unknown as { fd: number }).fd).pid;
+    } finally {
+      sock.end();
+    }
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
 }
