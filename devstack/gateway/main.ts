@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger } from "../../lib/util/index.ts";
-import { Tunnel, type WgPeer } from "../../lib/wireguard/index.ts";
+import { GATEWAY_ROUTE_PROTOCOL, gatewayPolicy, Tunnel, type WgPeer } from "../../lib/wireguard/index.ts";
 import { TUNNEL_IPV4_POOL, TUNNEL_IPV6_POOL } from "../shared/ip.ts";
 import { generateWgKeyPair, wgPublicKey } from "../shared/wgkey.ts";
 import { applyNft, enableForwarding, removeRuleset, renderRuleset } from "./firewall.ts";
@@ -70,7 +70,14 @@ const logger = createLogger({
   level: values["log-level"] as "debug" | "info" | "warn" | "error",
 });
 const id = identity();
-const tunnel = new Tunnel({ name: ifname, logger: logger.child("tunnel") });
+// Its own mark, rule priority and route protocol, apart from the client's (docs/tunnel.md), so a
+// client on the same host neither routes the gateway's UDP into its tunnel nor sweeps its routes.
+const tunnel = new Tunnel({
+  name: ifname,
+  logger: logger.child("tunnel"),
+  policy: gatewayPolicy(),
+  routeProtocol: GATEWAY_ROUTE_PROTOCOL,
+});
 await tunnel.cleanupStale();
 await enableForwarding();
 

@@ -30,6 +30,7 @@ export function formatStatus(st: Status): string {
   if (st.state !== "signed_out" && st.state !== "not_configured")
     field("Resources", String(st.resourceCount));
   if (st.lastError) field(st.state === "not_configured" ? "Problem" : "Last error", st.lastError);
+  for (const w of st.warnings ?? []) field("Warning", w);
   field("Daemon", `firezoned ${st.daemonVersion}, pid ${st.pid}, up ${duration(st.uptimeSeconds)}`);
   if (st.state === "signed_out" && st.mode === "interactive") {
     lines.push("", "Sign in with the Firezone tray, or: firezonectl sign-in --token-stdin");

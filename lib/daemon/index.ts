@@ -19,4 +19,13 @@ export type {
 } from "./session.ts";
 export { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 export type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";
-export { type AppliedPeers, peerChanges, planTunnel, type TunnelPlan } from "./tunnel_plan.ts";
+export {
+  type AppliedPeers,
+  excludeAddress,
+  MIN_RESOURCE_PREFIX,
+  type PlanOptions,
+  type ProtectedAddress,
+  peerChanges,
+  planTunnel,
+  type TunnelPlan,
+} from "./tunnel_plan.ts";

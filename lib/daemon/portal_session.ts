@@ -2,6 +2,7 @@
 // not_configured when the daemon has no usable portal URL. It turns the
 // portal's events into the tunnel's configuration: interface addresses on `init`, one WireGuard peer
 // per gateway, and routes for exactly the resources the actor may reach.
+import { lookup } from "node:dns/promises";
 import type { IpcResource } from "../ipc/index.ts";
 import {
   type ConnectionDetails,
@@ -41,7 +42,15 @@ export interface PortalSessionOptions {
   /** How long sign_in waits for the portal's first answer before returning `connecting`. */
   signInWaitMs?: number;
   createPortal?: (options: PortalClientOptions) => PortalLike;
+  /** The portal host's addresses, resolved off the event loop; default node:dns lookup (all). */
+  resolvePortal?: (host: string) => Promise<string[]>;
 }
+
+/** The portal's addresses kept per session: enough for round-robin DNS, bounded all the same. */
+const MAX_PORTAL_ADDRESSES = 32;
+
+const lookupAll = async (host: string): Promise<string[]> =>
+  (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 type State = SessionSnapshot["state"];
 
@@ -57,6 +66,10 @@ export class PortalSession implements Session {
   readonly #details = new Map<string, ConnectionDetails>();
   readonly #listeners = new Set<(change: SessionChange) => void>();
   #tunnelAddresses: string[] | null = null;
+  /** Every address the portal's host resolved to in this session: routes are cut around them. */
+  #portalAddresses: string[] = [];
+  /** What the last plan refused or narrowed (lib/daemon/tunnel_plan.ts). */
+  #warnings: string[] = [];
   /** The peers as last applied, by public key, to send only what changed. */
   #appliedPeers: AppliedPeers = new Map();
   /** Tunnel changes run one at a time, in order; a burst of events coalesces into one reconcile. */
@@ -82,6 +95,7 @@ export class PortalSession implements Session {
         : {}),
       resourceCount: this.#resources.size,
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
+      ...(this.#warnings.length ? { warnings: [...this.#warnings] } : {}),
     };
   }
 
@@ -119,6 +133,8 @@ export class PortalSession implements Session {
       portal.on("signed_out", (e) => resolve({ refused: e.message }));
     });
     this.#wire(portal, generation);
+    // Known before the first routes go in, so they never cover the portal connection itself.
+    await this.#resolvePortal(generation);
     portal.start();
     const answer = await Promise.race([
       firstAnswer,
@@ -155,6 +171,7 @@ export class PortalSession implements Session {
       });
     live("init", (init) => this.#onInit(init, generation));
     live("disconnected", ({ reason, retryInMs }) => {
+      void this.#resolvePortal(generation);
       this.#lastError = `lost the portal connection (${reason}); retrying in ${Math.ceil(retryInMs / 1000)} s`;
       this.#setState(this.#state === "connecting" ? "connecting" : "reconnecting");
     });
@@ -191,7 +208,34 @@ export class PortalSession implements Session {
     });
   }
 
+  /** Resolves the portal's host (again: at sign-in and on every reconnect) and replans if it moved. */
+  async #resolvePortal(generation: number): Promise<void> {
+    let host: string;
+    try {
+      host = new URL(this.opts.apiUrl).hostname.replace(/^\[(.*)\]$/, "$1");
+    } catch {
+      return;
+    }
+    try {
+      const found = await Promise.race([
+        (this.opts.resolvePortal ?? lookupAll)(host),
+        Bun.sleep(5000).then(() => Promise.reject(new Error("no answer within 5 s"))),
+      ]);
+      if (generation !== this.#generation) return;
+      const fresh = found.filter((a) => !this.#portalAddresses.includes(a));
+      if (fresh.length === 0) return;
+      this.#portalAddresses = [...this.#portalAddresses, ...fresh].slice(-MAX_PORTAL_ADDRESSES);
+      if (this.#tunnelAddresses) this.#scheduleReconcile(generation);
+    } catch (err) {
+      this.opts.logger.warn("could not resolve the portal's address; routes are not cut around it", {
+        host,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
   #onInit(init: Init, generation: number): void {
+    void this.#resolvePortal(generation);
     this.#account = init.account.slug;
     this.#actor = init.actor.name;
     this.#addresses = [`${init.interface.ipv4}/32`, `${init.interface.ipv6}/128`];
@@ -264,7 +308,15 @@ export class PortalSession implements Session {
       this.#tunnelAddresses = [...this.#addresses];
       this.#appliedPeers.clear();
     }
-    const plan = planTunnel(this.#details.values());
+    const plan = planTunnel(this.#details.values(), {
+      protect: this.#portalAddresses.map((address) => ({ address, what: "the portal" })),
+    });
+    if (plan.warnings.join("\n") !== this.#warnings.join("\n")) {
+      for (const w of plan.warnings.filter((x) => !this.#warnings.includes(x)))
+        this.opts.logger.warn("route narrowed or refused", { warning: w });
+      this.#warnings = plan.warnings;
+      this.#emit("status");
+    }
     const { changes, next } = peerChanges(this.#appliedPeers, plan.peers);
     if (changes.length > 0) {
       await tunnel.setPeers(changes, { replace: false });
@@ -283,6 +335,8 @@ export class PortalSession implements Session {
     this.#addresses = [];
     this.#resources.clear();
     this.#details.clear();
+    this.#portalAddresses = [];
+    this.#warnings = [];
     this.#emit("resources");
     await this.#enqueue(async () => {
       if (!this.#tunnelAddresses) return;

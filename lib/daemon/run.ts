@@ -6,7 +6,7 @@ import { groupAuthorizer } from "../ipc/index.ts";
 import { groupByName, sdNotify } from "../sys/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
 import { createLogger, type Logger } from "../util/index.ts";
-import { Tunnel } from "../wireguard/index.ts";
+import { clientPolicy, Tunnel } from "../wireguard/index.ts";
 import { createAuditSink } from "./audit.ts";
 import { type DaemonConfig, loadDaemonConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
@@ -121,6 +121,8 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
   let session: PortalSession | null = null;
   const tunnel = new Tunnel({
     name: config.tunName,
+    // Marked WireGuard socket, resource routes in the client's own table: see docs/tunnel.md.
+    policy: clientPolicy(config.tunName),
     logger: tunnelLog,
     onEvent: (e) => {
       if (e.type === "backend_died")

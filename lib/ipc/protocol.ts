@@ -47,6 +47,8 @@ export const StatusSchema = v.object({
   lastError: v.optional(v.string()),
   /** The portal's base URL as a web address (https://...), so a GUI can open its sign-in page. */
   portalUrl: v.optional(v.string()),
+  /** Things the daemon did not apply as asked, one sentence each (a route refused or narrowed, ...). */
+  warnings: v.optional(v.array(v.string())),
 });
 
 export const EventSchema = v.variant("kind", [

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { peerChanges, planTunnel } from "../../lib/daemon/index.ts";
+import { excludeAddress, peerChanges, planTunnel } from "../../lib/daemon/index.ts";
 import type { ConnectionDetails } from "../../lib/portal/index.ts";
+import { formatCidr, parseCidr } from "../../lib/util/index.ts";
 
 const GW1 = `${"A".repeat(42)}E=`;
 const GW2 = `${"B".repeat(42)}E=`;
@@ -56,6 +57,93 @@ describe("tunnel plan", () => {
     expect(moved.changes).toEqual([
       expect.objectContaining({ publicKey: GW1, endpoint: "192.0.2.9:51820", replaceAllowedIps: true }),
       { publicKey: GW2, allowedIps: [], remove: true },
+    ]);
+  });
+});
+
+/** Whether `ip` falls inside any of `routes` (a plain bitwise check, independent of the planner). */
+function routed(routes: string[], ip: string): boolean {
+  const a = parseCidr(ip);
+  return routes.some((r) => {
+    const n = parseCidr(r);
+    if (n.family !== a.family) return false;
+    for (let bit = 0; bit < n.prefix; bit++) {
+      const mask = 0x80 >> (bit & 7);
+      if ((n.bytes[bit >> 3]! & mask) !== (a.bytes[bit >> 3]! & mask)) return false;
+    }
+    return true;
+  });
+}
+
+describe("a route is never wider than its resource, nor covers the host's own paths", () => {
+  test("a CIDR covering the gateway endpoint and the portal is split around both, with a warning for each", () => {
+    const plan = planTunnel([details("r1", GW1, ["10.0.0.0/8"], "10.77.2.2:51820")], {
+      protect: [{ address: "10.77.1.1", what: "the portal" }],
+    });
+    expect(routed(plan.routes, "10.77.2.2")).toBe(false);
+    expect(routed(plan.routes, "10.77.1.1")).toBe(false);
+    for (const ip of ["10.0.0.1", "10.77.2.1", "10.77.2.3", "10.77.1.2", "10.255.255.255", "10.77.0.5"])
+      expect(routed(plan.routes, ip)).toBe(true);
+    expect(routed(plan.routes, "11.0.0.0")).toBe(false);
+    // 24 pieces around 10.77.2.2; one of them, 10.77.0.0/23, holds 10.77.1.1 and becomes 9.
+    expect(plan.routes).toHaveLength(24 - 1 + 9);
+    expect(plan.warnings).toEqual([
+      "Resource 10.0.0.0/8 covers 10.77.2.2, a gateway's WireGuard endpoint: that address is left out of the tunnel's routes so it keeps its direct path.",
+      "Resource 10.0.0.0/8 covers 10.77.1.1, the portal: that address is left out of the tunnel's routes so it keeps its direct path.",
+    ]);
+    // WireGuard still accepts the whole resource from the gateway; only routing is narrowed.
+    expect(plan.peers.get(GW1)!.allowedIps).toEqual(["10.0.0.0/8"]);
+  });
+
+  test("IPv6 works the same way: fd00::/8 around an IPv6 portal address", () => {
+    const plan = planTunnel([details("r1", GW1, ["fd00::/8"])], {
+      protect: [{ address: "fd00:10::1", what: "the portal" }],
+    });
+    expect(plan.routes).toHaveLength(120);
+    expect(routed(plan.routes, "fd00:10::1")).toBe(false);
+    expect(routed(plan.routes, "fd00:10::2")).toBe(true);
+    expect(routed(plan.routes, "fdff::1")).toBe(true);
+  });
+
+  test("a resource that is the endpoint itself is refused with a warning; the others still route", () => {
+    const plan = planTunnel([
+      details("r1", GW1, ["192.0.2.1/32"], "192.0.2.1:51820"),
+      details("r2", GW1, ["10.1.0.0/16"], "192.0.2.1:51820"),
+    ]);
+    expect(plan.routes).toEqual(["10.1.0.0/16"]);
+    expect(plan.peers.get(GW1)!.allowedIps).toEqual(["10.1.0.0/16"]);
+    expect(plan.warnings).toEqual([
+      "Resource 192.0.2.1/32 was not routed: it is 192.0.2.1, a gateway's WireGuard endpoint, which must keep its direct path or the tunnel would cut itself off.",
+    ]);
+  });
+
+  test("0.0.0.0/0, the /1 halves and ::/0 are refused as CIDR resources, never a full tunnel", () => {
+    const plan = planTunnel([
+      details("r1", GW1, ["0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1", "::/0", "2000::/3", "10.5.0.0/16"]),
+    ]);
+    expect(plan.routes).toEqual(["10.5.0.0/16"]);
+    expect(plan.peers.get(GW1)!.allowedIps).toEqual(["10.5.0.0/16"]);
+    expect(plan.warnings).toHaveLength(5);
+    for (const w of plan.warnings)
+      expect(w).toMatch(
+        /^Resource \S+ was not routed: a CIDR resource may be at most \/8 wide.*Internet Resource/,
+      );
+    expect(plan.warnings[0]).toContain("0.0.0.0/0");
+    expect(plan.warnings[3]).toContain("::/0");
+  });
+
+  test("a /8 is allowed; an unparsable address is skipped with a warning", () => {
+    const plan = planTunnel([details("r1", GW1, ["10.0.0.0/8", "10.0.0.300/32"])]);
+    expect(plan.routes).toEqual(["10.0.0.0/8"]);
+    expect(plan.warnings).toEqual([
+      'A resource address was not routed: not an IP address or CIDR: "10.0.0.300/32".',
+    ]);
+  });
+
+  test("excludeAddress gives the exact complement", () => {
+    expect(excludeAddress(parseCidr("10.0.0.0/30"), parseCidr("10.0.0.1")).map(formatCidr)).toEqual([
+      "10.0.0.2/31",
+      "10.0.0.0/32",
     ]);
   });
 });
