@@ -51,6 +51,11 @@ export class Stack {
     }
   }
 
+  /** The devstack world underneath, for tests that start more processes in it. */
+  get dev(): DevWorld {
+    return this.#dev;
+  }
+
   get world(): World {
     return this.#dev.world;
   }

@@ -2,6 +2,7 @@
 // namespaces, driven with firezonectl as a user would.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connectDaemon, type DaemonEvent } from "../../lib/ipc/index.ts";
+import { clientPolicy } from "../../lib/wireguard/index.ts";
 import { Stack } from "../_support/stack.ts";
 
 let stack: Stack;
@@ -33,7 +34,11 @@ async function signInAlice(): Promise<void> {
 }
 
 async function routesViaTunnel(): Promise<string[]> {
-  const routes = (await stack.clientIp(["route", "show", "dev", stack.tun])) as Array<{ dst: string }>;
+  // Resource routes live in the client's own table (docs/tunnel.md), not in main.
+  const table = String(clientPolicy(stack.tun).table);
+  const routes = (await stack.clientIp(["route", "show", "table", table, "dev", stack.tun])) as Array<{
+    dst: string;
+  }>;
   return routes.map((r) => r.dst).sort();
 }
 
@@ -166,7 +171,7 @@ describe("sign in and reach resources", () => {
     while ((await stack.clientIp(["link", "show", "dev", stack.tun])).length > 0 && Date.now() < until)
       await Bun.sleep(50);
     expect(await stack.clientIp(["link", "show", "dev", stack.tun])).toEqual([]);
-    const leftover = (await stack.clientIp(["route", "show", "table", "main"])) as Array<{ dst: string }>;
+    const leftover = (await stack.clientIp(["route", "show", "table", "all"])) as Array<{ dst: string }>;
     expect(leftover.filter((r) => r.dst.startsWith("172.31.") || r.dst.startsWith("10.1"))).toEqual([]);
   });
 
