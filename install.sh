@@ -364,9 +364,17 @@ do_uninstall() {
 	rm -f "$UNIT_FILE"
 	systemctl daemon-reload
 	systemctl reset-failed "$SERVICE" 2>/dev/null || true
-	# firezoned removes its device on stop; this only catches one left by a crash.
-	if command -v ip >/dev/null 2>&1 && ip link show "$TUN_NAME" >/dev/null 2>&1; then
-		ip link delete "$TUN_NAME" || true
+	# firezoned removes its device, policy rules and routes on stop; this only catches what a crash
+	# left: the device, and the rules and routes marked as firezoned's (priority 6410, table
+	# 0x2021fd00, protocol 122: docs/tunnel.md). Nothing else is touched.
+	if command -v ip >/dev/null 2>&1; then
+		if ip link show "$TUN_NAME" >/dev/null 2>&1; then
+			ip link delete "$TUN_NAME" || true
+		fi
+		for family in -4 -6; do
+			while ip "$family" rule del priority 6410 not fwmark 0xfd002021 table 0x2021fd00 protocol 122 2>/dev/null; do :; done
+			ip "$family" route flush table 0x2021fd00 proto 122 2>/dev/null || true
+		done
 	fi
 	rm -f "$BIN_DIR/firezoned" "$BIN_DIR/firezonectl" "$BIN_DIR/firezone-gui"
 	rm -f "$DEEP_LINK_DESKTOP" "$APP_DESKTOP" "$AUTOSTART_DESKTOP"

@@ -85,6 +85,7 @@ export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_HOST = 254;
 export const RT_SCOPE_NOWHERE = 255;
+export const RTN_UNSPEC = 0;
 export const RTN_UNICAST = 1;
 export const RTPROT_BOOT = 3;
 export const RTPROT_STATIC = 4;

@@ -13,6 +13,7 @@ import {
   RTA,
   RTM,
   RTN_UNICAST,
+  RTN_UNSPEC,
   RTPROT_STATIC,
 } from "./constants.ts";
 import { attrMap, type NlMessage, readU8, readU32 } from "./parse.ts";
@@ -108,13 +109,15 @@ function writeRoute(w: NlWriter, spec: RouteSpec, forDelete: boolean): void {
   w.u8(table < 256 ? table : 0).u8(
     forDelete && spec.protocol === undefined ? 0 : (spec.protocol ?? RTPROT_STATIC),
   );
-  // RT_SCOPE_NOWHERE in a delete means "any scope", as `ip route del` sends it.
+  // RT_SCOPE_NOWHERE and RTN_UNSPEC in a delete mean "any scope", "any type" (a blackhole left in
+  // our table too), as `ip route del` sends them.
   w.u8(forDelete ? RT_SCOPE_NOWHERE : c.family === 4 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE)
-    .u8(RTN_UNICAST)
+    .u8(forDelete ? RTN_UNSPEC : RTN_UNICAST)
     .u32(0);
   w.attrU32(RTA.TABLE, table);
   if (c.prefix > 0) w.attr(RTA.DST, c.bytes);
-  w.attrU32(RTA.OIF, spec.oif);
+  // A route without a device (blackhole, unreachable) is deleted without naming one.
+  if (!forDelete || spec.oif !== 0) w.attrU32(RTA.OIF, spec.oif);
   if (spec.metric !== undefined) w.attrU32(RTA.PRIORITY, spec.metric);
 }
 

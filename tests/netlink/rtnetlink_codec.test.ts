@@ -71,11 +71,11 @@ describe("rtnetlink request encoding", () => {
     );
   });
 
-  test("deleting a route matches any scope (RT_SCOPE_NOWHERE)", () => {
+  test("deleting a route matches any scope (RT_SCOPE_NOWHERE) and any type (RTN_UNSPEC)", () => {
     expect(capture((c) => deleteRoute(c, { dst: "10.99.0.0/24", oif: 7, protocol: 122 }))).toBe(
       hex(`
         34000000 1900 0500 00000000 00000000   # len 52, RTM_DELROUTE, REQUEST|ACK
-        02 18 00 00 fe 7a ff 01 00000000
+        02 18 00 00 fe 7a ff 00 00000000
         0800 0f00 fe000000
         0800 0100 0a630000
         0800 0400 07000000

@@ -122,8 +122,14 @@ t_root_version() { "$CTL" version --json; }
 
 t_kill9_restart() {
 	old=$(main_pid)
-	# What a crashed daemon leaves: its WireGuard interface (and the routes through it).
+	# What a crashed daemon leaves: its WireGuard interface (and the routes through it), its policy
+	# rules and routes in its table; and a rule of someone else's at the same priority.
 	ip link add tun-firezone type wireguard || return 1
+	for family in -4 -6; do
+		ip "$family" rule add not fwmark 0xfd002021 table 0x2021fd00 priority 6410 protocol 122 || return 1
+		ip "$family" rule add table 77 priority 6410 || return 1
+	done
+	ip route add blackhole 10.9.0.0/16 table 0x2021fd00 proto 122 || return 1
 	kill -9 "$old"
 	wait_for 30 sh -c "[ \"\$(systemctl show -p MainPID --value firezoned)\" != $old ] && [ \"\$(systemctl show -p MainPID --value firezoned)\" != 0 ] && systemctl is-active --quiet firezoned" ||
 		{ echo "firezoned was not restarted"; return 1; }
@@ -134,6 +140,13 @@ t_kill9_restart() {
 		echo "the new firezoned left its predecessor's tun-firezone in place"
 		return 1
 	fi
+	for family in -4 -6; do
+		left=$(ip "$family" rule show table 0x2021fd00)
+		[ -z "$left" ] || { echo "the new firezoned left its predecessor's rule: $left"; return 1; }
+		[ -n "$(ip "$family" rule show table 77)" ] || { echo "the new firezoned removed another's rule"; return 1; }
+		ip "$family" rule del table 77 priority 6410
+	done
+	[ -z "$(ip route show table 0x2021fd00 2>/dev/null)" ] || { echo "routes left in table 0x2021fd00"; return 1; }
 	journalctl -u firezoned --no-pager | grep "cleaned up after a previous run"
 }
 
@@ -238,8 +251,13 @@ t_stop_cleans_up() {
 }
 
 t_uninstall_leaves_nothing() {
+	# As a crash between two starts would leave them: install.sh removes them too.
+	ip rule add not fwmark 0xfd002021 table 0x2021fd00 priority 6410 protocol 122 || return 1
+	ip route add blackhole 10.9.0.0/16 table 0x2021fd00 proto 122 || return 1
 	$INSTALL --uninstall || return 1
 	left=""
+	[ -n "$(ip rule show table 0x2021fd00)" ] && left="$left rule"
+	[ -n "$(ip route show table 0x2021fd00 2>/dev/null)" ] && left="$left route"
 	[ -e /etc/systemd/system/firezoned.service ] && left="$left unit"
 	systemctl cat firezoned >/dev/null 2>&1 && left="$left unit-known-to-systemd"
 	getent group firezone >/dev/null && left="$left group"
@@ -341,7 +359,7 @@ check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone"
 check "end to end under systemd: firezoned signs in to the devstack portal and reaches a resource through a gateway" t_e2e
 check "end to end under systemd with wireguard-go (no kernel module): sign-in and a resource through the gateway" t_e2e_userspace
 check "systemctl stop removes the socket and the device" t_stop_cleans_up
-check "install.sh --uninstall leaves no unit, group, binary, socket, device or process" t_uninstall_leaves_nothing
+check "install.sh --uninstall leaves no unit, group, binary, socket, device, policy rule, route or process" t_uninstall_leaves_nothing
 check "install.sh --purge also removes the token, state and logs" t_purge
 check "install.sh refuses early when /dev/net/tun is missing" t_no_tun_refused
 check "install.sh downloads from FIREZONE_BASE_URL, checks SHA256SUMS and installs" t_download_install
