@@ -22,6 +22,7 @@ export type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";
 export {
   type AppliedPeers,
   excludeAddress,
+  MAX_WARNINGS,
   MIN_RESOURCE_PREFIX,
   type PlanOptions,
   type ProtectedAddress,

@@ -70,6 +70,7 @@ export class PortalSession implements Session {
   #portalAddresses: string[] = [];
   /** What the last plan refused or narrowed (lib/daemon/tunnel_plan.ts). */
   #warnings: string[] = [];
+  #loggedWarnings: string[] = [];
   /** The peers as last applied, by public key, to send only what changed. */
   #appliedPeers: AppliedPeers = new Map();
   /** Tunnel changes run one at a time, in order; a burst of events coalesces into one reconcile. */
@@ -312,8 +313,10 @@ export class PortalSession implements Session {
       protect: this.#portalAddresses.map((address) => ({ address, what: "the portal" })),
     });
     if (plan.warnings.join("\n") !== this.#warnings.join("\n")) {
-      for (const w of plan.warnings.filter((x) => !this.#warnings.includes(x)))
+      const before = new Set(this.#loggedWarnings);
+      for (const w of plan.allWarnings.filter((x) => !before.has(x)))
         this.opts.logger.warn("route narrowed or refused", { warning: w });
+      this.#loggedWarnings = plan.allWarnings;
       this.#warnings = plan.warnings;
       this.#emit("status");
     }
@@ -337,6 +340,7 @@ export class PortalSession implements Session {
     this.#details.clear();
     this.#portalAddresses = [];
     this.#warnings = [];
+    this.#loggedWarnings = [];
     this.#emit("resources");
     await this.#enqueue(async () => {
       if (!this.#tunnelAddresses) return;

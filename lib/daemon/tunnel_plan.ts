@@ -10,8 +10,10 @@ import type { TunnelPeer } from "./tunnel_control.ts";
 export interface TunnelPlan {
   peers: Map<string, TunnelPeer>;
   routes: string[];
-  /** What was refused or narrowed, and why; shown in `firezonectl status`. */
+  /** What was refused or narrowed, and why; shown in `firezonectl status` (at most MAX_WARNINGS). */
   warnings: string[];
+  /** Every warning, for the log. */
+  allWarnings: string[];
 }
 
 /** An address that must keep its direct path, and what it is ("the portal"). */
@@ -35,6 +37,8 @@ const KEEPALIVE_SECONDS = 25;
  * Internet Resource's job, switched on by the user, never a side effect of a CIDR resource.
  */
 export const MIN_RESOURCE_PREFIX = 8;
+/** Status carries at most this many warnings (the last one counts the rest), so it stays small. */
+export const MAX_WARNINGS = 20;
 
 const contains = (net: Cidr, ip: Cidr): boolean => {
   if (net.family !== ip.family) return false;
@@ -147,7 +151,14 @@ export function planTunnel(details: Iterable<ConnectionDetails>, options: PlanOp
     peer.allowedIps = [...ips];
     peers.set(d.gateway_public_key, peer);
   }
-  return { peers, routes: [...routes], warnings: [...warnings] };
+  const list = [...warnings];
+  if (list.length > MAX_WARNINGS)
+    list.splice(
+      MAX_WARNINGS - 1,
+      Infinity,
+      `${list.length - MAX_WARNINGS + 1} more resource addresses were narrowed or refused in the same way; the daemon log lists each.`,
+    );
+  return { peers, routes: [...routes], warnings: list, allWarnings: [...warnings] };
 }
 
 function fingerprint(p: TunnelPeer): string {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { excludeAddress, peerChanges, planTunnel } from "../../lib/daemon/index.ts";
+import { excludeAddress, MAX_WARNINGS, peerChanges, planTunnel } from "../../lib/daemon/index.ts";
 import type { ConnectionDetails } from "../../lib/portal/index.ts";
 import { formatCidr, parseCidr } from "../../lib/util/index.ts";
 
@@ -138,6 +138,15 @@ describe("a route is never wider than its resource, nor covers the host's own pa
     expect(plan.warnings).toEqual([
       'A resource address was not routed: not an IP address or CIDR: "10.0.0.300/32".',
     ]);
+  });
+
+  test("5,000 refused resources: status gets a bounded list that counts the rest, the log gets all", () => {
+    const wide = Array.from({ length: 5000 }, (_, i) => `${i % 128}.${i >> 7}.0.0/7`);
+    const plan = planTunnel([details("r1", GW1, [...wide, "10.5.0.0/16"])]);
+    expect(plan.routes).toEqual(["10.5.0.0/16"]);
+    expect(plan.warnings).toHaveLength(MAX_WARNINGS);
+    expect(plan.warnings.at(-1)).toMatch(/^\d+ more resource addresses were narrowed or refused/);
+    expect(plan.allWarnings.length).toBeGreaterThan(MAX_WARNINGS);
   });
 
   test("excludeAddress gives the exact complement", () => {
