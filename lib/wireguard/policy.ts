@@ -27,6 +27,8 @@ export const CLIENT_TABLE = 0x2021fd00;
  * so the host's own addresses stay local; clear of Tailscale's 5210-5270 and of the gateway's 6310.
  */
 export const CLIENT_RULE_PRIORITY = 6410;
+/** Tables for interface names other than the default: this base plus 16 bits of the name's hash. */
+export const OTHER_NAME_TABLES = 0x20220000;
 /** The devstack gateway's numbers, distinct from the client's so both can run on one host. */
 export const GATEWAY_FWMARK = 0xfd002022;
 export const GATEWAY_RULE_PRIORITY = 6310;
@@ -43,11 +45,11 @@ function fnv1a(text: string): number {
 
 /**
  * The client's policy for interface `name`. The default name gets table 0x2021fd00; any other name
- * (FIREZONE_TUN_NAME) a table of its own in 0x2021fd01-0x2021fdfe, so a second client in the same
+ * (FIREZONE_TUN_NAME) a table of its own in 0x20220000-0x2022ffff, so a second client in the same
  * namespace keeps its routes and its rule apart and one's cleanup never removes the other's.
  */
 export function clientPolicy(name: string): RoutingPolicy {
-  const table = name === DEFAULT_TUN_NAME ? CLIENT_TABLE : CLIENT_TABLE + 1 + (fnv1a(name) % 0xfe);
+  const table = name === DEFAULT_TUN_NAME ? CLIENT_TABLE : OTHER_NAME_TABLES + (fnv1a(name) & 0xffff);
   return { mode: "split", fwmark: CLIENT_FWMARK, table, priority: CLIENT_RULE_PRIORITY };
 }
 
