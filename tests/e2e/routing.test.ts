@@ -116,12 +116,15 @@ describe.skipIf(!canRun)("policy routing end to end", () => {
   test("the WireGuard handshake and the portal session survive, and the other resource still answers", async () => {
     await Bun.sleep(2000);
     expect((await stack.status()).state).toBe("connected");
+    // The same portal connection all along: it was never lost and re-made.
+    expect(stack.daemon!.err.all.filter((l) => l.includes("portal connection lost"))).toEqual([]);
     const hs = (await inNs(stack.world.client, ["wg", "show", stack.tun, "latest-handshakes"]))
       .trim()
       .split(/\s+/)[1];
     expect(Number(hs)).toBeGreaterThan(0);
     expect(await stack.fetchFromClient(stack.seed.web.address, 3000)).toContain("hello from web");
-    // A new resource pushed by the portal now arrives and is routed: the session is alive.
+    // A new resource is routed only after the client's request_connection reached the portal and
+    // its answer came back: the session works in both directions.
     const extra = stack.store((s) => {
       const x = s.createResource(stack.seed.accountId, stack.seed.siteId, {
         name: "late",
