@@ -217,10 +217,13 @@ export class PortalSession implements Session {
     } catch {
       return;
     }
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const found = await Promise.race([
         (this.opts.resolvePortal ?? lookupAll)(host),
-        Bun.sleep(5000).then(() => Promise.reject(new Error("no answer within 5 s"))),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no answer within 5 s")), 5000);
+        }),
       ]);
       if (generation !== this.#generation) return;
       const fresh = found.filter((a) => !this.#portalAddresses.includes(a));
@@ -232,6 +235,8 @@ export class PortalSession implements Session {
         host,
         error: err instanceof Error ? err.message : String(err),
       });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -312,7 +317,7 @@ export class PortalSession implements Session {
     const plan = planTunnel(this.#details.values(), {
       protect: this.#portalAddresses.map((address) => ({ address, what: "the portal" })),
     });
-    if (plan.warnings.join("\n") !== this.#warnings.join("\n")) {
+    if (plan.allWarnings.join("\n") !== this.#loggedWarnings.join("\n")) {
       const before = new Set(this.#loggedWarnings);
       for (const w of plan.allWarnings.filter((x) => !before.has(x)))
         this.opts.logger.warn("route narrowed or refused", { warning: w });
