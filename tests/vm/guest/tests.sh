@@ -132,7 +132,11 @@ t_kill9_restart() {
 	ip route add blackhole 10.9.0.0/16 table 0x2021fd00 proto 122 || return 1
 	kill -9 "$old"
 	wait_for 30 sh -c "[ \"\$(systemctl show -p MainPID --value firezoned)\" != $old ] && [ \"\$(systemctl show -p MainPID --value firezoned)\" != 0 ] && systemctl is-active --quiet firezoned" ||
-		{ echo "firezoned was not restarted"; return 1; }
+		{
+			journalctl -u firezoned --no-pager | tail -n 20
+			echo "firezoned was not restarted"
+			return 1
+		}
 	echo "restarted: pid $old -> $(main_pid), NRestarts=$(systemctl show -p NRestarts --value firezoned)"
 	expect_eq "socket after restart" "660 root:firezone socket" "$(stat -c '%a %U:%G %F' /run/firezoned/ipc.sock)" || return 1
 	runuser -l alice -c "$CTL status" || return 1
