@@ -92,6 +92,20 @@ try {
     );
   }
 
+  // Policy routing under the sandbox: the socket's mark (genetlink or UAPI) and one rule per family.
+  const fwmark = sh(["ip", "netns", "exec", world.client, "wg", "show", "tun-firezone", "fwmark"]).out.trim();
+  check("the WireGuard socket carries the client's mark 0xfd002021", fwmark === "0xfd002021", fwmark);
+  const rules = () =>
+    ["-4", "-6"].map((f) =>
+      sh(["ip", "-n", world.client, f, "rule", "show", "table", "0x2021fd00"]).out.trim(),
+    );
+  const ruleText = rules();
+  check(
+    "IPv4 and IPv6 rules send unmarked traffic to table 0x2021fd00",
+    ruleText.every((r) => r.includes("6410:") && r.includes("not from all fwmark 0xfd002021")),
+    ruleText.join(" | "),
+  );
+
   let body: string | null = null;
   const until = Date.now() + 30_000;
   while (body === null && Date.now() < until) body = await dev.fetchFromClient(world.resourceAddress, 3000);
@@ -102,6 +116,11 @@ try {
   const stop = sh(["systemctl", "stop", "firezoned"]);
   const left = sh(["ip", "-n", world.client, "link", "show", "tun-firezone"]);
   check("systemctl stop removes tun-firezone", stop.code === 0 && left.code !== 0, left.out);
+  check(
+    "systemctl stop removes the rules",
+    rules().every((r) => r === ""),
+    rules().join(" | "),
+  );
   const journal = sh(["journalctl", "-u", "firezoned", "--no-pager"]);
   check("the token never appears in the journal", !journal.out.includes(serviceToken));
 } catch (err) {
