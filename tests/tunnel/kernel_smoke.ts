@@ -40,9 +40,13 @@ async function smoke(): Promise<number> {
     tryRun(["ip", "link", "del", "fz-wgprobe0"]);
   }
   const lab = new Lab();
+  const ourRules = () =>
+    ["-4", "-6"]
+      .flatMap((f) => JSON.parse(lab.inClient(["ip", "-j", f, "rule", "show"])) as Array<{ fwmark?: string }>)
+      .filter((r) => r.fwmark === "0xfd002021").length;
   try {
     lab.setUp(kernel ? "kernel" : "wireguard-go");
-    const host = await lab.startHost({ BACKEND: kernel ? "kernel" : "userspace" });
+    const host = await lab.startHost({ BACKEND: kernel ? "kernel" : "userspace", POLICY: "client" });
     await host.call("cleanupStale");
     const started = Date.now();
     await host.call("up", { privateKey: lab.clientKeys.privateKey, addresses: [CLIENT_V4, CLIENT_V6] });
@@ -59,6 +63,10 @@ async function smoke(): Promise<number> {
       link?.linkinfo?.info_kind === kind && link.mtu === 1280,
     );
 
+    // Policy routing as firezoned sets it up: the socket's mark and one rule per family.
+    const fwmark = lab.inClient(["wg", "show", lab.tunName, "fwmark"]).trim();
+    check("the WireGuard socket carries the mark 0xfd002021", fwmark === "0xfd002021", fwmark);
+    check("one rule per family sends unmarked traffic to the client's table", ourRules() === 2);
     const v4 = await runIn(lab.client, ["ping", "-c", "3", "-i", "0.2", "-W", "2", RESOURCE_V4]);
     check("IPv4 ping through the tunnel", v4.out.includes("3 received"), v4.out);
     const v6 = await runIn(lab.client, ["ping", "-c", "3", "-i", "0.2", "-W", "2", RESOURCE_V6]);
@@ -123,16 +131,17 @@ async function smoke(): Promise<number> {
     await host.call("setRoutes", ["10.99.0.0/24"]);
     host.proc.kill("SIGKILL");
     await host.proc.exited;
-    const ours = () => JSON.parse(lab.inClient(["ip", "-j", "route", "show", "proto", "122"])).length;
+    const ours = () =>
+      JSON.parse(lab.inClient(["ip", "-j", "route", "show", "table", "all", "proto", "122"])).length;
     check(
-      "after SIGKILL of the owner the interface and its route are still there",
-      lab.inClient(["ip", "-j", "link"]).includes(lab.tunName) && ours() === 1,
+      "after SIGKILL of the owner the interface, its route and its rules are still there",
+      lab.inClient(["ip", "-j", "link"]).includes(lab.tunName) && ours() === 1 && ourRules() === 2,
     );
-    const next = await lab.startHost({ BACKEND: kernel ? "kernel" : "userspace" });
+    const next = await lab.startHost({ BACKEND: kernel ? "kernel" : "userspace", POLICY: "client" });
     const removed = await next.call<string[]>("cleanupStale");
     check(
       "the next owner's cleanupStale removes them",
-      !lab.inClient(["ip", "-j", "link"]).includes(lab.tunName) && ours() === 0,
+      !lab.inClient(["ip", "-j", "link"]).includes(lab.tunName) && ours() === 0 && ourRules() === 0,
       removed.join(", "),
     );
   } catch (e) {
