@@ -211,9 +211,11 @@ export class PortalSession implements Session {
 
   /** Resolves the portal's host (again: at sign-in and on every reconnect) and replans if it moved. */
   async #resolvePortal(generation: number): Promise<void> {
+    const config = this.opts.portal;
+    if (!config.configured) return;
     let host: string;
     try {
-      host = new URL(this.opts.apiUrl).hostname.replace(/^\[(.*)\]$/, "$1");
+      host = new URL(config.url).hostname.replace(/^\[(.*)\]$/, "$1");
     } catch {
       return;
     }

@@ -183,6 +183,8 @@ describe.skipIf(!canRun)("policy routing end to end", () => {
     expect(otherTable).not.toBe(table);
     const other = stack.dev.start("firezoned-2", stack.world.client, [join(ROOT, "dist/firezoned")], {
       FIREZONE_API_URL: `ws://${stack.world.portalFromClient}:8080`,
+      FIREZONE_ALLOW_INSECURE_PORTAL: "1",
+      FIREZONE_CONFIG: join(tmp, "firezoned.conf"),
       FIREZONE_SOCKET: join(tmp, "run/ipc.sock"),
       FIREZONE_STATE_DIR: join(tmp, "state"),
       FIREZONE_LOG_DIR: join(tmp, "log"),
