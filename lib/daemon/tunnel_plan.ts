@@ -40,11 +40,15 @@ export const MIN_RESOURCE_PREFIX = 8;
 /** Status carries at most this many warnings (the last one counts the rest), so it stays small. */
 export const MAX_WARNINGS = 20;
 
+/** Whether `ip` lies inside `net`: the first `net.prefix` bits agree (no allocation: runs per route). */
 const contains = (net: Cidr, ip: Cidr): boolean => {
   if (net.family !== ip.family) return false;
-  const a = networkOf(net);
-  const b = networkOf({ ...ip, prefix: net.prefix });
-  return a.bytes.every((byte, i) => byte === b.bytes[i]);
+  const whole = net.prefix >> 3;
+  for (let i = 0; i < whole; i++) if (net.bytes[i] !== ip.bytes[i]) return false;
+  const rest = net.prefix & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((net.bytes[whole]! ^ ip.bytes[whole]!) & mask) === 0;
 };
 
 /** `net` minus the single address `ip` (inside it): one prefix per bit below `net`'s length. */
@@ -131,26 +135,31 @@ export function planTunnel(details: Iterable<ConnectionDetails>, options: PlanOp
   const all = [...details];
   const guard = protectedAddresses(all, options.protect ?? []);
   const peers = new Map<string, TunnelPeer>();
+  // Allowed IPs collect in a set per peer, turned into the peer's list once at the end: 20,000
+  // resources behind one gateway stay linear.
+  const allowed = new Map<string, Set<string>>();
   const routes = new Set<string>();
   const warnings = new Set<string>();
   for (const d of all) {
-    const peer = peers.get(d.gateway_public_key) ?? {
-      publicKey: d.gateway_public_key,
+    const key = d.gateway_public_key;
+    const peer = peers.get(key) ?? {
+      publicKey: key,
       allowedIps: [],
       persistentKeepalive: KEEPALIVE_SECONDS,
       replaceAllowedIps: true,
     };
     peer.endpoint = d.gateway_endpoint;
-    const ips = new Set(peer.allowedIps);
+    peers.set(key, peer);
+    const ips = allowed.get(key) ?? new Set<string>();
+    allowed.set(key, ips);
     for (const ip of d.allowed_ips) {
       const pieces = routesFor(ip, guard, warnings);
       if (!pieces) continue;
       ips.add(ip);
       for (const r of pieces) routes.add(r);
     }
-    peer.allowedIps = [...ips];
-    peers.set(d.gateway_public_key, peer);
   }
+  for (const [key, ips] of allowed) peers.get(key)!.allowedIps = [...ips];
   const list = [...warnings];
   if (list.length > MAX_WARNINGS)
     list.splice(
