@@ -32,7 +32,12 @@ export class Notifier {
    * Summary and body are escaped here, once for every caller: they may quote the portal.
    */
   async notify(raw: Notification): Promise<number | null> {
-    const n = { ...raw, summary: displayText(raw.summary, 256), body: displayText(raw.body, 1024) };
+    // Line breaks in a body are the app's own (the About text); everything else is escaped.
+    const body = raw.body
+      .split("\n")
+      .map((line) => displayText(line, 1024))
+      .join("\n");
+    const n = { ...raw, summary: displayText(raw.summary, 256), body };
     try {
       this.iface ??= (await this.bus.getProxyObject(NAME, PATH)).getInterface(NAME);
       const iface = this.iface;
