@@ -424,8 +424,17 @@ export class PortalSession implements Session {
 
   /** Brings the device to what the session says: addresses, one peer per gateway, routes. */
   async #applyToTunnel(): Promise<void> {
-    if (!this.#privateKey || this.#addresses.length === 0) return;
+    if (!this.#privateKey) return;
     const tunnel = this.opts.tunnel;
+    if (this.#addresses.length === 0) {
+      // The portal's addresses were refused: nothing of the tunnel may stay configured.
+      if (this.#tunnelAddresses) {
+        this.#tunnelAddresses = null;
+        this.#appliedPeers.clear();
+        await tunnel.down();
+      }
+      return;
+    }
     if (this.#tunnelAddresses && this.#tunnelAddresses.join() !== this.#addresses.join()) {
       await tunnel.down();
       this.#tunnelAddresses = null;

@@ -6,6 +6,7 @@
 //   {"init": PAYLOAD}                      the init sent on every later join (and now, if joined)
 //   {"push": {"event": E, "payload": P}}   a push to the joined client
 //   {"reply": {"id": R, "status": "ok"|"error", "response": X}}   the answer to request_connection R
+//   {"replies": [{"id": R, ...}, ...]}     many of the above at once
 //   {"default_reply": {...}}               the answer for resources without a reply of their own
 //   {"raw": TEXT}                          a text frame sent as is
 //
@@ -91,6 +92,10 @@ for await (const chunk of Bun.stdin.stream()) {
     if ("reply" in cmd) {
       const r = cmd.reply as { id: string; status: string; response: unknown };
       replies.set(r.id, { status: r.status, response: r.response });
+    }
+    if ("replies" in cmd) {
+      for (const r of cmd.replies as Array<{ id: string; status: string; response: unknown }>)
+        replies.set(r.id, { status: r.status, response: r.response });
     }
     if ("default_reply" in cmd) defaultReply = cmd.default_reply;
     if ("raw" in cmd) client?.send(cmd.raw as string);
