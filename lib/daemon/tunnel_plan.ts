@@ -16,23 +16,31 @@ const KEEPALIVE_SECONDS = 25;
 
 export function planTunnel(details: Iterable<ConnectionDetails>): TunnelPlan {
   const peers = new Map<string, TunnelPeer>();
+  // One set per peer for the whole pass: copying the list per resource was quadratic (20,000
+  // resources behind one gateway took minutes).
+  const ipsOf = new Map<string, Set<string>>();
   const routes = new Set<string>();
   for (const d of details) {
-    const peer = peers.get(d.gateway_public_key) ?? {
-      publicKey: d.gateway_public_key,
-      allowedIps: [],
-      persistentKeepalive: KEEPALIVE_SECONDS,
-      replaceAllowedIps: true,
-    };
+    let peer = peers.get(d.gateway_public_key);
+    let ips = ipsOf.get(d.gateway_public_key);
+    if (!peer || !ips) {
+      peer = {
+        publicKey: d.gateway_public_key,
+        allowedIps: [],
+        persistentKeepalive: KEEPALIVE_SECONDS,
+        replaceAllowedIps: true,
+      };
+      ips = new Set();
+      peers.set(d.gateway_public_key, peer);
+      ipsOf.set(d.gateway_public_key, ips);
+    }
     peer.endpoint = d.gateway_endpoint;
-    const ips = new Set(peer.allowedIps);
     for (const ip of d.allowed_ips) {
       ips.add(ip);
       routes.add(ip);
     }
-    peer.allowedIps = [...ips];
-    peers.set(d.gateway_public_key, peer);
   }
+  for (const [key, peer] of peers) peer.allowedIps = [...ipsOf.get(key)!];
   return { peers, routes: [...routes] };
 }
 
