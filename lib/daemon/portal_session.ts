@@ -64,6 +64,7 @@ const MAX_SHOWN_WARNINGS = 20;
 /** Per init, skipped resources logged one by one before the rest are only counted. */
 const MAX_LOGGED_SKIPS = 50;
 const collator = new Intl.Collator("en");
+const RECONCILE_COALESCE_MS = 25;
 
 export class PortalSession implements Session {
   #state: State;
@@ -405,6 +406,9 @@ export class PortalSession implements Session {
     if (this.#reconcilePending) return;
     this.#reconcilePending = true;
     this.#enqueue(async () => {
+      // A short wait lets a burst (thousands of connection_details after an init) land in one pass:
+      // each pass costs time in proportion to all resources, so one per event would be quadratic.
+      await Bun.sleep(RECONCILE_COALESCE_MS);
       this.#reconcilePending = false;
       if (generation !== this.#generation) return;
       await this.#applyToTunnel();
