@@ -30,6 +30,11 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
 /** The floor: one `ip -batch` adding the same routes to a veth device, in a namespace of its own. */
 async function ipBatch(): Promise<{ wall: number; cpu: number }> {
   const ns = `fzb${Math.random().toString(36).slice(2, 7)}`;
@@ -99,6 +104,7 @@ try {
   }
   const install = performance.now() - t0;
   const installCpu = cpuMs(pid) - cpu0;
+  const rssAfterInstall = rssMiB(pid);
 
   const list: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -108,7 +114,7 @@ try {
     if (r.code !== 0 || (JSON.parse(r.out) as unknown[]).length !== COUNT)
       throw new Error(`resources --json failed: ${r.err}`);
   }
-  const status = readFileSync(`/proc/${lab.daemon!.proc.pid}/status`, "utf8");
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   const runs = [await ipBatch(), await ipBatch(), await ipBatch()];
   const batch = median(runs.map((r) => r.wall));
@@ -123,7 +129,7 @@ try {
   );
   console.log(`firezonectl resources --json       ${fmt(median(list))}  (median of 5)`);
   console.log(
-    `firezoned RSS after                ${(kib("VmRSS") / 1024).toFixed(0).padStart(7)} MiB  (peak ${(kib("VmHWM") / 1024).toFixed(0)} MiB)`,
+    `firezoned RSS after                ${(kib("VmRSS") / 1024).toFixed(0).padStart(7)} MiB  (right after the routes ${rssAfterInstall.toFixed(0)} MiB; peak ${(kib("VmHWM") / 1024).toFixed(0)} MiB)`,
   );
 } finally {
   await lab.destroy();
