@@ -3,6 +3,7 @@
 // list is bounded; one bad resource costs only itself; interface addresses must come from the pools.
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
+import { tunnelAddresses } from "../../devstack/shared/ip.ts";
 import { LIMITS, parseInterface, protocol } from "../../lib/portal/index.ts";
 import {
   displayText,
@@ -125,6 +126,9 @@ describe("init", () => {
     expect(parseInterface({ ipv4: "100.64.0.3", ipv6: "fd00:2021:1111::20:0" })).toMatchObject({ ok: false });
     expect(parseInterface({ ipv4: "100.64.0.3", ipv6: "100.64.0.4" })).toMatchObject({ ok: false });
     expect(parseInterface({ ipv4: "100.64.0.3\nx", ipv6: "fd00:2021:1111::3" })).toMatchObject({ ok: false });
+    // The devstack portal allocates inside the pools, from its first slot to its last.
+    for (const slot of [1, 2, 2 ** 21 - 2])
+      expect(parseInterface({ ...tunnelAddresses(slot), upstream_dns: [] })).toMatchObject({ ok: true });
     // The init itself still parses: the session shows why there is no tunnel.
     expect(init([], { ipv4: "198.51.100.7", ipv6: "fd00:2021:1111::3" }).interface.ok).toBe(false);
   });
