@@ -65,6 +65,7 @@ const MAX_SHOWN_WARNINGS = 20;
 const MAX_LOGGED_SKIPS = 50;
 const collator = new Intl.Collator("en");
 const RECONCILE_COALESCE_MS = 25;
+const REQUESTS_PER_TURN = 256;
 
 export class PortalSession implements Session {
   #state: State;
@@ -267,7 +268,20 @@ export class PortalSession implements Session {
     }
     this.#setState("connected");
     this.#scheduleReconcile(generation);
-    for (const id of this.#resources.keys()) this.#request(id, generation);
+    void this.#requestAll(generation);
+  }
+
+  /**
+   * A request_connection for every resource, a few hundred per turn of the event loop, so that
+   * IPC clients (firezonectl status) are answered while 20,000 requests go out.
+   */
+  async #requestAll(generation: number): Promise<void> {
+    let n = 0;
+    for (const id of [...this.#resources.keys()]) {
+      if (generation !== this.#generation) return;
+      this.#request(id, generation);
+      if (++n % REQUESTS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /**
@@ -316,7 +330,7 @@ export class PortalSession implements Session {
     if (!hadTunnel) {
       this.#lastError = undefined;
       this.#setState("connected");
-      for (const id of this.#resources.keys()) this.#request(id, generation);
+      void this.#requestAll(generation);
     } else this.#emit("status");
     this.#scheduleReconcile(generation);
   }
