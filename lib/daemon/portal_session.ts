@@ -64,8 +64,10 @@ const MAX_SHOWN_WARNINGS = 20;
 /** Per init, skipped resources logged one by one before the rest are only counted. */
 const MAX_LOGGED_SKIPS = 50;
 const collator = new Intl.Collator("en");
-const RECONCILE_COALESCE_MS = 25;
+const RECONCILE_QUIET_MS = 25;
+const RECONCILE_MAX_WAIT_MS = 1000;
 const REQUESTS_PER_TURN = 256;
+const LARGE_BURST = 5000;
 
 export class PortalSession implements Session {
   #state: State;
@@ -92,6 +94,11 @@ export class PortalSession implements Session {
   /** Tunnel changes run one at a time, in order; a burst of events coalesces into one reconcile. */
   #queue: Promise<void> = Promise.resolve();
   #reconcilePending = false;
+  /** Events since the last collection after a burst (see #scheduleReconcile). */
+  #burst = 0;
+  #lastChangeAt = 0;
+  /** How long the last tunnel pass took; the next one waits at least as long. */
+  #lastPassMs = 0;
   /** Bumped by every sign-in and sign-out, so work begun for an older session does nothing. */
   #generation = 0;
 
@@ -417,15 +424,35 @@ export class PortalSession implements Session {
   }
 
   #scheduleReconcile(generation: number): void {
+    this.#burst++;
+    this.#lastChangeAt = performance.now();
     if (this.#reconcilePending) return;
     this.#reconcilePending = true;
     this.#enqueue(async () => {
-      // A short wait lets a burst (thousands of connection_details after an init) land in one pass:
-      // each pass costs time in proportion to all resources, so one per event would be quadratic.
-      await Bun.sleep(RECONCILE_COALESCE_MS);
+      // Each pass costs time in proportion to all resources, so one per event would be quadratic
+      // in a burst (20,000 connection_details after an init). A pass starts once events have been
+      // quiet for 25 ms, or after at most 1 s, and never sooner than the last pass took: then
+      // passes take at most half the daemon's time however large the burst.
+      const since = performance.now();
+      const floor = since + this.#lastPassMs;
+      for (;;) {
+        const now = performance.now();
+        const quiet = now - this.#lastChangeAt >= RECONCILE_QUIET_MS && now >= floor;
+        if (quiet || now - since >= RECONCILE_MAX_WAIT_MS) break;
+        await Bun.sleep(RECONCILE_QUIET_MS);
+      }
       this.#reconcilePending = false;
       if (generation !== this.#generation) return;
+      const started = performance.now();
       await this.#applyToTunnel();
+      this.#lastPassMs = performance.now() - started;
+      // After the last pass of a large burst (an init of thousands of resources), collect at once:
+      // the burst's frames, requests and plans are garbage, and the allocator returns freed pages
+      // to the system only after a collection. About 50 ms, once per burst.
+      if (!this.#reconcilePending && this.#burst >= LARGE_BURST) {
+        this.#burst = 0;
+        Bun.gc(true);
+      }
     });
   }
 
