@@ -220,7 +220,7 @@ export class PortalSession implements Session {
       this.#setState(this.#state === "connecting" ? "connecting" : "reconnecting");
     });
     live("resource_created_or_updated", (entry) => {
-      const id = this.#applyEntry(entry, this.#joined ? undefined : { logged: 0 });
+      const id = this.#applyEntry(entry);
       this.#resourcesChanged();
       this.#emit("status");
       if (id) this.#request(id, generation);
