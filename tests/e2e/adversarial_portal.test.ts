@@ -157,8 +157,14 @@ describe("a hostile portal", () => {
     });
     st = await waitForStatus((s) => (s.addresses ?? []).includes("100.64.0.9/32"), "the new addresses");
     expect(st.state).toBe("connected");
-    const addrs = await inNs(lab.dev.world.client, ["ip", "-4", "addr", "show", "dev", lab.tun]);
-    expect(addrs).toContain("100.64.0.9/32");
+    // The status changes first; the device is re-addressed by the next tunnel pass.
+    const until = Date.now() + 10_000;
+    const addrs = () =>
+      inNs(lab.dev.world.client, ["ip", "-4", "addr", "show", "dev", lab.tun]).catch(() => "");
+    while (!(await addrs()).includes("100.64.0.9/32")) {
+      if (Date.now() > until) throw new Error(`${lab.tun} did not get 100.64.0.9/32: ${await addrs()}`);
+      await Bun.sleep(100);
+    }
     expect(await lab.dev.waitForFetch(WEB, 20_000)).toContain("hello");
     expect(lab.portalLines().filter((l) => l.startsWith("joined ")).length).toBe(joins);
     alive();
