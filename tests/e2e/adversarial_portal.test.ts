@@ -134,6 +134,28 @@ describe("a hostile portal", () => {
     alive();
   });
 
+  test("an update that makes a resource unknown or invalid drops it alone, with a warning", async () => {
+    const later = { id: "later", name: "later", type: "ip", address: "172.31.0.15", site };
+    const before = await status();
+    await lab.portal({ push: { event: "resource_created_or_updated", payload: later } });
+    await waitForStatus((s) => s.resourceCount === before.resourceCount + 1, "the new resource");
+    await lab.portal({
+      push: { event: "resource_created_or_updated", payload: { ...slow, type: "quantum" } },
+    });
+    await lab.portal({
+      push: { event: "resource_created_or_updated", payload: { ...later, address: "10.0.0.0/8" } },
+    });
+    const st = await waitForStatus(
+      (s) => s.resourceCount === before.resourceCount - 1,
+      "two resources fewer",
+    );
+    const warnings = (st.warnings ?? []).join("\n");
+    expect(warnings).toContain('Resource "slow" was skipped: type "quantum" is not known to this client');
+    expect(warnings).toContain('Resource "later" was skipped: address: not an IPv4 or IPv6 address');
+    expect(await lab.dev.fetchFromClient(WEB, 3000)).toContain("hello");
+    alive();
+  });
+
   test("config_changed: addresses outside the pools are refused, new ones applied without a new session", async () => {
     const joins = lab.portalLines().filter((l) => l.startsWith("joined ")).length;
     await lab.portal({
