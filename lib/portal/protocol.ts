@@ -39,7 +39,7 @@ export const TokenProblem = v.picklist(["invalid", "expired", "revoked"]);
 export type TokenProblem = v.InferOutput<typeof TokenProblem>;
 
 /**
- * Bounds on everything the portal sends. A real account has far fewer resources than MAX_RESOURCES
+ * Bounds on everything the portal sends. A real account has far fewer resources than `resources`
  * (20,000 are measured in bench/routes.ts); the caps exist so that no single message can make the
  * daemon allocate without limit.
  */

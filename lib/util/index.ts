@@ -34,10 +34,8 @@ export {
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";
 export {
   type Endpoint,
-  hostPrefix,
   type IpAddr,
   type IpPrefix,
-  ipFamily,
   parseEndpointValue,
   parseIpAddr,
   parseIpPrefix,
@@ -45,4 +43,4 @@ export {
   TUNNEL_POOL_V4,
   TUNNEL_POOL_V6,
 } from "./netip.ts";
-export { displayText, hasUnsafeChars, parseText } from "./text.ts";
+export { displayText, parseText } from "./text.ts";

@@ -28,7 +28,7 @@ export function parseIpAddr(text: string): IpAddr {
 
 /**
  * Parses "addr/len" into its network. A bare address is not accepted here: a prefix without a length
- * is ambiguous at a boundary (use parseIpAddr, then hostPrefix).
+ * is ambiguous at a boundary.
  */
 export function parseIpPrefix(text: string): IpPrefix {
   if (text.length > MAX_ADDR + 4 || !text.includes("/") || text.trim() !== text)
@@ -40,11 +40,6 @@ export function parseIpPrefix(text: string): IpPrefix {
     throw new Error(`not a CIDR prefix "address/length": ${quote(text)}`);
   }
   return formatCidr(networkOf(c)) as IpPrefix;
-}
-
-/** The single-address prefix of an address: /32 or /128. */
-export function hostPrefix(ip: IpAddr): IpPrefix {
-  return `${ip}/${ip.includes(":") ? 128 : 32}` as IpPrefix;
 }
 
 /** Parses "ip:port" (IPv6 in brackets); port 1-65535. */
@@ -60,11 +55,6 @@ export function parseEndpointValue(text: string): Endpoint {
   if (!ip || (ip.family === 6) !== bracketed || !(port > 0 && port < 65536))
     throw new Error(`not an endpoint "ip:port" (IPv6 as "[addr]:port"): ${quote(text)}`);
   return formatEndpoint(ip.bytes, port) as Endpoint;
-}
-
-export function ipFamily(value: IpAddr | IpPrefix | Endpoint): 4 | 6 {
-  // Canonical IPv4 forms hold only digits and dots, then maybe ":port" or "/len".
-  return /^[\d.]+(?:[:/]\d+)?$/.test(value) ? 4 : 6;
 }
 
 /** Whether `ip` lies inside `prefix` (families must match). */

@@ -9,10 +9,6 @@
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 const UNSAFE_ALL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
-export function hasUnsafeChars(text: string): boolean {
-  return UNSAFE.test(text);
-}
-
 /** Checks a string from outside: 1..max characters (or 0 with `allowEmpty`), no control characters. */
 export function parseText(text: string, opts: { what: string; max: number; allowEmpty?: boolean }): string {
   if (text.length === 0 && !opts.allowEmpty) throw new Error(`${opts.what} is empty`);
