@@ -2,7 +2,7 @@
 // parsed once where they enter the process and travel inward as branded canonical strings. The brand
 // says "this came out of the parser", so code further in never re-validates, and the canonical form
 // (RFC 5952 for IPv6, host bits cleared for prefixes) makes equal values compare equal as strings and
-// serialize as themselves in JSON. Nothing but these parsers can make one.
+// serialize as themselves in JSON. Only these parsers make one (and the pool constants below).
 import { type Cidr, formatCidr, formatEndpoint, formatIp, networkOf, parseCidr, parseIp } from "./cidr.ts";
 
 declare const brand: unique symbol;
