@@ -29,7 +29,17 @@ const server = new IpcServer({
   socketPath: join(dir, "ipc.sock"),
   handlers: { status: () => status } as unknown as Handlers,
   // The caller is this test's own process; its credentials are read for real, its role granted.
-  authorize: (cred) => ({ ...cred, user: "test", exe: null, role: "admin" }),
+  authorize: {
+    admit: (peer) => ({
+      uid: peer.uid,
+      gid: peer.gid,
+      pid: peer.pid,
+      user: "test",
+      exe: null,
+      role: "admin",
+    }),
+    mayChange: async () => {},
+  },
   daemonVersion: "0.1.0",
   logger: createLogger({ name: "ipc", level: "warn", write: (line) => logged.push(line) }),
 });
