@@ -1,10 +1,10 @@
 // One joined client device as the hub sees it: what it was last told (resources, interface,
 // connection details), so each reconcile pushes only the difference.
 import {
-  type ConnectionDetails,
+  type ConnectionDetailsWire,
   encodeFrame,
-  type Init,
-  type InterfaceConfig,
+  type InitWire,
+  type InterfaceWire,
 } from "../../lib/portal/index.ts";
 import type { Resource } from "../../lib/types/index.ts";
 import { resourceCidrs } from "../shared/ip.ts";
@@ -30,12 +30,12 @@ export class ClientSession {
   ) {}
 
   /** Sends `init` (interface, resources, account, actor) and remembers what it said. */
-  sendInit(store: Store): { actor: ActorRow; iface: InterfaceConfig } {
+  sendInit(store: Store): { actor: ActorRow; iface: InterfaceWire } {
     const account = store.requireAccount(this.accountId);
     const actor = store.requireActor(this.accountId, this.actorId);
     const resources = store.resourcesForActor(this.actorId);
     const iface = this.#interface(store);
-    const init: Init = {
+    const init: InitWire = {
       interface: iface,
       resources,
       account: { id: account.id, slug: account.slug, name: account.name },
@@ -89,7 +89,7 @@ export class ClientSession {
     }
   }
 
-  #interface(store: Store): InterfaceConfig {
+  #interface(store: Store): InterfaceWire {
     const client = store.client(this.clientId)!;
     const account = store.requireAccount(this.accountId);
     return { ...addressesOf(client), upstream_dns: JSON.parse(account.upstream_dns) as string[] };
@@ -101,7 +101,7 @@ export function detailsFor(
   store: Store,
   resourceId: string,
   gatewayId: string,
-): ConnectionDetails | undefined {
+): ConnectionDetailsWire | undefined {
   const r = store.resource(resourceId);
   const gw: GatewayRow | undefined = store.gateway(gatewayId);
   if (!r || !gw) return undefined;

@@ -2,6 +2,7 @@
 import {
   type ClientOptions,
   connectDaemon,
+  type DaemonClient,
   type MethodName,
   type Params,
   type Result,
@@ -92,6 +93,16 @@ export async function request<M extends MethodName>(method: M, params: Params<M>
   try {
     // sign_in waits up to 10 s for the portal's first answer; give it room beyond that.
     return await client.call(method, params, { timeoutMs: method === "sign_in" ? 30_000 : 10_000 });
+  } finally {
+    client.close();
+  }
+}
+
+/** Several requests on one connection, for reads that take more than one (paged resources). */
+export async function withDaemon<T>(fn: (client: DaemonClient) => Promise<T>): Promise<T> {
+  const client = await connectDaemon(clientOptions());
+  try {
+    return await fn(client);
   } finally {
     client.close();
   }

@@ -1,6 +1,7 @@
 // firezonectl: one command, one answer, then exit with a sysexits code.
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage } from "citty";
 import { FzError, VERSION } from "../types/index.ts";
+import { displayText } from "../util/index.ts";
 import { parseFlags } from "./_flags.ts";
 import { DataError, EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
 import { type CliIo, processIo, setContext } from "./io.ts";
@@ -100,7 +101,12 @@ async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
       return EXIT.dataError;
     }
     if (err instanceof FzError) {
-      io.err(`firezonectl: ${err.message}\n`);
+      // The daemon's messages may quote the portal: escaped line by line, newlines kept.
+      const text = err.message
+        .split("\n")
+        .map((line) => displayText(line, 4096))
+        .join("\n");
+      io.err(`firezonectl: ${text}\n`);
       return exitCodeFor(err);
     }
     io.err(`firezonectl: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import type { Status } from "../ipc/index.ts";
+import { displayText } from "../util/index.ts";
 import { io, printJson, request } from "./io.ts";
 
 const STATE_TEXT: Record<Status["state"], string> = {
@@ -17,11 +18,16 @@ function duration(seconds: number): string {
   return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s}s` : `${s}s`;
 }
 
-/** The human form of `status`: one headline, then aligned fields, like `systemctl status`. */
+/**
+ * The human form of `status`: one headline, then aligned fields, like `systemctl status`. Every
+ * value that may come from the portal (names, addresses, error texts) is escaped for the terminal.
+ */
 export function formatStatus(st: Status): string {
-  const who = st.actor ? ` as ${st.actor}${st.account ? ` (${st.account})` : ""}` : "";
+  const show = (text: string) => displayText(text, 512);
+  const who = st.actor ? ` as ${show(st.actor)}${st.account ? ` (${show(st.account)})` : ""}` : "";
   const lines = [`${STATE_TEXT[st.state]}${who}`];
-  const field = (name: string, value: string) => lines.push(`  ${`${name}:`.padEnd(11)} ${value}`);
+  const field = (name: string, value: string) =>
+    lines.push(`  ${(name ? `${name}:` : "").padEnd(11)} ${show(value)}`);
   field("Mode", st.mode === "service" ? "service (service-account token)" : "interactive");
   if (st.interfaceName || st.addresses?.length) {
     field("Interface", [st.interfaceName, ...(st.addresses ?? [])].filter(Boolean).join(" "));

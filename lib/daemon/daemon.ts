@@ -11,6 +11,7 @@ import {
 import { FzError, VERSION } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { AuditSink } from "./audit.ts";
+import { ResourcePages } from "./resource_pages.ts";
 import type { Session } from "./session.ts";
 
 export interface DaemonOptions {
@@ -24,10 +25,15 @@ export interface DaemonOptions {
   now?: () => number;
 }
 
+const RESOURCES_EVENT_DELAY_MS = 50;
+
 export class Daemon {
   readonly server: IpcServer;
   private readonly startedAt: number;
   private readonly now: () => number;
+  private readonly pages: ResourcePages;
+  /** A burst of resource changes (one per gateway answer at sign-in) becomes one event. */
+  private resourcesTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? (() => Date.now());
@@ -40,7 +46,11 @@ export class Daemon {
       logger: opts.logger.child("ipc"),
       audit: opts.audit,
     });
-    opts.session.onChange((event) => this.publish(event));
+    this.pages = new ResourcePages(() => opts.session.resources(), this.now);
+    opts.session.onChange((event) => {
+      if (event === "status") this.publish("status");
+      else this.resourcesTimer ??= setTimeout(() => this.publish("resources"), RESOURCES_EVENT_DELAY_MS);
+    });
   }
 
   status(): Status {
@@ -54,12 +64,21 @@ export class Daemon {
     };
   }
 
+  /** Never throws: a failure to tell subscribers is logged and the session goes on. */
   private publish(event: "status" | "resources"): void {
-    const payload: DaemonEvent =
-      event === "status"
-        ? { kind: "status", status: this.status() }
-        : { kind: "resources", resources: this.opts.session.resources() };
-    this.server.broadcast(payload);
+    try {
+      let payload: DaemonEvent;
+      if (event === "status") payload = { kind: "status", status: this.status() };
+      else {
+        if (this.resourcesTimer) clearTimeout(this.resourcesTimer);
+        this.resourcesTimer = null;
+        const { version, list } = this.opts.session.resources();
+        payload = { kind: "resources_changed", version, total: list.length };
+      }
+      this.server.broadcast(payload);
+    } catch (err) {
+      this.opts.logger.error("could not publish an event to subscribers", { event, error: err });
+    }
   }
 
   /** In service mode only root may change the session, even when the service token is bad. */
@@ -77,7 +96,7 @@ export class Daemon {
     return {
       status: () => this.status(),
       version: () => ({ daemonVersion: VERSION, protocol: PROTOCOL_VERSION }),
-      resources: () => ({ resources: this.opts.session.resources() }),
+      resources: (params) => this.pages.page(params),
       sign_in: async (params, ctx) => {
         this.checkMayOperate(ctx);
         await this.opts.session.signIn(params.token, {

@@ -9,6 +9,7 @@ export { CONFIG_KEYS, type ConfigKey, type FileSettings, parseBool } from "./con
 export { Daemon, type DaemonOptions } from "./daemon.ts";
 export { loadDeviceId } from "./device_id.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
+export { type ResourceList, ResourcePages } from "./resource_pages.ts";
 export { runDaemon } from "./run.ts";
 export { loadServiceToken, type ServiceToken } from "./service_token.ts";
 export type {

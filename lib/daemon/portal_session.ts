@@ -7,15 +7,29 @@ import type { IpcResource } from "../ipc/index.ts";
 import {
   type ConnectionDetails,
   type Init,
+  type InterfaceConfig,
+  type InterfaceEntry,
   PortalClient,
   type PortalClientEvents,
   type PortalClientOptions,
   PortalRequestError,
+  type PortalResource,
   portalWebUrl,
+  type ResourceEntry,
+  ROUTED_TYPES,
+  type SkippedResource,
 } from "../portal/index.ts";
-import { FzError, type Resource } from "../types/index.ts";
-import { generatePrivateKey, type Logger, publicKeyOf } from "../util/index.ts";
+import { FzError } from "../types/index.ts";
+import {
+  displayText,
+  generatePrivateKey,
+  type Logger,
+  publicKeyOf,
+  TUNNEL_POOL_V4,
+  TUNNEL_POOL_V6,
+} from "../util/index.ts";
 import type { PortalConfig } from "./config.ts";
+import type { ResourceList } from "./resource_pages.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
 import type { TunnelControl } from "./tunnel_control.ts";
 import { type AppliedPeers, peerChanges, planTunnel } from "./tunnel_plan.ts";
@@ -54,6 +68,16 @@ const lookupAll = async (host: string): Promise<string[]> =>
 
 type State = SessionSnapshot["state"];
 
+/** At most this many warnings are shown in status; the rest are counted (all are in the log). */
+const MAX_SHOWN_WARNINGS = 20;
+/** Per init, skipped resources logged one by one before the rest are only counted. */
+const MAX_LOGGED_SKIPS = 50;
+const collator = new Intl.Collator("en");
+const RECONCILE_QUIET_MS = 25;
+const RECONCILE_MAX_WAIT_MS = 1000;
+const REQUESTS_PER_TURN = 256;
+const LARGE_BURST = 5000;
+
 export class PortalSession implements Session {
   #state: State;
   #portal: PortalLike | null = null;
@@ -61,21 +85,35 @@ export class PortalSession implements Session {
   #account: string | undefined;
   #actor: string | undefined;
   #addresses: string[] = [];
+  #upstreamDns: string[] = [];
+  /** An init arrived on this connection: later config_changed and resource events apply to it. */
+  #joined = false;
   #lastError: string | undefined;
   readonly #resources = new Map<string, IpcResource>();
+  /** Problems that did not stop the session, by what they are about (a resource id, "interface"). */
+  readonly #warnings = new Map<string, string>();
+  /** Bumped on every change to the resource list; the sorted list is built only when read. */
+  #resourcesVersion = 0;
+  #sorted: ResourceList | null = null;
   readonly #details = new Map<string, ConnectionDetails>();
   readonly #listeners = new Set<(change: SessionChange) => void>();
   #tunnelAddresses: string[] | null = null;
   /** Every address the portal's host resolved to in this session: routes are cut around them. */
   #portalAddresses: string[] = [];
   /** What the last plan refused or narrowed (lib/daemon/tunnel_plan.ts). */
-  #warnings: string[] = [];
-  #loggedWarnings: string[] = [];
+  /** What the last tunnel plan narrowed or refused (already capped by the plan). */
+  #routeWarnings: string[] = [];
+  #loggedRouteWarnings: string[] = [];
   /** The peers as last applied, by public key, to send only what changed. */
   #appliedPeers: AppliedPeers = new Map();
   /** Tunnel changes run one at a time, in order; a burst of events coalesces into one reconcile. */
   #queue: Promise<void> = Promise.resolve();
   #reconcilePending = false;
+  /** Events since the last collection after a burst (see #scheduleReconcile). */
+  #burst = 0;
+  #lastChangeAt = 0;
+  /** How long the last tunnel pass took; the next one waits at least as long. */
+  #lastPassMs = 0;
   /** Bumped by every sign-in and sign-out, so work begun for an older session does nothing. */
   #generation = 0;
 
@@ -96,12 +134,33 @@ export class PortalSession implements Session {
         : {}),
       resourceCount: this.#resources.size,
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
-      ...(this.#warnings.length ? { warnings: [...this.#warnings] } : {}),
+      ...(this.#warnings.size || this.#routeWarnings.length ? { warnings: this.warnings() } : {}),
     };
   }
 
-  resources(): IpcResource[] {
-    return [...this.#resources.values()].sort((a, b) => a.name.localeCompare(b.name));
+  /** The warnings as status shows them: the first few, then how many more the log holds. */
+  warnings(): string[] {
+    const all = [...this.#warnings.values(), ...this.#routeWarnings];
+    if (all.length <= MAX_SHOWN_WARNINGS) return all;
+    return [
+      ...all.slice(0, MAX_SHOWN_WARNINGS),
+      `... and ${all.length - MAX_SHOWN_WARNINGS} more warnings (see the daemon's log)`,
+    ];
+  }
+
+  /** The upstream DNS servers the portal gave with the interface (for the DNS work to consume). */
+  upstreamDns(): string[] {
+    return [...this.#upstreamDns];
+  }
+
+  resources(): ResourceList {
+    if (this.#sorted?.version !== this.#resourcesVersion) {
+      const list = [...this.#resources.values()].sort(
+        (a, b) => collator.compare(a.name, b.name) || (a.id < b.id ? -1 : 1),
+      );
+      this.#sorted = { version: this.#resourcesVersion, list };
+    }
+    return this.#sorted;
   }
 
   onChange(listener: (change: SessionChange) => void): void {
@@ -171,30 +230,33 @@ export class PortalSession implements Session {
         if (generation === this.#generation) fn(payload);
       });
     live("init", (init) => this.#onInit(init, generation));
+    live("config_changed", ({ interface: iface }) => this.#onConfigChanged(iface, generation));
     live("disconnected", ({ reason, retryInMs }) => {
       void this.#resolvePortal(generation);
-      this.#lastError = `lost the portal connection (${reason}); retrying in ${Math.ceil(retryInMs / 1000)} s`;
+      this.#joined = false;
+      this.#lastError = `lost the portal connection (${displayText(reason, 256)}); retrying in ${Math.ceil(retryInMs / 1000)} s`;
       this.#setState(this.#state === "connecting" ? "connecting" : "reconnecting");
     });
-    live("resource_created_or_updated", (r) => {
-      this.#resources.set(r.id, {
-        ...toIpc(r),
-        gatewayStatus: this.#resources.get(r.id)?.gatewayStatus ?? "connecting",
-      });
-      this.#emit("resources");
+    live("resource_created_or_updated", (entry) => {
+      const id = this.#applyEntry(entry);
+      this.#resourcesChanged();
       this.#emit("status");
-      this.#request(r.id, generation);
+      if (id) this.#request(id, generation);
+      else this.#scheduleReconcile(generation);
     });
     live("resource_deleted", ({ id }) => {
       this.#resources.delete(id);
       this.#details.delete(id);
-      this.#emit("resources");
+      this.#warnings.delete(id);
+      this.#warnings.delete(`details:${id}`);
+      this.#resourcesChanged();
       this.#emit("status");
       this.#scheduleReconcile(generation);
     });
     live("connection_details", (d) => {
       if (!this.#resources.has(d.resource_id)) return;
       this.#details.set(d.resource_id, d);
+      this.#noteRejectedAllowedIps(d);
       this.#setGatewayStatus(d.resource_id, "online");
       this.#scheduleReconcile(generation);
     });
@@ -246,29 +308,160 @@ export class PortalSession implements Session {
     void this.#resolvePortal(generation);
     this.#account = init.account.slug;
     this.#actor = init.actor.name;
-    this.#addresses = [`${init.interface.ipv4}/32`, `${init.interface.ipv6}/128`];
-    // `init` is the whole truth: forget resources and paths it does not list.
-    const ids = new Set(init.resources.map((r) => r.id));
-    for (const id of this.#details.keys()) if (!ids.has(id)) this.#details.delete(id);
+    this.#joined = true;
+    // `init` is the whole truth: forget resources, paths and warnings it does not bring again.
     const previous = new Map(this.#resources);
     this.#resources.clear();
-    for (const r of init.resources) {
-      this.#resources.set(r.id, {
-        ...toIpc(r),
-        gatewayStatus: previous.get(r.id)?.gatewayStatus ?? "connecting",
-      });
-    }
+    this.#warnings.clear();
+    const tally = { logged: 0 };
+    for (const entry of init.resources) this.#applyEntry(entry, tally, previous);
+    if (tally.logged > MAX_LOGGED_SKIPS)
+      this.opts.logger.warn("more resources skipped", { count: tally.logged - MAX_LOGGED_SKIPS });
+    for (const id of this.#details.keys()) if (!this.#resources.has(id)) this.#details.delete(id);
+    this.#resourcesChanged();
     this.#lastError = undefined;
+    if (!this.#takeInterface(init.interface, "init")) {
+      this.#setState("connecting");
+      this.#scheduleReconcile(generation);
+      return;
+    }
     this.#setState("connected");
-    this.#emit("resources");
     this.#scheduleReconcile(generation);
-    for (const r of init.resources) this.#request(r.id, generation);
+    void this.#requestAll(generation);
+  }
+
+  /**
+   * A request_connection for every resource, a few hundred per turn of the event loop, so that
+   * IPC clients (firezonectl status) are answered while 20,000 requests go out.
+   */
+  async #requestAll(generation: number): Promise<void> {
+    let n = 0;
+    for (const id of [...this.#resources.keys()]) {
+      if (generation !== this.#generation) return;
+      this.#request(id, generation);
+      if (++n % REQUESTS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /**
+   * Interface addresses outside the pools are refused: no tunnel, and the reason in lastError. On a
+   * later config_changed the addresses in force are kept instead, with a warning.
+   */
+  #takeInterface(entry: InterfaceEntry, from: "init" | "config_changed"): boolean {
+    if (entry.ok) {
+      this.#setAddresses(entry.value);
+      this.#warnings.delete("interface");
+      return true;
+    }
+    const reason = entry.reason;
+    this.opts.logger.warn("refusing the tunnel addresses the portal sent", { event: from, reason });
+    if (from === "config_changed" && this.#addresses.length > 0) {
+      this.#warnings.set(
+        "interface",
+        `The portal sent new tunnel addresses this client refuses (${reason}); the current ones stay in use.`,
+      );
+      return true;
+    }
+    this.#addresses = [];
+    this.#lastError =
+      `The portal assigned tunnel addresses this client refuses: ${reason}. No tunnel is set up. ` +
+      `Ask the portal's administrator to assign addresses from ${TUNNEL_POOL_V4} and ${TUNNEL_POOL_V6}.`;
+    return false;
+  }
+
+  #setAddresses(iface: InterfaceConfig): void {
+    this.#addresses = [`${iface.ipv4}/32`, `${iface.ipv6}/128`];
+    this.#upstreamDns = [...iface.upstream_dns];
+  }
+
+  /** New addresses or DNS servers, applied without leaving the portal session. */
+  #onConfigChanged(entry: InterfaceEntry, generation: number): void {
+    if (!this.#joined) return;
+    const hadTunnel = this.#addresses.length > 0;
+    const before = this.#addresses.join();
+    if (!this.#takeInterface(entry, "config_changed")) {
+      this.#setState("connecting");
+      this.#scheduleReconcile(generation);
+      return;
+    }
+    if (before !== this.#addresses.join())
+      this.opts.logger.info("the portal changed the tunnel addresses", { addresses: this.#addresses });
+    if (!hadTunnel) {
+      this.#lastError = undefined;
+      this.#setState("connected");
+      void this.#requestAll(generation);
+    } else this.#emit("status");
+    this.#scheduleReconcile(generation);
+  }
+
+  /**
+   * Takes one parsed resource into the list, or records why not. Returns the id to request a path
+   * for, if the resource is routed. `tally` counts log lines for skips within one init.
+   */
+  #applyEntry(
+    entry: ResourceEntry,
+    tally?: { logged: number },
+    previous: Map<string, IpcResource> = this.#resources,
+  ): string | undefined {
+    if (!entry.ok) {
+      const s = entry.skipped;
+      if (s.id) this.#forget(s.id);
+      this.#warn(s.id ?? `skipped:${this.#warnings.size}`, skipText(s), { ...s }, tally);
+      return undefined;
+    }
+    const r = entry.resource;
+    if (!(ROUTED_TYPES as readonly string[]).includes(r.type)) {
+      this.#forget(r.id);
+      this.#warn(
+        r.id,
+        `Resource "${r.name}" (${r.type}) is not supported by this client yet; it is not routed.`,
+        { id: r.id, type: r.type },
+        tally,
+      );
+      return undefined;
+    }
+    this.#warnings.delete(r.id);
+    this.#resources.set(r.id, {
+      ...toIpc(r),
+      gatewayStatus: previous.get(r.id)?.gatewayStatus ?? "connecting",
+    });
+    return r.id;
+  }
+
+  #forget(id: string): void {
+    this.#resources.delete(id);
+    this.#details.delete(id);
+  }
+
+  #warn(key: string, text: string, fields: Record<string, unknown>, tally?: { logged: number }): void {
+    this.#warnings.set(key, text);
+    if (!tally || tally.logged++ < MAX_LOGGED_SKIPS) this.opts.logger.warn(text, fields);
+  }
+
+  #noteRejectedAllowedIps(d: ConnectionDetails): void {
+    const key = `details:${d.resource_id}`;
+    if (d.rejected_allowed_ips.length === 0) {
+      this.#warnings.delete(key);
+      return;
+    }
+    const name = this.#resources.get(d.resource_id)?.name ?? d.resource_id;
+    const text =
+      `Resource "${name}": ${d.rejected_allowed_ips.length} allowed IP(s) from the portal were dropped ` +
+      `(${d.rejected_allowed_ips.slice(0, 3).join("; ")}); the others are routed.`;
+    this.#warn(key, text, { resource: d.resource_id });
+    this.#emit("status");
+  }
+
+  #resourcesChanged(): void {
+    this.#resourcesVersion++;
+    this.#emit("resources");
   }
 
   #request(resourceId: string, generation: number): void {
     this.#portal?.requestConnection(resourceId).catch((err: unknown) => {
       if (generation !== this.#generation) return;
-      const reason = err instanceof PortalRequestError ? err.reason : String(err);
+      // The reason comes from the portal: bounded and escaped before it reaches a log line.
+      const reason = displayText(err instanceof PortalRequestError ? err.reason : String(err), 128);
       // `offline`: the portal pushes connection_details when a gateway of the site joins.
       this.opts.logger.info("no path to a resource yet", { resource: resourceId, reason });
       this.#setGatewayStatus(resourceId, reason === "offline" ? "offline" : "unknown");
@@ -279,16 +472,39 @@ export class PortalSession implements Session {
     const r = this.#resources.get(resourceId);
     if (!r || r.gatewayStatus === status) return;
     this.#resources.set(resourceId, { ...r, gatewayStatus: status });
-    this.#emit("resources");
+    this.#resourcesChanged();
   }
 
   #scheduleReconcile(generation: number): void {
+    this.#burst++;
+    this.#lastChangeAt = performance.now();
     if (this.#reconcilePending) return;
     this.#reconcilePending = true;
     this.#enqueue(async () => {
+      // Each pass costs time in proportion to all resources, so one per event would be quadratic
+      // in a burst (20,000 connection_details after an init). A pass starts once events have been
+      // quiet for 25 ms, or after at most 1 s, and never sooner than the last pass took: then
+      // passes take at most half the daemon's time however large the burst.
+      const since = performance.now();
+      const floor = since + this.#lastPassMs;
+      for (;;) {
+        const now = performance.now();
+        const quiet = now - this.#lastChangeAt >= RECONCILE_QUIET_MS && now >= floor;
+        if (quiet || now - since >= RECONCILE_MAX_WAIT_MS) break;
+        await Bun.sleep(RECONCILE_QUIET_MS);
+      }
       this.#reconcilePending = false;
       if (generation !== this.#generation) return;
+      const started = performance.now();
       await this.#applyToTunnel();
+      this.#lastPassMs = performance.now() - started;
+      // After the last pass of a large burst (an init of thousands of resources), collect at once:
+      // the burst's frames, requests and plans are garbage, and the allocator returns freed pages
+      // to the system only after a collection. About 50 ms, once per burst.
+      if (!this.#reconcilePending && this.#burst >= LARGE_BURST) {
+        this.#burst = 0;
+        Bun.gc(true);
+      }
     });
   }
 
@@ -305,8 +521,17 @@ export class PortalSession implements Session {
 
   /** Brings the device to what the session says: addresses, one peer per gateway, routes. */
   async #applyToTunnel(): Promise<void> {
-    if (!this.#privateKey || this.#addresses.length === 0) return;
+    if (!this.#privateKey) return;
     const tunnel = this.opts.tunnel;
+    if (this.#addresses.length === 0) {
+      // The portal's addresses were refused: nothing of the tunnel may stay configured.
+      if (this.#tunnelAddresses) {
+        this.#tunnelAddresses = null;
+        this.#appliedPeers.clear();
+        await tunnel.down();
+      }
+      return;
+    }
     if (this.#tunnelAddresses && this.#tunnelAddresses.join() !== this.#addresses.join()) {
       await tunnel.down();
       this.#tunnelAddresses = null;
@@ -319,12 +544,12 @@ export class PortalSession implements Session {
     const plan = planTunnel(this.#details.values(), {
       protect: this.#portalAddresses.map((address) => ({ address, what: "the portal" })),
     });
-    if (plan.allWarnings.join("\n") !== this.#loggedWarnings.join("\n")) {
-      const before = new Set(this.#loggedWarnings);
+    if (plan.allWarnings.join("\n") !== this.#loggedRouteWarnings.join("\n")) {
+      const before = new Set(this.#loggedRouteWarnings);
       for (const w of plan.allWarnings.filter((x) => !before.has(x)))
         this.opts.logger.warn("route narrowed or refused", { warning: w });
-      this.#loggedWarnings = plan.allWarnings;
-      this.#warnings = plan.warnings;
+      this.#loggedRouteWarnings = plan.allWarnings;
+      this.#routeWarnings = plan.warnings;
       this.#emit("status");
     }
     const { changes, next } = peerChanges(this.#appliedPeers, plan.peers);
@@ -343,12 +568,15 @@ export class PortalSession implements Session {
     this.#account = undefined;
     this.#actor = undefined;
     this.#addresses = [];
+    this.#upstreamDns = [];
+    this.#joined = false;
     this.#resources.clear();
     this.#details.clear();
     this.#portalAddresses = [];
-    this.#warnings = [];
-    this.#loggedWarnings = [];
-    this.#emit("resources");
+    this.#warnings.clear();
+    this.#routeWarnings = [];
+    this.#loggedRouteWarnings = [];
+    this.#resourcesChanged();
     await this.#enqueue(async () => {
       if (!this.#tunnelAddresses) return;
       this.#tunnelAddresses = null;
@@ -361,17 +589,29 @@ export class PortalSession implements Session {
     this.#emit("status");
   }
 
+  /** A listener that throws is logged and the others still run: an emit never fails the session. */
   #emit(change: SessionChange): void {
-    for (const l of this.#listeners) l(change);
+    for (const l of this.#listeners) {
+      try {
+        l(change);
+      } catch (err) {
+        this.opts.logger.error("a session listener failed", { change, error: err });
+      }
+    }
   }
 }
 
-function toIpc(r: Resource): IpcResource {
+function skipText(s: SkippedResource): string {
+  const what = s.name ? `"${s.name}"` : s.id ? `with id ${s.id}` : "without a usable id";
+  return `Resource ${what} was skipped: ${s.reason}.`;
+}
+
+function toIpc(r: PortalResource): IpcResource {
   return {
     id: r.id,
     name: r.name,
     type: r.type,
-    address: r.address,
+    address: "address" in r ? r.address : "",
     site: { id: r.site.id, name: r.site.name },
   };
 }

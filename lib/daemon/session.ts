@@ -1,5 +1,6 @@
 // The session with the portal: signed_out -> connecting -> connected <-> reconnecting.
-import type { IpcResource, Status } from "../ipc/index.ts";
+import type { Status } from "../ipc/index.ts";
+import type { ResourceList } from "./resource_pages.ts";
 
 export type SessionSnapshot = Omit<Status, "mode" | "daemonVersion" | "protocol" | "pid" | "uptimeSeconds">;
 export type SessionChange = "status" | "resources";
@@ -12,7 +13,8 @@ export interface SignInHints {
 /** What the daemon needs from a session; the portal-backed implementation provides it. */
 export interface Session {
   snapshot(): SessionSnapshot;
-  resources(): IpcResource[];
+  /** The resource list sorted by name, with a version that changes whenever the list does. */
+  resources(): ResourceList;
   signIn(token: string, hints: SignInHints): Promise<void>;
   signOut(reason: string): Promise<void>;
   onChange(listener: (change: SessionChange) => void): void;

@@ -1,11 +1,11 @@
 // The running firezone-gui: folds daemon events, deep links and menu clicks into one TrayView and
 // acts on them. Everything it touches (bus, keyring, browser, clipboard) comes in through options.
-import type { DaemonClient, DaemonEvent, IpcResource, Status } from "../ipc/index.ts";
+import type { DaemonClient, IpcResource, Status } from "../ipc/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { MessageBus } from "./_dbus.ts";
 import { type CopyResult, copyToClipboard } from "./clipboard.ts";
-import { DaemonLink } from "./daemon_link.ts";
+import { DaemonLink, type LinkEvent } from "./daemon_link.ts";
 import { parseDeepLink } from "./deep_link.ts";
 import type { InstanceMessage, InstanceReply } from "./instance.ts";
 import type { MenuAction } from "./menu.ts";
@@ -117,7 +117,7 @@ export class App {
       });
   }
 
-  private daemonEvent(event: DaemonEvent): void {
+  private daemonEvent(event: LinkEvent): void {
     if (event.kind === "status") {
       const notice = statusNotice(this.view.status, event.status, {
         userSignedOut: this.userSignedOut,

@@ -15,9 +15,17 @@ import { FzError } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
 import { type Problem, problemFrom } from "./problem.ts";
 
+/**
+ * The daemon's events as the app sees them: `resources_changed` is followed here by a paged read,
+ * and arrives as the whole list.
+ */
+export type LinkEvent =
+  | Exclude<DaemonEvent, { kind: "resources_changed" }>
+  | { kind: "resources"; resources: IpcResource[] };
+
 export interface LinkHandlers {
   up(client: DaemonClient, status: Status, resources: IpcResource[]): void;
-  event(event: DaemonEvent): void;
+  event(event: LinkEvent): void;
   down(problem: Problem): void;
 }
 
@@ -44,6 +52,10 @@ export class DaemonLink {
   private stopped = false;
   private lastProblem = "";
   private watcher: FSWatcher | null = null;
+  /** The resource list version last handed to the app, and whether a read is running or owed. */
+  private resourcesVersion = -1;
+  private reading = false;
+  private readAgain = false;
 
   constructor(private readonly opts: DaemonLinkOptions) {
     this.delay = opts.initialDelayMs ?? 250;
@@ -89,10 +101,14 @@ export class DaemonLink {
       const c = client;
       c.onClose((reason) => this.lost(c, reason));
       await c.subscribe((event) => {
-        if (this.current === c) handlers.event(event);
+        if (this.current !== c) return;
+        if (event.kind === "resources_changed") {
+          if (event.version !== this.resourcesVersion) void this.readResources(c);
+        } else handlers.event(event);
       });
       const status = await c.call("status", {});
-      const { resources } = await c.call("resources", {});
+      const { version, resources } = await c.allResources();
+      this.resourcesVersion = version;
       if (this.stopped) return c.close();
       this.current = c;
       this.delay = this.opts.initialDelayMs ?? 250;
@@ -106,6 +122,30 @@ export class DaemonLink {
     } catch (err) {
       client?.close();
       this.fail(asFzError(err));
+    }
+  }
+
+  /** One paged read at a time; changes during a read cause one more read after it. */
+  private async readResources(c: DaemonClient): Promise<void> {
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = true;
+    try {
+      do {
+        this.readAgain = false;
+        const { version, resources } = await c.allResources();
+        if (this.current !== c) return;
+        if (version === this.resourcesVersion) continue;
+        this.resourcesVersion = version;
+        this.opts.handlers.event({ kind: "resources", resources });
+      } while (this.readAgain);
+    } catch (err) {
+      // The connection is going away; `lost` reports it and the next connection reads afresh.
+      this.opts.logger.debug("reading the resource list failed", { error: (err as Error).message });
+    } finally {
+      this.reading = false;
     }
   }
 

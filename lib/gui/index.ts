@@ -4,7 +4,7 @@
  */
 export { App, type AppOptions } from "./app.ts";
 export { type CopyResult, copyToClipboard } from "./clipboard.ts";
-export { DaemonLink, type DaemonLinkOptions, type LinkHandlers } from "./daemon_link.ts";
+export { DaemonLink, type DaemonLinkOptions, type LinkEvent, type LinkHandlers } from "./daemon_link.ts";
 export { DbusMenu, MENU_PATH } from "./dbusmenu.ts";
 export {
   DEEP_LINK_SCHEME,
@@ -21,7 +21,7 @@ export {
   type InstanceReply,
   sendToInstance,
 } from "./instance.ts";
-export { buildMenu, type MenuAction, type MenuNode } from "./menu.ts";
+export { buildMenu, MAX_MENU_RESOURCES, type MenuAction, type MenuNode } from "./menu.ts";
 export { type Notification, Notifier } from "./notifier.ts";
 export { type Problem, problemFrom } from "./problem.ts";
 export { run } from "./run.ts";

@@ -1,6 +1,12 @@
 // The tray menu in the manner of upstream Firezone, as a tree of plain nodes built from a TrayView.
 import type { IpcResource } from "../ipc/index.ts";
+import { displayText } from "../util/index.ts";
 import type { TrayView } from "./tray_view.ts";
+
+/** Text from the portal as a label: control and bidi characters escaped, long text cut. */
+const show = (text: string, max = 128) => displayText(text, max);
+/** A menu is for finding a resource by eye; past this many the rest are counted, not listed. */
+export const MAX_MENU_RESOURCES = 500;
 
 export type MenuAction =
   | { kind: "sign_in" }
@@ -25,23 +31,23 @@ const info = (label: string): MenuNode => ({ label, enabled: false });
 const item = (label: string, action: MenuAction): MenuNode => ({ label, enabled: true, action });
 
 function resourceMenu(r: IpcResource): MenuNode {
+  // What is copied is escaped too: a pasted name must not carry a terminal escape either.
   const children: MenuNode[] = [
-    info(r.address),
-    item("Copy address", { kind: "copy", what: "address", text: r.address }),
-    item("Copy name", { kind: "copy", what: "name", text: r.name }),
+    info(show(r.address)),
+    item("Copy address", { kind: "copy", what: "address", text: show(r.address, 4096) }),
+    item("Copy name", { kind: "copy", what: "name", text: show(r.name, 4096) }),
   ];
-  if (r.site) children.push(SEPARATOR, info(`Site: ${r.site.name}`));
+  if (r.site) children.push(SEPARATOR, info(`Site: ${show(r.site.name)}`));
   if (r.gatewayStatus && r.gatewayStatus !== "unknown") children.push(info(`Gateway: ${r.gatewayStatus}`));
-  return { label: r.name, enabled: true, children };
+  return { label: show(r.name), enabled: true, children };
 }
 
 function resourcesSection(view: TrayView): MenuNode[] {
   const sorted = [...view.resources].sort((a, b) => a.name.localeCompare(b.name));
-  return [
-    SEPARATOR,
-    info("Resources"),
-    ...(sorted.length ? sorted.map(resourceMenu) : [info("No resources")]),
-  ];
+  const shown = sorted.slice(0, MAX_MENU_RESOURCES).map(resourceMenu);
+  if (sorted.length > MAX_MENU_RESOURCES)
+    shown.push(info(`... and ${sorted.length - MAX_MENU_RESOURCES} more (firezonectl resources lists all)`));
+  return [SEPARATOR, info("Resources"), ...(sorted.length ? shown : [info("No resources")])];
 }
 
 function sessionSection(view: TrayView): MenuNode[] {
@@ -61,10 +67,10 @@ function sessionSection(view: TrayView): MenuNode[] {
     : item("Sign Out", { kind: "sign_out" });
   switch (s?.state) {
     case "connected":
-      return [info(`Signed in as ${s.actor ?? "unknown"}`), signOut, ...resourcesSection(view)];
+      return [info(`Signed in as ${show(s.actor ?? "unknown")}`), signOut, ...resourcesSection(view)];
     case "reconnecting":
       return [
-        info(`Signed in as ${s.actor ?? "unknown"}`),
+        info(`Signed in as ${show(s.actor ?? "unknown")}`),
         info("Reconnecting..."),
         signOut,
         ...resourcesSection(view),
@@ -79,7 +85,7 @@ function sessionSection(view: TrayView): MenuNode[] {
   if (view.signingIn)
     return [info("Waiting for browser..."), item("Cancel sign-in", { kind: "cancel_sign_in" })];
   const nodes = [item("Sign In", { kind: "sign_in" })];
-  if (s?.lastError) nodes.push(info(`Last error: ${s.lastError}`));
+  if (s?.lastError) nodes.push(info(`Last error: ${show(s.lastError, 256)}`));
   return nodes;
 }
 

@@ -1,6 +1,6 @@
 // Desktop notifications through org.freedesktop.Notifications. Without a notification server the
 // GUI still works; it says so once in its log.
-import type { Logger } from "../util/index.ts";
+import { displayText, type Logger } from "../util/index.ts";
 import { type ClientInterface, type MessageBus, Variant } from "./_dbus.ts";
 
 const NAME = "org.freedesktop.Notifications";
@@ -27,8 +27,17 @@ export class Notifier {
     private readonly appName = "Firezone",
   ) {}
 
-  /** Shows a notification; never throws. Resolves with the server's id, or null when none was shown. */
-  async notify(n: Notification): Promise<number | null> {
+  /**
+   * Shows a notification; never throws. Resolves with the server's id, or null when none was shown.
+   * Summary and body are escaped here, once for every caller: they may quote the portal.
+   */
+  async notify(raw: Notification): Promise<number | null> {
+    // Line breaks in a body are the app's own (the About text); everything else is escaped.
+    const body = raw.body
+      .split("\n")
+      .map((line) => displayText(line, 1024))
+      .join("\n");
+    const n = { ...raw, summary: displayText(raw.summary, 256), body };
     try {
       this.iface ??= (await this.bus.getProxyObject(NAME, PATH)).getInterface(NAME);
       const iface = this.iface;

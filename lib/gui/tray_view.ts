@@ -1,6 +1,7 @@
 // What the tray shows, as plain data: the app folds daemon events and user actions into a TrayView;
 // the icon, the tooltip and the menu are pure functions of it.
 import type { IpcResource, Status } from "../ipc/index.ts";
+import { displayText } from "../util/index.ts";
 import type { Problem } from "./problem.ts";
 
 export interface TrayView {
@@ -49,8 +50,13 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-/** Title and body of the tray tooltip. */
+/** Title and body of the tray tooltip, escaped: names and error texts may come from the portal. */
 export function tooltip(view: TrayView): { title: string; body: string } {
+  const t = tooltipText(view);
+  return { title: displayText(t.title, 256), body: displayText(t.body, 512) };
+}
+
+function tooltipText(view: TrayView): { title: string; body: string } {
   if (view.link === "down" && view.problem) {
     return {
       title: `Firezone: ${view.problem.title}`,

@@ -10,6 +10,7 @@ import { diagnose, MembershipError, MembershipSchema } from "./membership.ts";
 import {
   type DaemonEvent,
   type Hello,
+  type IpcResource,
   type MethodName,
   type Params,
   PROTOCOL_VERSION,
@@ -156,6 +157,26 @@ export class DaemonClient {
         this.fail(new FzError("busy", "firezoned is not reading requests"));
       }
     });
+  }
+
+  /**
+   * The whole resource list, read page by page from one version of it. Should the daemon have let
+   * that version go (docs/ipc.md: it keeps the versions being read), it answers with the first page
+   * of the current one, and the read starts over from there.
+   */
+  async allResources(): Promise<{ version: number; resources: IpcResource[] }> {
+    let page = await this.call("resources", {});
+    let version = page.version;
+    let out = [...page.resources];
+    while (page.next) {
+      page = await this.call("resources", { cursor: page.next });
+      if (page.version !== version) {
+        version = page.version;
+        out = [];
+      }
+      for (const r of page.resources) out.push(r);
+    }
+    return { version, resources: out };
   }
 
   /** Subscribes to pushed events; returns a function that stops delivery to this listener. */

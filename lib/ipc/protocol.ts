@@ -3,7 +3,8 @@
 import * as v from "valibot";
 
 /** Bumped on incompatible changes; a client and daemon of different versions refuse each other clearly. */
-export const PROTOCOL_VERSION = 1;
+// 2: `resources` is paged and the `resources_changed` event carries a version instead of the list.
+export const PROTOCOL_VERSION = 2;
 
 /** `read`: any allowed caller. `operate`: changes the session (refused in service mode unless admin). */
 export type Access = "read" | "operate" | "admin";
@@ -26,11 +27,29 @@ export const MAX_TOKEN_LENGTH = 8192;
 export const ResourceSchema = v.object({
   id: v.string(),
   name: v.string(),
-  type: v.picklist(["cidr", "ip", "dns"]),
+  type: v.picklist(["cidr", "ip", "dns", "internet"]),
   address: v.string(),
   site: v.optional(v.object({ id: v.string(), name: v.string() })),
   gatewayStatus: v.optional(v.picklist(["unknown", "connecting", "online", "offline"])),
 });
+
+/** Most resources in one page; a page also stops before its frame passes PAGE_BYTES. */
+export const MAX_PAGE_ITEMS = 5000;
+/** Half the 1 MiB frame cap, so a page frame never comes near it whatever the names hold. */
+export const PAGE_BYTES = 512 * 1024;
+
+/**
+ * One page of the resource list, sorted by name. Every page of one read comes from the same list
+ * (`version`); a `next` cursor whose list is no longer kept starts over at the first page of the
+ * current list, which the caller sees as a different `version`.
+ */
+export const ResourcePageSchema = v.object({
+  resources: v.array(ResourceSchema),
+  version: v.number(),
+  total: v.number(),
+  next: v.optional(v.string()),
+});
+export type ResourcePage = v.InferOutput<typeof ResourcePageSchema>;
 
 export const StatusSchema = v.object({
   state: SessionState,
@@ -47,13 +66,14 @@ export const StatusSchema = v.object({
   lastError: v.optional(v.string()),
   /** The portal's base URL as a web address (https://...), so a GUI can open its sign-in page. */
   portalUrl: v.optional(v.string()),
-  /** Things the daemon did not apply as asked, one sentence each (a route refused or narrowed, ...). */
+  /** Problems that did not stop the session, one sentence each: skipped resources, dropped allowed IPs, routes narrowed or refused. Capped. */
   warnings: v.optional(v.array(v.string())),
 });
 
 export const EventSchema = v.variant("kind", [
   v.object({ kind: v.literal("status"), status: StatusSchema }),
-  v.object({ kind: v.literal("resources"), resources: v.array(ResourceSchema) }),
+  /** The list changed: read it with `resources` (paged); `version` names the new list. */
+  v.object({ kind: v.literal("resources_changed"), version: v.number(), total: v.number() }),
   v.object({ kind: v.literal("error"), code: v.string(), message: v.string() }),
 ]);
 
@@ -74,8 +94,12 @@ export const methods = {
   resources: {
     access: "read",
     mutates: false,
-    params: Empty,
-    result: v.object({ resources: v.array(ResourceSchema) }),
+    params: v.strictObject({
+      /** From the previous page's `next`; absent for the first page. */
+      cursor: v.optional(v.pipe(v.string(), v.maxLength(64))),
+      limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_PAGE_ITEMS))),
+    }),
+    result: ResourcePageSchema,
   },
   sign_in: {
     access: "operate",

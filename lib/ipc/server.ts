@@ -182,18 +182,40 @@ export class IpcServer {
     this.refusals.flush();
   }
 
-  /** Pushes an event to every subscriber; one that cannot keep up is disconnected, not buffered forever. */
+  /**
+   * Pushes an event to every subscriber; one that cannot keep up is disconnected, not buffered
+   * forever. Never throws: an event that cannot be encoded (over the frame cap) is logged and not
+   * sent, and a subscriber whose socket fails is dropped alone.
+   */
   broadcast(event: DaemonEvent): void {
-    const frame = encodeFrame({ type: "event", event });
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame({ type: "event", event });
+    } catch (err) {
+      this.log.error("an event could not be encoded; subscribers do not get it", {
+        kind: event.kind,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
     for (const s of this.conns) {
       if (!s.data.subscribed || s.data.closed) continue;
-      if (!s.data.outbox.send(frame)) {
+      let sent: boolean;
+      try {
+        sent = s.data.outbox.send(frame);
+      } catch (err) {
+        this.log.warn("dropping a subscriber whose socket failed", { user: s.data.peer?.user, error: err });
+        sent = false;
+      }
+      if (!sent) {
         this.log.warn("dropping a subscriber that stopped reading", {
           user: s.data.peer?.user,
           pid: s.data.peer?.pid,
           queuedBytes: s.data.outbox.queuedBytes,
         });
-        this.drop(s);
+        try {
+          this.drop(s);
+        } catch {}
       }
     }
   }

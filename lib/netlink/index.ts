@@ -4,6 +4,7 @@
  * replies turned into the typed errors of lib/sys.
  */
 export { type Address, type AddressOptions, addAddress, deleteAddress, listAddresses } from "./addresses.ts";
+export { type BatchRequest, requestBatch } from "./batch.ts";
 export { NetlinkConnection, type RequestOptions } from "./connection.ts";
 export {
   AF_INET,
@@ -50,7 +51,16 @@ export {
   readU32,
   readU64,
 } from "./parse.ts";
-export { addRoute, deleteRoute, listRoutes, type Route, type RouteFilter, type RouteSpec } from "./routes.ts";
+export {
+  addRoute,
+  addRoutes,
+  deleteRoute,
+  listRoutes,
+  type Route,
+  type RouteFilter,
+  type RouteSpec,
+  writeRoute,
+} from "./routes.ts";
 export { Rtnetlink } from "./rtnetlink.ts";
 export { addRule, deleteRule, listRules, type Rule, type RuleFilter, type RuleSpec } from "./rules.ts";
 export { NlWriter } from "./writer.ts";

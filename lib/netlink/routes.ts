@@ -1,6 +1,7 @@
 // Routes over rtnetlink in the main table or any other: dump, add/replace, delete. A route is
 // identified by destination, table and output interface; `protocol` marks who owns it.
 import { formatCidr, networkOf, parseCidr } from "../util/index.ts";
+import { requestBatch } from "./batch.ts";
 import type { NetlinkConnection } from "./connection.ts";
 import {
   AF_INET,
@@ -98,7 +99,7 @@ export function listRoutes(conn: NetlinkConnection, filter: RouteFilter = {}): R
   );
 }
 
-function writeRoute(w: NlWriter, spec: RouteSpec, forDelete: boolean): void {
+export function writeRoute(w: NlWriter, spec: RouteSpec, forDelete: boolean): void {
   const c = networkOf(parseCidr(spec.dst));
   const table = spec.table ?? RT_TABLE_MAIN;
   // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
@@ -135,4 +136,17 @@ export function addRoute(
 
 export function deleteRoute(conn: NetlinkConnection, spec: RouteSpec): void {
   conn.request(RTM.DELROUTE, (w) => writeRoute(w, spec, true), { operation: `delete route ${spec.dst}` });
+}
+
+/** Adds many routes in batches (batch.ts); one result per route: null when added, else its error. */
+export function addRoutes(conn: NetlinkConnection, specs: readonly RouteSpec[]): (Error | null)[] {
+  return requestBatch(
+    conn,
+    specs.map((spec) => ({
+      type: RTM.NEWROUTE,
+      flags: NLM.F_CREATE | NLM.F_EXCL,
+      body: (w: NlWriter) => writeRoute(w, spec, false),
+      operation: `add route ${spec.dst}`,
+    })),
+  );
 }

@@ -3,7 +3,15 @@ import { NETLINK_ROUTE, type NetlinkSocketOptions } from "../sys/index.ts";
 import { type Address, type AddressOptions, addAddress, deleteAddress, listAddresses } from "./addresses.ts";
 import { NetlinkConnection } from "./connection.ts";
 import { createLink, deleteLink, getLink, type Link, type LinkChange, listLinks, setLink } from "./links.ts";
-import { addRoute, deleteRoute, listRoutes, type Route, type RouteFilter, type RouteSpec } from "./routes.ts";
+import {
+  addRoute,
+  addRoutes,
+  deleteRoute,
+  listRoutes,
+  type Route,
+  type RouteFilter,
+  type RouteSpec,
+} from "./routes.ts";
 import { addRule, deleteRule, listRules, type Rule, type RuleFilter, type RuleSpec } from "./rules.ts";
 
 /** rtnetlink: links, addresses, routes and rules of the network namespace the process runs in. */
@@ -45,6 +53,10 @@ export class Rtnetlink {
   }
   addRoute(spec: RouteSpec, options?: { replace?: boolean }): void {
     addRoute(this.conn, spec, options);
+  }
+  /** Many adds in few round trips; one result per route (null: added). */
+  addRoutes(specs: readonly RouteSpec[]): (Error | null)[] {
+    return addRoutes(this.conn, specs);
   }
   deleteRoute(spec: RouteSpec): void {
     deleteRoute(this.conn, spec);

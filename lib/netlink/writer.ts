@@ -44,19 +44,23 @@ export class NlWriter {
   }
 
   u8(v: number): this {
-    this.#view.setUint8(this.#reserve(1), v);
+    const at = this.#reserve(1); // may replace #view: reserve before reading it
+    this.#view.setUint8(at, v);
     return this;
   }
   u16(v: number): this {
-    this.#view.setUint16(this.#reserve(2), v, true);
+    const at = this.#reserve(2); // may replace #view: reserve before reading it
+    this.#view.setUint16(at, v, true);
     return this;
   }
   u32(v: number): this {
-    this.#view.setUint32(this.#reserve(4), v >>> 0, true);
+    const at = this.#reserve(4); // may replace #view: reserve before reading it
+    this.#view.setUint32(at, v >>> 0, true);
     return this;
   }
   i32(v: number): this {
-    this.#view.setInt32(this.#reserve(4), v, true);
+    const at = this.#reserve(4); // may replace #view: reserve before reading it
+    this.#view.setInt32(at, v, true);
     return this;
   }
   bytes(b: Uint8Array): this {

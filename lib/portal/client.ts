@@ -3,7 +3,6 @@
 
 import { rootCertificates } from "node:tls";
 import * as v from "valibot";
-import type { Resource } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
 import { type ChannelTuning, PhoenixChannel } from "./channel.ts";
 import {
@@ -11,8 +10,9 @@ import {
   type ConnectionDetails,
   ConnectionDetailsSchema,
   type Init,
-  type InterfaceConfig,
+  type InterfaceEntry,
   protocol,
+  type ResourceEntry,
   type TokenProblem,
 } from "./protocol.ts";
 import { portalWebSocketUrl } from "./url.ts";
@@ -40,8 +40,9 @@ export interface PortalClientEvents {
   connecting: { attempt: number };
   /** Joined: the full configuration. Sent again after every reconnect; treat it as the whole truth. */
   init: Init;
-  config_changed: { interface: InterfaceConfig };
-  resource_created_or_updated: Resource;
+  config_changed: { interface: InterfaceEntry };
+  /** A resource that failed its schema arrives as `{ok: false, skipped}`, to be reported. */
+  resource_created_or_updated: ResourceEntry;
   resource_deleted: { id: string };
   /** The way to a resource: from requestConnection(), or pushed when a gateway changed key or endpoint. */
   connection_details: ConnectionDetails;

@@ -1,6 +1,7 @@
 /**
- * Pure helpers with no I/O of their own: the logger factory, and (as later layers need them)
- * CIDR arithmetic, WireGuard key encoding and backoff schedules.
+ * Pure helpers with no I/O of their own: the logger factory, CIDR arithmetic, WireGuard key encoding,
+ * backoff schedules, the typed values outside input is parsed into (IpAddr, IpPrefix, Endpoint,
+ * WgKey, DnsPattern, bounded text) and the escaping of text for display.
  */
 
 export { Backoff, type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
@@ -17,6 +18,7 @@ export {
 } from "./cidr.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export { Coalescer, type CoalescerOptions } from "./coalescer.ts";
+export { type DnsPattern, parseDnsPattern } from "./dns_pattern.ts";
 export { type KeyValueEntry, type KeyValueResult, parseKeyValue } from "./key_value.ts";
 export {
   generatePrivateKey,
@@ -25,6 +27,20 @@ export {
   keyFromHex,
   keyToBase64,
   keyToHex,
+  parseWgKey,
   publicKeyOf,
+  type WgKey,
 } from "./keys.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";
+export {
+  type Endpoint,
+  type IpAddr,
+  type IpPrefix,
+  parseEndpointValue,
+  parseIpAddr,
+  parseIpPrefix,
+  prefixContains,
+  TUNNEL_POOL_V4,
+  TUNNEL_POOL_V6,
+} from "./netip.ts";
+export { displayText, parseText } from "./text.ts";

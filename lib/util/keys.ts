@@ -13,6 +13,16 @@ export function keyBytes(base64: string): Uint8Array {
   return new Uint8Array(Buffer.from(base64, "base64"));
 }
 
+declare const wgKeyBrand: unique symbol;
+/** A WireGuard key in base64 that keyBytes accepted: 44 characters, 32 bytes. */
+export type WgKey = string & { readonly [wgKeyBrand]: "WgKey" };
+
+/** Checks a base64 key from outside (the portal, a file) once, where it enters. */
+export function parseWgKey(text: string): WgKey {
+  keyBytes(text);
+  return text as WgKey;
+}
+
 export function keyToBase64(bytes: Uint8Array): string {
   if (bytes.length !== KEY_LEN) throw new Error(`a WireGuard key has 32 bytes, got ${bytes.length}`);
   return Buffer.from(bytes).toString("base64");

@@ -50,16 +50,17 @@ export function reconcileRoutes(
     ignoreMissing(() => rt.deleteRoute({ ...owner, dst: r.dst }));
     changes.removed.push(r.dst);
   }
-  for (const dst of want) {
-    try {
-      rt.addRoute({ ...owner, dst });
-      changes.added.push(dst);
-    } catch (e) {
-      if (!(e instanceof AlreadyExistsError)) throw e;
+  // Batched (lib/netlink/batch.ts): one route the kernel refuses costs only itself.
+  const adds = [...want];
+  const results = rt.addRoutes(adds.map((dst) => ({ ...owner, dst })));
+  results.forEach((err, i) => {
+    const dst = adds[i]!;
+    if (!err) changes.added.push(dst);
+    else if (err instanceof AlreadyExistsError) {
       changes.conflicts.push(dst);
       log.warn("a route to this destination exists already; leaving it alone", { dst });
-    }
-  }
+    } else log.warn("the kernel refused a route; the others are in place", { dst, error: err.message });
+  });
   if (changes.added.length || changes.removed.length) log.debug("routes changed", { ...changes });
   return changes;
 }

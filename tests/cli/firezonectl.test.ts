@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { PROTOCOL_VERSION } from "../../lib/ipc/index.ts";
 import { ensureBuilt, FIREZONECTL } from "../_support/build.ts";
 import { stageBun, stageScript } from "../_support/stage.ts";
 import { TestAccounts } from "../_support/users.ts";
@@ -132,7 +133,7 @@ describe("firezonectl", () => {
     const v = ctl(["version", "--json"], { FIREZONE_SOCKET: join(tmp, "none.sock") });
     expect(v.code).toBe(69);
     expect(JSON.parse(v.out)).toMatchObject({
-      client: { protocol: 1 },
+      client: { protocol: PROTOCOL_VERSION },
       daemon: null,
       error: { code: "daemon_unreachable" },
     });

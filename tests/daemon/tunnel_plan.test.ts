@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import * as v from "valibot";
 import { excludeAddress, MAX_WARNINGS, peerChanges, planTunnel } from "../../lib/daemon/index.ts";
-import type { ConnectionDetails } from "../../lib/portal/index.ts";
+import { type ConnectionDetails, protocol } from "../../lib/portal/index.ts";
 import { formatCidr, parseCidr } from "../../lib/util/index.ts";
 
 const GW1 = `${"A".repeat(42)}E=`;
@@ -12,7 +13,7 @@ function details(
   allowed: string[],
   endpoint = "192.0.2.1:51820",
 ): ConnectionDetails {
-  return {
+  return v.parse(protocol.client.fromPortal.connection_details, {
     resource_id: resource,
     site_id: "site",
     gateway_id: gateway,
@@ -21,7 +22,7 @@ function details(
     gateway_ipv4: "100.64.0.1",
     gateway_ipv6: "fd00:2021:1111::1",
     allowed_ips: allowed,
-  };
+  });
 }
 
 describe("tunnel plan", () => {

@@ -94,17 +94,21 @@ const connect = (id: string) =>
     .requestConnection(id)
     .catch((e: unknown) => say({ event: "request_failed", resource_id: id, error: String(e) }));
 portal.on("init", async (init) => {
+  if (!init.interface.ok) throw new Error(`refused interface: ${init.interface.reason}`);
+  const { ipv4, ipv6 } = init.interface.value;
   if (!addressed) {
-    await run(["ip", "addr", "add", `${init.interface.ipv4}/32`, "dev", iface]);
-    await run(["ip", "-6", "addr", "add", `${init.interface.ipv6}/128`, "dev", iface]);
+    await run(["ip", "addr", "add", `${ipv4}/32`, "dev", iface]);
+    await run(["ip", "-6", "addr", "add", `${ipv6}/128`, "dev", iface]);
     addressed = true;
   }
-  say({ event: "init", ipv4: init.interface.ipv4, resources: init.resources.map((r) => r.name) });
-  for (const r of init.resources) await connect(r.id);
+  const resources = init.resources.flatMap((e) => (e.ok ? [e.resource] : []));
+  say({ event: "init", ipv4, resources: resources.map((r) => r.name) });
+  for (const r of resources) await connect(r.id);
 });
-portal.on("resource_created_or_updated", (r) => {
-  say({ event: "resource", name: r.name });
-  void connect(r.id);
+portal.on("resource_created_or_updated", (e) => {
+  if (!e.ok) return;
+  say({ event: "resource", name: e.resource.name });
+  void connect(e.resource.id);
 });
 portal.on("resource_deleted", ({ id }) => say({ event: "resource_deleted", id }));
 portal.on("connection_details", (d) => void applyDetails(d));

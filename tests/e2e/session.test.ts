@@ -191,9 +191,12 @@ describe("sign in and reach resources", () => {
       const until = Date.now() + 5000;
       const has = () =>
         events.some((e) => e.kind === "status" && e.status.state === "connected") &&
-        events.some((e) => e.kind === "resources" && e.resources.some((r) => r.name === "web"));
+        events.some((e) => e.kind === "resources_changed" && e.total > 0);
       while (!has() && Date.now() < until) await Bun.sleep(20);
       expect(has()).toBe(true);
+      // The event names a new list; the list itself is read in pages.
+      const { resources } = await client.allResources();
+      expect(resources.map((r) => r.name)).toContain("web");
       expect(events.find((e) => e.kind === "status")).toMatchObject({ status: { state: "connecting" } });
     } finally {
       client.close();

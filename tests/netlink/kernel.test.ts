@@ -77,4 +77,12 @@ describe("generic netlink on the real kernel", () => {
     expect(report.timeoutMs).toBeGreaterThanOrEqual(150);
     expect(report.timeoutMs).toBeLessThan(2000);
   });
+
+  test("batched route adds: each route gets its own result, and one refusal stops none of the others", () => {
+    expect(report.batch.errors).toEqual([
+      [150, "NotFoundError"],
+      [299, "AlreadyExistsError"],
+    ]);
+    expect(report.batch.installed).toBe(298);
+  });
 });

@@ -84,15 +84,19 @@ describe("PortalClient against the devstack portal", () => {
     const c = client(s.aliceToken);
     const msg = await startAndInit(c);
     expect(c.state).toBe("connected");
-    expect(msg.interface.ipv4).toMatch(/^100\.(6[4-9]|[7-8]\d|9[0-5])\.\d+\.\d+$/);
-    expect(msg.interface.ipv6).toMatch(/^fd00:2021:1111::/);
-    expect(msg.resources.map((r) => r.name)).toEqual(["web"]);
-    expect(msg.resources[0]).toEqual({
-      id: s.webId,
-      name: "web",
-      type: "ip",
-      address: "172.31.0.10",
-      site: { id: s.siteId, name: "hq" },
+    if (!msg.interface.ok) throw new Error(msg.interface.reason);
+    expect(msg.interface.value.ipv4).toMatch(/^100\.(6[4-9]|[7-8]\d|9[0-5])\.\d+\.\d+$/);
+    expect(msg.interface.value.ipv6).toMatch(/^fd00:2021:1111::/);
+    expect(msg.resources.map((r) => (r.ok ? r.resource.name : r.skipped.reason))).toEqual(["web"]);
+    expect(msg.resources[0] as unknown).toEqual({
+      ok: true,
+      resource: {
+        id: s.webId,
+        name: "web",
+        type: "ip",
+        address: "172.31.0.10",
+        site: { id: s.siteId, name: "hq" },
+      },
     });
     expect(msg.actor.name).toBe("alice");
     expect(msg.account.slug).toBe("acme");
@@ -126,7 +130,9 @@ describe("PortalClient against the devstack portal", () => {
       "172.31.1.7/24",
     );
     await admin(tmp.db, "create-policy", "--account", "acme", "--group", "everyone", "--resource", "wiki");
-    const wiki = await created;
+    const entry = await created;
+    if (!entry.ok) throw new Error(entry.skipped.reason);
+    const wiki = entry.resource;
     expect(wiki).toMatchObject({ name: "wiki", type: "cidr", address: "172.31.1.0/24" });
 
     const updated = next(on(c, "resource_created_or_updated"));
@@ -140,7 +146,7 @@ describe("PortalClient against the devstack portal", () => {
       "--address",
       "172.31.2.0/24",
     );
-    expect((await updated).address).toBe("172.31.2.0/24");
+    expect(await updated).toMatchObject({ ok: true, resource: { address: "172.31.2.0/24" } });
 
     const deleted = next(on(c, "resource_deleted"));
     await admin(tmp.db, "delete-resource", "--account", "acme", "--resource", "wiki");
@@ -148,7 +154,7 @@ describe("PortalClient against the devstack portal", () => {
 
     const config = next(on(c, "config_changed"));
     await admin(tmp.db, "set-upstream-dns", "--account", "acme", "--servers", "192.0.2.53");
-    expect((await config).interface.upstream_dns).toEqual(["192.0.2.53"]);
+    expect((await config).interface).toMatchObject({ ok: true, value: { upstream_dns: ["192.0.2.53"] } });
   });
 
   test("removing a policy deletes the resource for the client", async () => {
