@@ -42,7 +42,7 @@ describe("display of portal text", () => {
     const out = formatStatus(status) + formatResources([resource]);
     expect(RAW.test(out)).toBe(false);
     expect(out).toContain("wiki\\x1b[2J\\x1b]0;pwned\\x07\\x9b\\u202etxt.exe");
-    expect(out).toContain("Warnings:");
+    expect(out).toContain("Warning:");
   });
 
   test("the tray's labels, copied texts and tooltip are escaped too", () => {

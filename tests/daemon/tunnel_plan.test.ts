@@ -133,17 +133,21 @@ describe("a route is never wider than its resource, nor covers the host's own pa
     expect(plan.warnings[3]).toContain("::/0");
   });
 
-  test("a /8 is allowed; an unparsable address is skipped with a warning", () => {
-    const plan = planTunnel([details("r1", GW1, ["10.0.0.0/8", "10.0.0.300/32"])]);
+  test("a /8 is allowed (an unparsable address never gets this far: the portal boundary drops it)", () => {
+    const d = details("r1", GW1, ["10.0.0.0/8", "10.0.0.300/32"]);
+    expect(d.rejected_allowed_ips).toHaveLength(1);
+    const plan = planTunnel([d]);
     expect(plan.routes).toEqual(["10.0.0.0/8"]);
-    expect(plan.warnings).toEqual([
-      'A resource address was not routed: not an IP address or CIDR: "10.0.0.300/32".',
-    ]);
+    expect(plan.warnings).toEqual([]);
   });
 
   test("5,000 refused resources: status gets a bounded list that counts the rest, the log gets all", () => {
     const wide = Array.from({ length: 5000 }, (_, i) => `${i % 128}.${i >> 7}.0.0/7`);
-    const plan = planTunnel([details("r1", GW1, [...wide, "10.5.0.0/16"])]);
+    // The portal boundary caps a details' allowed IPs at 256, so the 5,000 come in 20 resources.
+    const plan = planTunnel([
+      ...Array.from({ length: 20 }, (_, k) => details(`w${k}`, GW1, wide.slice(k * 250, (k + 1) * 250))),
+      details("r1", GW1, ["10.5.0.0/16"]),
+    ]);
     expect(plan.routes).toEqual(["10.5.0.0/16"]);
     expect(plan.warnings).toHaveLength(MAX_WARNINGS);
     expect(plan.warnings.at(-1)).toMatch(/^\d+ more resource addresses were narrowed or refused/);
