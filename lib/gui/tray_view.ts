@@ -76,7 +76,7 @@ export function tooltip(view: TrayView): { title: string; body: string } {
     default:
       return {
         title: "Firezone: Signed out",
-        body: s?.mode === "service" ? "Service mode" : "Click Sign In",
+        body: s?.mode === "service" ? (s.lastError ?? "Service mode") : "Click Sign In",
       };
   }
 }
