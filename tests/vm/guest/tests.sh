@@ -51,9 +51,12 @@ t_desktop_files() {
 		echo "no firezone-gui in this build: nothing to check"
 		return 0
 	fi
-	link=/usr/local/share/applications/firezone-gui-deep-link.desktop
+	link=/usr/local/share/applications/dev.firezone.client.desktop
 	grep -qx "MimeType=x-scheme-handler/firezone-fd0020211111;" "$link" || { echo "$link: no firezone scheme handler"; return 1; }
-	grep -qx "Exec=firezone-gui open-deep-link %u" "$link" || { echo "$link: wrong Exec"; return 1; }
+	# Links arrive over D-Bus, never in argv: no %u field code in the handler.
+	grep -qx "DBusActivatable=true" "$link" || { echo "$link: not DBusActivatable"; return 1; }
+	if grep -q "%[uUfF]" "$link"; then echo "$link: passes the link in argv"; return 1; fi
+	grep -qx "Name=dev.firezone.client" /usr/local/share/dbus-1/services/dev.firezone.client.service || { echo "no D-Bus service file"; return 1; }
 	grep -qx "Exec=firezone-gui" /etc/xdg/autostart/firezone-gui.desktop || { echo "no GUI autostart entry"; return 1; }
 	[ -x /usr/local/bin/firezone-gui ] || { echo "firezone-gui not installed"; return 1; }
 }
@@ -269,7 +272,7 @@ t_uninstall_leaves_nothing() {
 	[ -e /run/firezoned ] && left="$left /run/firezoned"
 	ip link show tun-firezone >/dev/null 2>&1 && left="$left tun-firezone"
 	pgrep -x firezoned >/dev/null && left="$left process"
-	for f in /usr/local/share/applications/firezone-gui-deep-link.desktop /etc/xdg/autostart/firezone-gui.desktop; do
+	for f in /usr/local/share/applications/dev.firezone.client.desktop /usr/local/share/dbus-1/services/dev.firezone.client.service /etc/xdg/autostart/firezone-gui.desktop; do
 		[ -e "$f" ] && left="$left $f"
 	done
 	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
@@ -301,7 +304,7 @@ make_release() { # DIR
 	for f in firezoned firezonectl firezone-gui; do
 		[ -f "$DIST/$f" ] && cp "$DIST/$f" "$rel/"
 	done
-	cp "$FZ/packaging/firezoned.service" "$FZ/packaging/firezone-gui.desktop" "$FZ/packaging/firezone-gui-deep-link.desktop" "$rel/"
+	cp "$FZ/packaging/firezoned.service" "$FZ/packaging/firezone-gui.desktop" "$FZ/packaging/dev.firezone.client.desktop" "$FZ/packaging/dev.firezone.client.service" "$rel/"
 	(cd "$rel" && sha256sum -- * >SHA256SUMS)
 }
 
