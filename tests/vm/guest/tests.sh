@@ -202,6 +202,35 @@ t_identity_under_unit() {
 	echo "$out" | grep -q "User 'alice' is no longer in group 'firezone'" || { echo "no removal diagnosis"; return 1; }
 }
 
+t_no_core_dumps() {
+	pid=$(main_pid)
+	expect_eq "core file limit of firezoned (LimitCORE=0)" "0 0" "$(awk '/^Max core file size/ {print $5, $6}' "/proc/$pid/limits")" || return 1
+	# Group=firezone makes the daemon's egid firezone's; /proc/<pid> of a dumpable process belongs to
+	# its euid:egid, of a non-dumpable one (PR_SET_DUMPABLE 0) to root:root.
+	gid=$(getent group firezone | cut -d: -f3)
+	expect_eq "effective gid of firezoned" "$gid" "$(awk '/^Gid/ {print $3}' "/proc/$pid/status")" || return 1
+	expect_eq "owner of /proc/<firezoned>/environ (not dumpable)" "0:0" "$(stat -c '%u:%g' "/proc/$pid/environ")"
+}
+
+t_token_refused_still_serves() {
+	# A token file another user could read: firezoned stays up, in service mode, saying why.
+	(umask 022 && printf "vm-test-loose-token\n" >/etc/firezoned/token) || return 1
+	chmod 644 /etc/firezoned/token
+	systemctl restart firezoned || { rm -f /etc/firezoned/token; return 1; }
+	json=$(runuser -l alice -c "$CTL status --json")
+	rc=$?
+	rm -f /etc/firezoned/token
+	echo "$json"
+	[ $rc -eq 0 ] || { echo "status failed with $rc"; systemctl restart firezoned; return 1; }
+	echo "$json" | grep -q '"mode": *"service"' || { echo "not service mode"; systemctl restart firezoned; return 1; }
+	echo "$json" | grep -q "sudo chmod 600 /etc/firezoned/token" || { echo "no fix in lastError"; systemctl restart firezoned; return 1; }
+	if journalctl -u firezoned --no-pager | grep -q vm-test-loose-token; then
+		echo "the token appears in the journal"
+		return 1
+	fi
+	systemctl restart firezoned
+}
+
 t_security_score() {
 	systemd-analyze security firezoned >"$OUT/security.txt" 2>&1
 	line=$(grep 'Overall exposure level' "$OUT/security.txt")
@@ -244,7 +273,8 @@ t_e2e_userspace() {
 	# Without the kernel module firezoned falls back to wireguard-go, which gets /dev/net/tun's fd.
 	modprobe -r wireguard || { echo "cannot unload the wireguard module"; return 1; }
 	echo "install wireguard /bin/false" >/etc/modprobe.d/fz-vmtest-no-wireguard.conf
-	(cd /mnt/repo && FZ_E2E_BACKEND=userspace timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
+	# This run also takes its token from a systemd credential encrypted at rest (LoadCredentialEncrypted=).
+	(cd /mnt/repo && FZ_E2E_BACKEND=userspace FZ_E2E_TOKEN=credential timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
 	rc=$?
 	rm -f /etc/modprobe.d/fz-vmtest-no-wireguard.conf
 	return $rc
@@ -360,6 +390,8 @@ check "root gets firezonectl version --json" t_root_version
 check "under the unit: audit names alice with exe \"?\", and gpasswd -d takes away her right to sign out" t_identity_under_unit
 check "kill -9 of firezoned: systemd restarts it, it removes the stale interface and the socket works again" t_kill9_restart
 check "a root-only /etc/firezoned/token puts firezoned in service mode: members may read status, not sign out (77), audited" t_service_token
+check "firezoned under the unit: no core dumps (LimitCORE=0) and not dumpable (PR_SET_DUMPABLE 0)" t_no_core_dumps
+check "a token file other users could read: firezoned keeps serving, in service mode, with the chmod fix in its status" t_token_refused_still_serves
 check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
 check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
