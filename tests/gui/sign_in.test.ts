@@ -151,7 +151,7 @@ describe("browser sign-in, end to end", () => {
     expect(argvs.some((a) => a.startsWith(GUI))).toBe(true);
     expect(argvs.filter((a) => a.includes(nonce))).toEqual([]);
     expect(argvs.filter((a) => a.includes(fragment))).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   test("the menu shows who is signed in and a submenu per resource", async () => {
     const menu = await eventually(
