@@ -13,7 +13,7 @@ import { type Notification, Notifier } from "./notifier.ts";
 import type { Problem } from "./problem.ts";
 import { type RedirectPage, removeRedirectPage, writeRedirectPage } from "./redirect_page.ts";
 import type { GuiSettings } from "./settings.ts";
-import { SignInFlow } from "./sign_in_flow.ts";
+import { SIGN_IN_TTL_MS, SignInFlow } from "./sign_in_flow.ts";
 import { statusNotice } from "./status_notice.ts";
 import type { TokenStore } from "./token_store.ts";
 import { Tray } from "./tray.ts";
@@ -29,6 +29,8 @@ export interface AppOptions {
   openUrl?: (url: string) => Promise<void>;
   /** How long the redirect page stays once the browser was started; the page holds the nonce. */
   redirectPageMs?: number;
+  /** How long a browser sign-in may take; SIGN_IN_TTL_MS (10 minutes) unless a test says otherwise. */
+  signInTtlMs?: number;
   copy?: (text: string) => Promise<CopyResult>;
   onQuit: () => void;
 }
@@ -49,7 +51,7 @@ export class App {
   private view: TrayView;
   private tray: Tray | null = null;
   private readonly notifier: Notifier;
-  private readonly flow = new SignInFlow();
+  private readonly flow: SignInFlow;
   private readonly link: DaemonLink;
   private userSignedOut = false;
   private page: RedirectPage | null = null;
@@ -58,6 +60,7 @@ export class App {
 
   constructor(private readonly opts: AppOptions) {
     this.view = { ...initialView, accountConfigured: opts.settings.account !== null };
+    this.flow = new SignInFlow(Date.now, opts.signInTtlMs ?? SIGN_IN_TTL_MS);
     this.notifier = new Notifier(opts.bus, opts.logger.child("notify"));
     this.link = new DaemonLink({
       socketPath: opts.settings.daemonSocket,
