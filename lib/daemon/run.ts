@@ -196,7 +196,11 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     mode: token || tokenProblem ? "service" : "interactive",
     ...(token ? { token: token.source, ...(token.path ? { path: token.path } : {}) } : {}),
   });
-  sdNotify(`READY=1\nSTATUS=listening on ${config.socketPath}\nMAINPID=${process.pid}`);
+  // `systemctl status firezoned` shows the refusal too (its text names the file and the fix, never the token).
+  const status = tokenProblem
+    ? `signed out: ${tokenProblem.replaceAll("\n", " ")}`
+    : `listening on ${config.socketPath}`;
+  sdNotify(`READY=1\nSTATUS=${status}\nMAINPID=${process.pid}`);
 
   if (tokenProblem) session.noteError(tokenProblem);
   if (token && !config.portal.configured) {
