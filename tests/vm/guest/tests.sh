@@ -224,6 +224,8 @@ t_token_refused_still_serves() {
 	[ $rc -eq 0 ] || { echo "status failed with $rc"; systemctl restart firezoned; return 1; }
 	echo "$json" | grep -q '"mode": *"service"' || { echo "not service mode"; systemctl restart firezoned; return 1; }
 	echo "$json" | grep -q "sudo chmod 600 /etc/firezoned/token" || { echo "no fix in lastError"; systemctl restart firezoned; return 1; }
+	systemctl show -p StatusText --value firezoned | grep -q "refusing the service token" ||
+		{ echo "systemctl status does not say why"; systemctl restart firezoned; return 1; }
 	if journalctl -u firezoned --no-pager | grep -q vm-test-loose-token; then
 		echo "the token appears in the journal"
 		return 1
