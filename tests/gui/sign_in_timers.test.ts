@@ -31,6 +31,7 @@ afterAll(async () => {
 function settings(dir: string): GuiSettings {
   return {
     authUrl: "https://portal.example/auth",
+    allowInsecure: false,
     account: "acme",
     daemonSocket: join(dir, "no-daemon.sock"),
     runtimeDir: dir,
