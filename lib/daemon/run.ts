@@ -202,7 +202,11 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     : `listening on ${config.socketPath}`;
   sdNotify(`READY=1\nSTATUS=${status}\nMAINPID=${process.pid}`);
 
-  if (tokenProblem) session.noteError(tokenProblem);
+  // Without a portal the session's own message says so; the token's problem is added, not swapped in.
+  if (tokenProblem)
+    session.noteError(
+      config.portal.configured ? tokenProblem : `${config.portal.message}. Also, ${tokenProblem}`,
+    );
   if (token && !config.portal.configured) {
     // A service token is never sent anywhere but a configured portal.
     log.warn("a service token is present but there is no portal URL; not signing in");
