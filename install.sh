@@ -6,7 +6,11 @@ set -eu
 BIN_DIR=/usr/local/bin
 UNIT_FILE=/etc/systemd/system/firezoned.service
 APP_DIR=/usr/local/share/applications
-DEEP_LINK_DESKTOP=$APP_DIR/firezone-gui-deep-link.desktop
+DEEP_LINK_DESKTOP=$APP_DIR/dev.firezone.client.desktop
+# Before sign-in links came over D-Bus, the handler passed them in argv; upgrades remove it.
+OLD_DEEP_LINK_DESKTOP=$APP_DIR/firezone-gui-deep-link.desktop
+DBUS_SERVICE_DIR=/usr/local/share/dbus-1/services
+DBUS_SERVICE=$DBUS_SERVICE_DIR/dev.firezone.client.service
 APP_DESKTOP=$APP_DIR/firezone-gui.desktop
 AUTOSTART_DESKTOP=/etc/xdg/autostart/firezone-gui.desktop
 CONFIG_DIR=/etc/firezoned
@@ -249,7 +253,7 @@ download_release() {
 	url=${BASE_URL%/}/$VERSION/linux-$(arch)
 	say "downloading from $url"
 	fetch "$url/SHA256SUMS" "$TMP/SHA256SUMS" || die "cannot download $url/SHA256SUMS"
-	for f in firezoned firezonectl firezoned.service firezone-gui firezone-gui.desktop firezone-gui-deep-link.desktop; do
+	for f in firezoned firezonectl firezoned.service firezone-gui firezone-gui.desktop dev.firezone.client.desktop dev.firezone.client.service; do
 		if ! grep -q "^[0-9a-f]\{64\}  \*\{0,1\}$f\$" "$TMP/SHA256SUMS"; then
 			case $f in
 			firezone-gui*) continue ;;
@@ -321,7 +325,13 @@ do_install() {
 	if gui=$(find_file firezone-gui); then
 		install_file 0755 "$gui" "$BIN_DIR/firezone-gui"
 		mkdir -p "$APP_DIR" /etc/xdg/autostart
-		if f=$(find_file firezone-gui-deep-link.desktop); then install_file 0644 "$f" "$DEEP_LINK_DESKTOP"; fi
+		rm -f "$OLD_DEEP_LINK_DESKTOP"
+		if f=$(find_file dev.firezone.client.desktop); then install_file 0644 "$f" "$DEEP_LINK_DESKTOP"; fi
+		# D-Bus activation of firezone-gui for a sign-in link when it is not running.
+		if f=$(find_file dev.firezone.client.service); then
+			mkdir -p "$DBUS_SERVICE_DIR"
+			install_file 0644 "$f" "$DBUS_SERVICE"
+		fi
 		if f=$(find_file firezone-gui.desktop); then
 			install_file 0644 "$f" "$APP_DESKTOP"
 			install_file 0644 "$f" "$AUTOSTART_DESKTOP"
@@ -377,7 +387,7 @@ do_uninstall() {
 		done
 	fi
 	rm -f "$BIN_DIR/firezoned" "$BIN_DIR/firezonectl" "$BIN_DIR/firezone-gui"
-	rm -f "$DEEP_LINK_DESKTOP" "$APP_DESKTOP" "$AUTOSTART_DESKTOP"
+	rm -f "$DEEP_LINK_DESKTOP" "$OLD_DEEP_LINK_DESKTOP" "$DBUS_SERVICE" "$APP_DESKTOP" "$AUTOSTART_DESKTOP"
 	if command -v update-desktop-database >/dev/null 2>&1 && [ -d "$APP_DIR" ]; then
 		update-desktop-database -q "$APP_DIR" || true
 	fi

@@ -32,8 +32,10 @@ export interface DaemonConfig {
   /** Set when the configuration file could not be used; the daemon logs it and runs not_configured. */
   configProblem: string | null;
   tokenFile: string;
-  /** FIREZONE_TOKEN's value, or the contents of the file it names (Docker secrets). */
+  /** FIREZONE_TOKEN's value: the token, or the path of a file holding it (Docker secrets). */
   envToken: string | null;
+  /** $CREDENTIALS_DIRECTORY (systemd LoadCredential*=), where `firezone-token` may be. */
+  credentialsDir: string | null;
   logLevel: "debug" | "info" | "warn" | "error";
 }
 
@@ -68,7 +70,10 @@ export function loadCaFile(path: string): string {
   return blocks.join("\n");
 }
 
-/** Reads FIREZONE_* variables and the configuration file; deletes FIREZONE_TOKEN from `env`. */
+/**
+ * Reads FIREZONE_* variables and the configuration file. Deletes FIREZONE_TOKEN from `env` so
+ * children (wireguard-go) never inherit it; the process's own /proc/<pid>/environ keeps it (root only).
+ */
 export function loadDaemonConfig(env: Record<string, string | undefined>): DaemonConfig {
   const socketPath = env.FIREZONE_SOCKET || DEFAULTS.socketPath;
   if (!socketPath.startsWith("/")) {
@@ -101,6 +106,7 @@ export function loadDaemonConfig(env: Record<string, string | undefined>): Daemo
     configProblem,
     tokenFile: env.FIREZONE_TOKEN_FILE || DEFAULTS.tokenFile,
     envToken: envToken === "" ? null : envToken,
+    credentialsDir: env.CREDENTIALS_DIRECTORY || null,
     logLevel: level as DaemonConfig["logLevel"],
   };
 }

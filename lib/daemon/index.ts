@@ -10,8 +10,15 @@ export { Daemon, type DaemonOptions } from "./daemon.ts";
 export { loadDeviceId } from "./device_id.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
+export { MAX_SECRET_BYTES, readRootSecretFile, type SecretFileResult } from "./root_secret_file.ts";
 export { runDaemon } from "./run.ts";
-export { loadServiceToken, type ServiceToken } from "./service_token.ts";
+export {
+  CREDENTIAL_NAME,
+  loadServiceToken,
+  parseServiceToken,
+  type ServiceToken,
+  type TokenSources,
+} from "./service_token.ts";
 export type {
   Session,
   SessionChange,

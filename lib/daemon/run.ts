@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { groupAuthorizer } from "../ipc/index.ts";
-import { groupByName, sdNotify } from "../sys/index.ts";
+import { groupByName, sdNotify, setDumpable } from "../sys/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
 import { createLogger, type Logger } from "../util/index.ts";
 import { clientPolicy, Tunnel } from "../wireguard/index.ts";
@@ -13,7 +13,7 @@ import { Daemon } from "./daemon.ts";
 import { loadDeviceId } from "./device_id.ts";
 import { LogFile } from "./log_file.ts";
 import { PortalSession } from "./portal_session.ts";
-import { loadServiceToken } from "./service_token.ts";
+import { loadServiceToken, type ServiceToken } from "./service_token.ts";
 import { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 
 const HELP = `firezoned ${VERSION}: the Firezone client daemon. Owns the tunnel and serves ${"/run/firezoned/ipc.sock"}.
@@ -28,7 +28,10 @@ log_level; see docs/configuration.md); these variables override it:
   FIREZONE_ALLOW_INSECURE_PORTAL
                        1 accepts a plaintext ws:// portal URL (labs and the devstack only)
   FIREZONE_TOKEN       service-account token (or a path to a file holding it); enables service mode
-  FIREZONE_TOKEN_FILE  service-token file (default /etc/firezoned/token; must be root's, mode 0600)
+  FIREZONE_TOKEN_FILE  service-token file (default /etc/firezoned/token; must be root's, mode 0600,
+                       in directories only root can write)
+  CREDENTIALS_DIRECTORY  set by systemd: the credential 'firezone-token' (LoadCredential=,
+                       LoadCredentialEncrypted=) is used before FIREZONE_TOKEN_FILE
   FIREZONE_SOCKET      IPC socket path (default /run/firezoned/ipc.sock)
   FIREZONE_GROUP       group allowed to operate the tunnel (default firezone)
   FIREZONE_STATE_DIR   state directory (default /var/lib/firezoned)
@@ -78,6 +81,13 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     );
     return EX_NOPERM;
   }
+  // Before any secret is read: no core dump, and no same-uid reader of our memory without
+  // CAP_SYS_PTRACE. Children (wireguard-go) are their own processes and set their own.
+  try {
+    setDumpable(false);
+  } catch (err) {
+    log.warn("cannot turn core dumps off", { error: (err as Error).message });
+  }
   try {
     return await serve(config, log, logFile);
   } catch (err) {
@@ -98,7 +108,18 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     );
   }
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
-  const token = loadServiceToken(config.envToken, config.tokenFile);
+  // A token that cannot be trusted is a reason to stay signed out, not to exit: the daemon still
+  // serves IPC (in service mode, so members cannot sign in over the administrator's intent) and its
+  // status carries the refusal with its fix, which firezonectl and the tray show.
+  let token: ServiceToken | null = null;
+  let tokenProblem: string | null = null;
+  try {
+    token = loadServiceToken(config);
+  } catch (err) {
+    tokenProblem =
+      err instanceof FzError ? err.message : `cannot read the service token: ${(err as Error).message}`;
+    log.error(tokenProblem);
+  }
   let auditFile: string | null = null;
   try {
     mkdirSync(config.logDir, { recursive: true, mode: 0o750 });
@@ -155,7 +176,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
         log.warn("the group database did not answer; the caller's kernel groups stand", { uid, error }),
     }),
     session,
-    serviceMode: token !== null,
+    serviceMode: token !== null || tokenProblem !== null,
     logger: log,
     audit,
   });
@@ -172,10 +193,20 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     socket: config.socketPath,
     group: group.name,
     version: VERSION,
-    mode: token ? "service" : "interactive",
+    mode: token || tokenProblem ? "service" : "interactive",
+    ...(token ? { token: token.source, ...(token.path ? { path: token.path } : {}) } : {}),
   });
-  sdNotify(`READY=1\nSTATUS=listening on ${config.socketPath}\nMAINPID=${process.pid}`);
+  // `systemctl status firezoned` shows the refusal too (its text names the file and the fix, never the token).
+  const status = tokenProblem
+    ? `signed out: ${tokenProblem.replaceAll("\n", " ")}`
+    : `listening on ${config.socketPath}`;
+  sdNotify(`READY=1\nSTATUS=${status}\nMAINPID=${process.pid}`);
 
+  // Without a portal the session's own message says so; the token's problem is added, not swapped in.
+  if (tokenProblem)
+    session.noteError(
+      config.portal.configured ? tokenProblem : `${config.portal.message}. Also, ${tokenProblem}`,
+    );
   if (token && !config.portal.configured) {
     // A service token is never sent anywhere but a configured portal.
     log.warn("a service token is present but there is no portal URL; not signing in");

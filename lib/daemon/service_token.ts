@@ -1,49 +1,89 @@
-// Service mode: a service-account token from the environment or from a root-only file.
-import { readFileSync, statSync } from "node:fs";
+// Service mode: a service-account token from the environment, a systemd credential, or a root-only
+// file. Whatever the source, the token is checked here, where it enters, and refused with the fix.
+import { join } from "node:path";
 import { FzError } from "../types/index.ts";
+import { readRootSecretFile } from "./root_secret_file.ts";
+
+/** The credential name for LoadCredential=/LoadCredentialEncrypted= in the unit. */
+export const CREDENTIAL_NAME = "firezone-token";
 
 export interface ServiceToken {
   token: string;
-  source: "env" | "file";
+  /** `env`: FIREZONE_TOKEN's value; `env-file`: the file FIREZONE_TOKEN names; `credential`: systemd. */
+  source: "env" | "env-file" | "credential" | "file";
+  /** The file it came from, for the log (never the token). */
+  path?: string;
+}
+
+export interface TokenSources {
+  /** FIREZONE_TOKEN: the token, or an absolute path to a file holding it (Docker secrets). */
+  envToken: string | null;
+  /** $CREDENTIALS_DIRECTORY, set by systemd when the unit has LoadCredential*=. */
+  credentialsDir: string | null;
+  /** FIREZONE_TOKEN_FILE, default /etc/firezoned/token. */
+  tokenFile: string;
 }
 
 /**
- * FIREZONE_TOKEN wins (its value, or a path to a file holding it, for Docker secrets); else the token
- * file, which must be root's and unreadable to others. Returns null when neither exists.
+ * The token as it must look on the wire: printable ASCII without spaces, after trailing line ends
+ * are trimmed. Binary content, a stray control character or a pasted second line is refused at once
+ * instead of being sent to the portal and retried for ever.
  */
-export function loadServiceToken(envToken: string | null, tokenFile: string): ServiceToken | null {
-  if (envToken !== null) {
-    if (envToken.startsWith("/")) return { token: readTokenFile(envToken), source: "env" };
-    return { token: envToken.trim(), source: "env" };
+export function parseServiceToken(raw: string | Buffer, where: string): string {
+  const text = (typeof raw === "string" ? Buffer.from(raw, "utf8") : raw).toString("latin1");
+  const trimmed = text.replace(/[\r\n]+$/, "");
+  if (trimmed === "")
+    throw new FzError("invalid_token", `the service token in ${where} is empty. Fix: write the token there`);
+  for (let i = 0; i < trimmed.length; i++) {
+    const c = trimmed.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) {
+      const what =
+        c === 0
+          ? "a NUL byte (binary content)"
+          : c > 0x7f
+            ? "a non-ASCII byte"
+            : c === 0x20
+              ? "a space"
+              : "a control character";
+      throw new FzError(
+        "invalid_token",
+        `the service token in ${where} holds ${what} at byte ${i}: a token is one line of printable ASCII. ` +
+          "Fix: write only the service-account token, as the portal showed it",
+      );
+    }
   }
-  let st: ReturnType<typeof statSync>;
-  try {
-    st = statSync(tokenFile);
-  } catch (err) {
-    if ((err as { code?: string }).code === "ENOENT") return null;
-    throw new FzError(
-      "invalid_token",
-      `cannot read the service token ${tokenFile}: ${(err as Error).message}`,
-    );
-  }
-  if (st.uid !== 0 || (st.mode & 0o077) !== 0) {
-    const mode = (st.mode & 0o777).toString(8).padStart(3, "0");
-    throw new FzError(
-      "invalid_token",
-      `refusing the service token ${tokenFile}: it is owned by uid ${st.uid} with mode ${mode}, so other users ` +
-        `could read or replace it. Fix: sudo chown root:root ${tokenFile} && sudo chmod 600 ${tokenFile}`,
-    );
-  }
-  return { token: readTokenFile(tokenFile), source: "file" };
+  return trimmed;
 }
 
-function readTokenFile(path: string): string {
-  let token: string;
-  try {
-    token = readFileSync(path, "utf8").trim();
-  } catch (err) {
-    throw new FzError("invalid_token", `cannot read the service token ${path}: ${(err as Error).message}`);
+function fromFile(path: string, source: ServiceToken["source"], where: string): ServiceToken | null {
+  const r = readRootSecretFile(path);
+  if (r.kind === "missing") return null;
+  return { token: parseServiceToken(r.bytes, where), source, path };
+}
+
+/**
+ * In order: FIREZONE_TOKEN (its value, or a path to a file holding it), the systemd credential
+ * `firezone-token`, then the token file. Returns null when none exists; throws FzError
+ * `invalid_token` naming the fix when one exists but cannot be trusted.
+ */
+export function loadServiceToken(sources: TokenSources): ServiceToken | null {
+  const { envToken, credentialsDir, tokenFile } = sources;
+  if (envToken !== null) {
+    if (envToken.startsWith("/")) {
+      const t = fromFile(envToken, "env-file", envToken);
+      if (!t)
+        throw new FzError(
+          "invalid_token",
+          `FIREZONE_TOKEN names ${envToken}, which does not exist. Fix: mount the secret there, or unset FIREZONE_TOKEN`,
+        );
+      return t;
+    }
+    return { token: parseServiceToken(envToken, "FIREZONE_TOKEN"), source: "env" };
   }
-  if (token === "") throw new FzError("invalid_token", `the service token file ${path} is empty`);
-  return token;
+  if (credentialsDir) {
+    const path = join(credentialsDir, CREDENTIAL_NAME);
+    const t = fromFile(path, "credential", `the systemd credential ${CREDENTIAL_NAME}`);
+    if (t) return t;
+  }
+  return fromFile(tokenFile, "file", tokenFile);
 }

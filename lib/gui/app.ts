@@ -11,8 +11,9 @@ import type { InstanceMessage, InstanceReply } from "./instance.ts";
 import type { MenuAction } from "./menu.ts";
 import { type Notification, Notifier } from "./notifier.ts";
 import type { Problem } from "./problem.ts";
+import { type RedirectPage, removeRedirectPage, writeRedirectPage } from "./redirect_page.ts";
 import type { GuiSettings } from "./settings.ts";
-import { SignInFlow } from "./sign_in_flow.ts";
+import { SIGN_IN_TTL_MS, SignInFlow } from "./sign_in_flow.ts";
 import { statusNotice } from "./status_notice.ts";
 import type { TokenStore } from "./token_store.ts";
 import { Tray } from "./tray.ts";
@@ -24,11 +25,19 @@ export interface AppOptions {
   logger: Logger;
   bus: MessageBus;
   tokens: TokenStore;
-  /** Opens the sign-in page; defaults to xdg-open. */
+  /** Opens the sign-in redirect page (a file:// URL, never the URL with the nonce); defaults to xdg-open. */
   openUrl?: (url: string) => Promise<void>;
+  /** How long the redirect page stays once the browser was started; the page holds the nonce. */
+  redirectPageMs?: number;
+  /** How long a browser sign-in may take; SIGN_IN_TTL_MS (10 minutes) unless a test says otherwise. */
+  signInTtlMs?: number;
   copy?: (text: string) => Promise<CopyResult>;
   onQuit: () => void;
 }
+
+// Long enough for a browser's cold start to read the page, short enough that the nonce does not sit
+// on disk (tmpfs) for the whole sign-in.
+const REDIRECT_PAGE_MS = 60_000;
 
 async function xdgOpen(url: string, env: Record<string, string | undefined>): Promise<void> {
   const proc = Bun.spawn(["xdg-open", url], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
@@ -42,12 +51,16 @@ export class App {
   private view: TrayView;
   private tray: Tray | null = null;
   private readonly notifier: Notifier;
-  private readonly flow = new SignInFlow();
+  private readonly flow: SignInFlow;
   private readonly link: DaemonLink;
   private userSignedOut = false;
+  private page: RedirectPage | null = null;
+  private pageTimer: ReturnType<typeof setTimeout> | null = null;
+  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly opts: AppOptions) {
     this.view = { ...initialView, accountConfigured: opts.settings.account !== null };
+    this.flow = new SignInFlow(Date.now, opts.signInTtlMs ?? SIGN_IN_TTL_MS);
     this.notifier = new Notifier(opts.bus, opts.logger.child("notify"));
     this.link = new DaemonLink({
       socketPath: opts.settings.daemonSocket,
@@ -76,8 +89,29 @@ export class App {
   }
 
   stop(): void {
+    this.endSignIn();
     this.link.stop();
     this.tray?.close();
+  }
+
+  /** Forgets the pending attempt's page and timers (the flow itself is consumed or cancelled by the caller). */
+  private endSignIn(): void {
+    if (this.pageTimer) clearTimeout(this.pageTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.pageTimer = this.expiryTimer = null;
+    removeRedirectPage(this.page);
+    this.page = null;
+  }
+
+  private expireSignIn(): void {
+    if (!this.flow.expire()) return;
+    this.endSignIn();
+    this.setView({ signingIn: false });
+    this.notify({
+      summary: "Sign-in expired",
+      body: `The browser sign-in was not finished within ${Math.round(this.flow.ttlMs / 60_000)} minutes. Click Sign In to start again.`,
+      topic: "session",
+    });
   }
 
   private setView(patch: Partial<TrayView>): void {
@@ -166,15 +200,23 @@ export class App {
     }
   }
 
-  /** Messages from `firezone-gui open-deep-link` and from second launches. */
+  /** Messages from `firezone-gui open-deep-link` (the link on its stdin) and from second launches. */
   async handleInstanceMessage(message: InstanceMessage): Promise<InstanceReply> {
     if (message.type === "activate") return { ok: true };
-    const parsed = parseDeepLink(message.url);
+    return this.handleDeepLink(message.url);
+  }
+
+  /** A deep link from D-Bus (org.freedesktop.Application.Open) or the instance socket. */
+  handleDeepLink(url: string): InstanceReply {
+    const parsed = parseDeepLink(url);
     const result = parsed.ok ? this.flow.complete(parsed.callback) : parsed;
     if (!result.ok) {
       this.opts.logger.warn("ignored a deep link", { reason: result.reason });
+      if ("expired" in result && result.expired)
+        this.notify({ summary: "Sign-in expired", body: `${result.reason}.`, topic: "session" });
       return { ok: false, error: `deep link ignored: ${result.reason}` };
     }
+    this.endSignIn();
     this.setView({ signingIn: false });
     void this.finishSignIn(result.token, { accountSlug: result.accountSlug, actorName: result.actorName });
     return { ok: true };
@@ -230,21 +272,47 @@ export class App {
           });
           return;
         }
+        this.endSignIn();
         const pending = this.flow.start(authUrl, settings.account);
-        this.setView({ signingIn: true });
-        logger.info("opening the sign-in page", { url: pending.url.split("?")[0] });
+        let page: RedirectPage;
         try {
-          await (this.opts.openUrl ?? ((u) => xdgOpen(u, this.opts.env)))(pending.url);
+          page = writeRedirectPage(settings.runtimeDir, pending.url);
         } catch (err) {
+          this.flow.cancel();
+          this.notify({
+            summary: "Cannot start the sign-in",
+            body: `Cannot write the sign-in page in ${settings.runtimeDir}: ${(err as Error).message}`,
+            topic: "session",
+          });
+          return;
+        }
+        this.page = page;
+        this.expiryTimer = setTimeout(() => this.expireSignIn(), this.flow.ttlMs + 50);
+        this.setView({ signingIn: true });
+        logger.info("opening the sign-in page", { url: pending.url.split("?")[0], page: page.path });
+        try {
+          // The browser gets the page's file name; the URL with the nonce stays in a 0600 file.
+          await (this.opts.openUrl ?? ((u) => xdgOpen(u, this.opts.env)))(page.fileUrl);
+          if (this.page === page)
+            this.pageTimer = setTimeout(() => {
+              if (this.page !== page) return;
+              removeRedirectPage(page);
+              this.page = null;
+            }, this.opts.redirectPageMs ?? REDIRECT_PAGE_MS);
+        } catch (err) {
+          // The page stays until the sign-in ends or expires, so the user can open it by hand. Its
+          // name is no secret; its contents are readable by this user only.
           this.notify({
             summary: "Cannot open the browser",
-            body: `${(err as Error).message}. Open ${pending.url}`,
+            body: `${(err as Error).message}. To sign in, open ${page.fileUrl} in your browser within ${Math.round(this.flow.ttlMs / 60_000)} minutes.`,
+            topic: "session",
           });
         }
         return;
       }
       case "cancel_sign_in":
         this.flow.cancel();
+        this.endSignIn();
         this.setView({ signingIn: false });
         return;
       case "sign_out": {

@@ -3,6 +3,13 @@
  * browser sign-in through deep links, the token in the desktop keyring, and notifications.
  */
 export { App, type AppOptions } from "./app.ts";
+export {
+  APP_ID,
+  APP_PATH,
+  type ApplicationHandlers,
+  exportApplication,
+  FreedesktopApplication,
+} from "./application.ts";
 export { type CopyResult, copyToClipboard } from "./clipboard.ts";
 export { DaemonLink, type DaemonLinkOptions, type LinkEvent, type LinkHandlers } from "./daemon_link.ts";
 export { DbusMenu, MENU_PATH } from "./dbusmenu.ts";
@@ -24,6 +31,12 @@ export {
 export { buildMenu, MAX_MENU_RESOURCES, type MenuAction, type MenuNode } from "./menu.ts";
 export { type Notification, Notifier } from "./notifier.ts";
 export { type Problem, problemFrom } from "./problem.ts";
+export {
+  type RedirectPage,
+  redirectPageHtml,
+  removeRedirectPage,
+  writeRedirectPage,
+} from "./redirect_page.ts";
 export { run } from "./run.ts";
 export { connectSessionBus, sessionBusAddress } from "./session_bus.ts";
 export { type GuiSettings, loadSettings, type SettingsResult } from "./settings.ts";
@@ -31,6 +44,7 @@ export {
   type CompleteResult,
   type PendingSignIn,
   randomHex32,
+  SIGN_IN_TTL_MS,
   SignInFlow,
   signInUrl,
 } from "./sign_in_flow.ts";

@@ -81,7 +81,12 @@ function sessionSection(view: TrayView): MenuNode[] {
       // The message names the file and key to set; sign-in cannot work until then.
       return [info("Not configured: firezoned has no portal"), ...(s.lastError ? [info(s.lastError)] : [])];
   }
-  if (service) return [info("Signed out (service mode: ask your administrator)")];
+  if (service) {
+    // A refused service token is the administrator's to fix; the daemon's message names the fix.
+    const nodes = [info("Signed out (service mode: ask your administrator)")];
+    if (s?.lastError) nodes.push(info(`Last error: ${s.lastError}`));
+    return nodes;
+  }
   if (view.signingIn)
     return [info("Waiting for browser..."), item("Cancel sign-in", { kind: "cancel_sign_in" })];
   const nodes = [item("Sign In", { kind: "sign_in" })];

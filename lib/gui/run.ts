@@ -10,8 +10,14 @@ const HELP = `firezone-gui ${VERSION}: the Firezone tray icon for the desktop us
 
 Usage:
   firezone-gui                       start the tray (one per user; a second start exits 0)
-  firezone-gui open-deep-link URL    hand a sign-in deep link to the running firezone-gui
+  firezone-gui --gapplication-service
+                                     the same, as started by D-Bus activation
+  firezone-gui open-deep-link < FILE hand a sign-in deep link, read from stdin, to the running
+                                     firezone-gui (never on the command line: every user can read it)
   firezone-gui --help | --version
+
+Sign-in links from the browser arrive over D-Bus (org.freedesktop.Application.Open on
+dev.firezone.client), never as arguments.
 
 It talks to firezoned (your user must be in group 'firezone'), opens the sign-in page in your
 browser, keeps the sign-in token in the desktop keyring and shows notifications.
@@ -26,6 +32,21 @@ Environment (overrides the file):
   FIREZONE_SOCKET      firezoned's socket (default /run/firezoned/ipc.sock)
   FIREZONE_LOG_LEVEL   debug, info, warn or error (default info)
 `;
+
+// GApplication's convention for the Exec line of a D-Bus service file.
+const SERVICE_FLAG = "--gapplication-service";
+const MAX_LINK = 8192;
+
+/** One line from stdin, trimmed; null when empty or longer than a link can be. */
+async function readLinkFromStdin(): Promise<string | null> {
+  let text = "";
+  for await (const chunk of Bun.stdin.stream()) {
+    text += new TextDecoder().decode(chunk, { stream: true });
+    if (text.length > MAX_LINK + 2) return null;
+  }
+  const line = text.replace(/\r?\n$/, "");
+  return line === "" || line.includes("\n") ? null : line;
+}
 
 // sysexits
 const EX_USAGE = 64;
@@ -46,8 +67,20 @@ export async function run(
     process.stdout.write(`firezone-gui ${VERSION}\n`);
     return 0;
   }
-  if (command !== undefined && command !== "open-deep-link") {
-    process.stderr.write(`firezone-gui: unknown argument '${command}'. See firezone-gui --help.\n`);
+  if (command !== undefined && command !== "open-deep-link" && command !== SERVICE_FLAG) {
+    process.stderr.write(
+      `firezone-gui: unknown argument '${command.length > 64 ? `${command.slice(0, 64)}...` : command}'. See firezone-gui --help.\n`,
+    );
+    return EX_USAGE;
+  }
+  if (rest.length > 0) {
+    // A launcher without D-Bus activation (xdg-open's generic mode) appends the link to the Exec
+    // line. The link is not used from there: argv is world-readable in /proc/<pid>/cmdline.
+    process.stderr.write(
+      "firezone-gui: refusing a sign-in link on the command line, where every user of this machine can read it. " +
+        "This desktop's launcher does not use D-Bus activation: open the link with `gio open`, or pipe it to " +
+        "`firezone-gui open-deep-link`.\n",
+    );
     return EX_USAGE;
   }
   if (process.getuid?.() === 0) {
@@ -70,11 +103,14 @@ export async function run(
   for (const w of loaded.warnings) log.warn(w);
 
   if (command === "open-deep-link") {
-    if (rest.length !== 1) {
-      process.stderr.write("firezone-gui: usage: firezone-gui open-deep-link URL\n");
+    const url = await readLinkFromStdin();
+    if (url === null) {
+      process.stderr.write(
+        "firezone-gui: open-deep-link reads one link (at most 8 KiB) from stdin: firezone-gui open-deep-link < FILE\n",
+      );
       return EX_USAGE;
     }
-    const reply = await sendToInstance(settings.guiSocket, { type: "deep-link", url: rest[0]! });
+    const reply = await sendToInstance(settings.guiSocket, { type: "deep-link", url });
     if (!reply) {
       process.stderr.write("firezone-gui: firezone-gui is not running. Start it, then sign in again.\n");
       return EX_UNAVAILABLE;
@@ -100,10 +136,16 @@ export async function run(
 
   // The tray's modules (D-Bus, the keyring's native addon) load only now: --help, --version and
   // open-deep-link stay quick.
-  const [{ App: AppClass }, { closeBus, connectSessionBus }, { keyringTokenStore }] = await Promise.all([
+  const [
+    { App: AppClass },
+    { closeBus, connectSessionBus },
+    { keyringTokenStore },
+    { exportApplication, FreedesktopApplication },
+  ] = await Promise.all([
     import("./app.ts"),
     import("./session_bus.ts"),
     import("./token_store.ts"),
+    import("./application.ts"),
   ]);
   let quit: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => {
@@ -130,10 +172,28 @@ export async function run(
     closeBus(bus);
     return 1;
   }
+  const running = app;
+  let application: Awaited<ReturnType<typeof exportApplication>> | null = null;
+  try {
+    application = await exportApplication(
+      bus,
+      new FreedesktopApplication(
+        { activate: () => {}, openUri: (uri) => void running.handleDeepLink(uri) },
+        log.child("links"),
+      ),
+    );
+    if (!application.owned)
+      log.warn(
+        "another program owns dev.firezone.client on the session bus; sign-in links will not reach this one",
+      );
+  } catch (err) {
+    log.warn("cannot take sign-in links over D-Bus", { error: (err as Error).message });
+  }
   log.info("ready", { ms: Math.round(performance.now() - startedAt), version: VERSION });
   process.once("SIGTERM", () => quit(0));
   process.once("SIGINT", () => quit(0));
   const code = await done;
+  application?.close();
   app.stop();
   instance.stop();
   closeBus(bus);

@@ -12,7 +12,14 @@ export interface PendingSignIn {
 
 export type CompleteResult =
   | { ok: true; token: string; accountSlug: string; actorName: string }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; expired?: true };
+
+/**
+ * How long a browser sign-in may take. Ten minutes covers a password, a second factor and a slow
+ * identity provider, and is the upper bound OAuth 2.0 (RFC 6749, 4.1.2) recommends for an
+ * authorization code; a link from a tab left open longer is refused, not used.
+ */
+export const SIGN_IN_TTL_MS = 10 * 60 * 1000;
 
 /** 32 random bytes as 64 lowercase hex characters. */
 export function randomHex32(): string {
@@ -39,8 +46,13 @@ function sameSecret(a: string, b: string): boolean {
 
 export class SignInFlow {
   private current: PendingSignIn | null = null;
+  /** The state of the last attempt that expired, so its late link gets "expired", not "unknown". */
+  private expiredState: string | null = null;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    readonly ttlMs = SIGN_IN_TTL_MS,
+  ) {}
 
   get pending(): PendingSignIn | null {
     return this.current;
@@ -50,12 +62,23 @@ export class SignInFlow {
   start(authUrl: string, account: string): PendingSignIn {
     const state = randomHex32();
     const nonce = randomHex32();
+    this.expiredState = null;
     this.current = { url: signInUrl(authUrl, account, state, nonce), state, nonce, startedAt: this.now() };
     return this.current;
   }
 
   cancel(): void {
     this.current = null;
+    this.expiredState = null;
+  }
+
+  /** Ends the pending attempt if it is older than the TTL; true when it did. */
+  expire(): boolean {
+    const pending = this.current;
+    if (!pending || this.now() - pending.startedAt < this.ttlMs) return false;
+    this.current = null;
+    this.expiredState = pending.state;
+    return true;
   }
 
   /**
@@ -63,6 +86,16 @@ export class SignInFlow {
    * token is `nonce + fragment`: the portal never sees the nonce's role, the browser never sees both.
    */
   complete(callback: SignInCallback): CompleteResult {
+    this.expire();
+    if (this.expiredState !== null && sameSecret(callback.state, this.expiredState)) {
+      this.expiredState = null;
+      const minutes = Math.round(this.ttlMs / 60_000);
+      return {
+        ok: false,
+        expired: true,
+        reason: `the sign-in expired: it was not finished within ${minutes} minutes. Click Sign In to start again`,
+      };
+    }
     const pending = this.current;
     if (!pending) return { ok: false, reason: "no sign-in is in progress" };
     if (!sameSecret(callback.state, pending.state)) return { ok: false, reason: "state does not match" };

@@ -82,7 +82,7 @@ function tooltipText(view: TrayView): { title: string; body: string } {
     default:
       return {
         title: "Firezone: Signed out",
-        body: s?.mode === "service" ? "Service mode" : "Click Sign In",
+        body: s?.mode === "service" ? (s.lastError ?? "Service mode") : "Click Sign In",
       };
   }
 }

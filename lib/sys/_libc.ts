@@ -28,6 +28,7 @@ const DEFS = {
   getgrouplist: { args: [cstring, u32, ptr, ptr], returns: i32 },
   // For pidfd_open and pidfd_send_signal, which glibc before 2.36 does not wrap.
   syscall: { args: [i64, i64, i64, i64, i64], returns: i64_fast },
+  prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
 } satisfies Record<string, FFIFunction>;
 
 type Libc = ConvertFns<typeof DEFS>;

@@ -143,16 +143,38 @@ describe("firezoned lifecycle", () => {
     }
   });
 
-  test("a token file other users could read is refused at start with the chmod fix", () => {
-    const env = envFor("loosetoken");
-    mkdirSync(join(tmp, "loosetoken"), { recursive: true });
-    writeFileSync(env.FIREZONE_TOKEN_FILE!, "secret-token\n", { mode: 0o644 });
-    chmodSync(env.FIREZONE_TOKEN_FILE!, 0o644);
-    const r = runDaemonOnce(env);
-    expect(r.code).toBe(78);
-    expect(r.stderr).toContain("mode 644");
-    expect(r.stderr).toContain(`sudo chmod 600 ${env.FIREZONE_TOKEN_FILE}`);
-    expect(r.stderr).not.toContain("secret-token");
+  test("a token file other users could read is refused, and firezoned still serves status saying why", async () => {
+    // Under /run (root-only), so the refusal is about the file's own mode and not about /tmp.
+    const safe = mkdtempSync("/run/fzl-");
+    const tokenFile = join(safe, "token");
+    writeFileSync(tokenFile, "secret-token\n", { mode: 0o644 });
+    chmodSync(tokenFile, 0o644);
+    const member = accounts.user(undefined, [group]);
+    const d = await startDaemon(group, { FIREZONE_TOKEN_FILE: tokenFile });
+    try {
+      const st = await runAs(member, [FIREZONECTL, "status", "--json"], { FIREZONE_SOCKET: d.socketPath });
+      expect(st.code).toBe(0);
+      const status = JSON.parse(st.stdout);
+      // Service mode, so a member cannot sign in over the administrator's broken setup.
+      expect(status.mode).toBe("service");
+      expect(status.state).toBe("signed_out");
+      expect(status.lastError).toContain("mode 644");
+      expect(status.lastError).toContain(`sudo chmod 600 ${tokenFile}`);
+      const text = await runAs(member, [FIREZONECTL, "status"], { FIREZONE_SOCKET: d.socketPath });
+      expect(text.stdout).toContain(`sudo chmod 600 ${tokenFile}`);
+      const signIn = await runAs(
+        member,
+        ["sh", "-c", `echo other-token | ${FIREZONECTL} sign-in --token-stdin`],
+        { FIREZONE_SOCKET: d.socketPath },
+      );
+      expect(signIn.code).toBe(77);
+      expect(d.stderr()).toContain("refusing the service token");
+      expect(d.stderr()).not.toContain("secret-token");
+      expect(st.stdout + text.stdout).not.toContain("secret-token");
+    } finally {
+      await d.stop();
+      rmSync(safe, { recursive: true, force: true });
+    }
   });
 
   test("firezoned refuses to run as an ordinary user, saying it needs root (exit 77)", async () => {

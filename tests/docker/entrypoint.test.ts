@@ -142,6 +142,8 @@ describe.skipIf(!canRun)("Docker entrypoint in a namespace standing in for the c
     await untilHealthy(c);
     const st = c.exec(["firezonectl", "status", "--json"]);
     expect(JSON.parse(st.out).mode).toBe("service");
+    // A refused token file is service mode too, with the refusal as lastError: this one was accepted.
+    expect(JSON.parse(st.out).lastError ?? "").not.toContain("refusing the service token");
     expect(c.stderr()).not.toContain(TOKEN);
   });
 

@@ -24,7 +24,7 @@ describe("firezone-gui command line", () => {
     const r = gui(["--help"]);
     expect(r.code).toBe(0);
     for (const s of [
-      "open-deep-link URL",
+      "open-deep-link < FILE",
       "~/.config/firezone/gui.json",
       "FIREZONE_AUTH_URL",
       "FIREZONE_ACCOUNT",

@@ -49,10 +49,11 @@ describe("firezone-gui problems", () => {
 
   test("open-deep-link with no firezone-gui running exits 69 and says so", async () => {
     const d = await desktop({ groups: [group] });
-    const r = await d.runGui([
-      "open-deep-link",
+    const r = await d.runGui(
+      ["open-deep-link"],
+      {},
       "firezone-fd0020211111://handle_client_sign_in_callback?x=1",
-    ]);
+    );
     expect(r.code).toBe(69);
     expect(r.stderr).toContain("firezone-gui is not running");
   });
@@ -111,7 +112,7 @@ describe("firezone-gui problems", () => {
     expect(gui.log()).toContain("lost the session bus");
   });
 
-  test("xdg-open failing is reported with the URL; one that keeps running (a browser) is not", async () => {
+  test("xdg-open failing is reported with the page to open; one that keeps running (a browser) is not", async () => {
     const failing = await desktop({ groups: [group] });
     const a = await failing.startGui({
       FIREZONE_SOCKET: daemon.socketPath,
@@ -130,9 +131,15 @@ describe("firezone-gui problems", () => {
       "the failure",
     );
     const notice = failing.notifications.received.find((n) => n.summary === "Cannot open the browser")!;
+    // It names the redirect page, not the URL with the nonce (half of the token).
     expect(notice.body).toContain(failing.openedUrls()[0]!);
+    expect(notice.body).toStartWith("xdg-open exited with 3");
+    const target = failing.signInUrl(0);
     // No FIREZONE_AUTH_URL: the sign-in page is on the portal the daemon is configured with.
-    expect(failing.openedUrls()[0]).toStartWith("http://127.0.0.1:9/acme?as=gui-client&");
+    expect(target.href).toStartWith("http://127.0.0.1:9/acme?as=gui-client&");
+    const nonce = target.searchParams.get("nonce")!;
+    expect(nonce).toMatch(/^[0-9a-f]{64}$/);
+    expect(notice.body).not.toContain(nonce);
 
     const slow = await desktop({ groups: [group] });
     const b = await slow.startGui({

@@ -75,7 +75,7 @@ describe("firezone-gui tray", () => {
     const before = await readMenu(desktop.bus, gui.itemName);
     await click(desktop.bus, gui.itemName, find(before, "Sign In")!);
     await waitFor(() => desktop.openedUrls().length === 1, 5000, "xdg-open");
-    const url = new URL(desktop.openedUrls()[0]!);
+    const url = desktop.signInUrl(0);
     expect(`${url.origin}${url.pathname}`).toBe("http://127.0.0.1:9/auth/acme");
     expect(url.searchParams.get("as")).toBe("gui-client");
     expect(url.searchParams.get("state")).toMatch(/^[0-9a-f]{64}$/);
@@ -99,7 +99,7 @@ describe("firezone-gui tray", () => {
   test("forged deep links change nothing; the real one stores nonce + fragment and reaches firezoned", async () => {
     await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Sign In")!);
     await waitFor(() => desktop.openedUrls().length === 2, 5000, "xdg-open");
-    const url = new URL(desktop.openedUrls()[1]!);
+    const url = desktop.signInUrl(1);
     const state = url.searchParams.get("state")!;
     const nonce = url.searchParams.get("nonce")!;
     // Play the portal's sign-in page (sign_in.test.ts drives the real one in Chromium): it issues
@@ -119,7 +119,7 @@ describe("firezone-gui tray", () => {
       [`https://handle_client_sign_in_callback/?${good}`, "scheme"],
     ];
     for (const [forgery, reason] of forged) {
-      const r = await desktop.runGui(["open-deep-link", forgery]);
+      const r = await desktop.runGui(["open-deep-link"], {}, forgery);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(reason);
     }
@@ -127,7 +127,7 @@ describe("firezone-gui tray", () => {
     expect(daemon.audit().filter((a) => a.method === "sign_in")).toEqual([]);
     expect((await menuLabels())[0]).toBe("Waiting for browser...");
 
-    const ok = await desktop.runGui(["open-deep-link", link("handle_client_sign_in_callback", good)]);
+    const ok = await desktop.runGui(["open-deep-link"], {}, link("handle_client_sign_in_callback", good));
     expect(ok.code).toBe(0);
     await waitFor(() => daemon.audit().some((a) => a.method === "sign_in"), 5000, "sign_in at the daemon");
     expect(desktop.keyringToken()).toBe(`${nonce}frag123`);
@@ -138,7 +138,7 @@ describe("firezone-gui tray", () => {
     await waitForMenu((l) => l[0] === "Signed in as alice", "Signed in as alice");
 
     // The same link again: the attempt was consumed, so no sign-in is pending.
-    const replay = await desktop.runGui(["open-deep-link", link("handle_client_sign_in_callback", good)]);
+    const replay = await desktop.runGui(["open-deep-link"], {}, link("handle_client_sign_in_callback", good));
     expect(replay.code).toBe(1);
     expect(replay.stderr).toContain("no sign-in is in progress");
     await Bun.sleep(200);
@@ -234,9 +234,9 @@ describe("firezone-gui tray", () => {
     const opened = desktop.openedUrls().length;
     await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Sign In")!);
     await waitFor(() => desktop.openedUrls().length === opened + 1, 5000, "xdg-open");
-    const state = new URL(desktop.openedUrls().at(-1)!).searchParams.get("state")!;
+    const state = desktop.signInUrl().searchParams.get("state")!;
     const link = `firezone-fd0020211111://handle_client_sign_in_callback?account_slug=acme&actor_name=alice&fragment=never-issued&state=${state}`;
-    expect((await desktop.runGui(["open-deep-link", link])).code).toBe(0);
+    expect((await desktop.runGui(["open-deep-link"], {}, link)).code).toBe(0);
     await waitFor(
       () => desktop.notificationSummaries().includes("Sign-in failed"),
       10_000,

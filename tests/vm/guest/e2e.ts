@@ -9,8 +9,12 @@ import { DevWorld, SECOND_RESOURCE_ADDRESS } from "../../../devstack/world.ts";
 const CTL = "/usr/local/bin/firezonectl";
 // "kernel" (default) or "userspace": which WireGuard backend the daemon must have chosen.
 const BACKEND = process.env.FZ_E2E_BACKEND === "userspace" ? "userspace" : "kernel";
+// "file" (default): /etc/firezoned/token. "credential": the token encrypted with `systemd-creds`
+// (host key: the VM has no TPM) and given to the unit by LoadCredentialEncrypted=.
+const TOKEN_SOURCE = process.env.FZ_E2E_TOKEN === "credential" ? "credential" : "file";
 const DROP_IN_DIR = "/etc/systemd/system/firezoned.service.d";
 const TOKEN_FILE = "/etc/firezoned/token";
+const CRED_FILE = "/etc/firezoned/token.cred";
 let failures = 0;
 
 function check(what: string, ok: boolean, detail = ""): void {
@@ -58,11 +62,27 @@ try {
   await dev.startResource();
   await dev.startGateway(gatewayToken, "fzgw-vm", 60_000);
 
-  writeFileSync(TOKEN_FILE, `${serviceToken}\n`, { mode: 0o600 });
+  let credentialLine = "";
+  if (TOKEN_SOURCE === "credential") {
+    const enc = Bun.spawnSync(
+      ["systemd-creds", "encrypt", "--with-key=host", "--name=firezone-token", "-", CRED_FILE],
+      { stdin: Buffer.from(`${serviceToken}\n`), stdout: "pipe", stderr: "pipe" },
+    );
+    check("systemd-creds encrypts the token with the host key", enc.exitCode === 0, enc.stderr.toString());
+    const atRest = sh(["cat", CRED_FILE]).out;
+    check(
+      "the encrypted credential on disk holds no plaintext token",
+      atRest.length > 0 && !atRest.includes(serviceToken) && !atRest.includes(serviceToken.slice(0, 16)),
+    );
+    rmSync(TOKEN_FILE, { force: true });
+    credentialLine = `LoadCredentialEncrypted=firezone-token:${CRED_FILE}\n`;
+  } else {
+    writeFileSync(TOKEN_FILE, `${serviceToken}\n`, { mode: 0o600 });
+  }
   mkdirSync(DROP_IN_DIR, { recursive: true });
   writeFileSync(
     `${DROP_IN_DIR}/vm-e2e.conf`,
-    `[Service]\nNetworkNamespacePath=/run/netns/${world.client}\nEnvironment=FIREZONE_API_URL=ws://${world.portalFromClient}:8080\nEnvironment=FIREZONE_ALLOW_INSECURE_PORTAL=1\n`,
+    `[Service]\nNetworkNamespacePath=/run/netns/${world.client}\nEnvironment=FIREZONE_API_URL=ws://${world.portalFromClient}:8080\nEnvironment=FIREZONE_ALLOW_INSECURE_PORTAL=1\n${credentialLine}`,
   );
   sh(["systemctl", "daemon-reload"]);
   const restart = sh(["systemctl", "restart", "firezoned"]);
@@ -70,10 +90,23 @@ try {
 
   const st = await waitForConnected(60_000);
   check(
-    "firezoned signs in with the service token from /etc/firezoned/token",
+    TOKEN_SOURCE === "credential"
+      ? "firezoned signs in with the service token from the encrypted credential firezone-token"
+      : "firezoned signs in with the service token from /etc/firezoned/token",
     st.state === "connected",
     JSON.stringify(st),
   );
+  if (TOKEN_SOURCE === "credential") {
+    const journal = sh(["journalctl", "-u", "firezoned", "--no-pager", "-n", "50"]).out;
+    check(
+      "firezoned says it took the token from the credential",
+      journal.includes('token="credential"') || journal.includes("token=credential"),
+      journal
+        .split("\n")
+        .filter((l) => l.includes("listening"))
+        .join(" | "),
+    );
+  }
   const link = sh(["ip", "-n", world.client, "-d", "-j", "link", "show", "tun-firezone"]);
   const kind = link.code === 0 ? JSON.parse(link.out)[0]?.linkinfo?.info_kind : null;
   const wantKind = BACKEND === "kernel" ? "wireguard" : "tun";
@@ -128,6 +161,7 @@ try {
 } finally {
   rmSync(`${DROP_IN_DIR}/vm-e2e.conf`, { force: true });
   rmSync(TOKEN_FILE, { force: true });
+  rmSync(CRED_FILE, { force: true });
   sh(["systemctl", "daemon-reload"]);
   await dev.destroy();
   sh(["systemctl", "start", "firezoned"]);

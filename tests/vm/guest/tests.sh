@@ -51,9 +51,12 @@ t_desktop_files() {
 		echo "no firezone-gui in this build: nothing to check"
 		return 0
 	fi
-	link=/usr/local/share/applications/firezone-gui-deep-link.desktop
+	link=/usr/local/share/applications/dev.firezone.client.desktop
 	grep -qx "MimeType=x-scheme-handler/firezone-fd0020211111;" "$link" || { echo "$link: no firezone scheme handler"; return 1; }
-	grep -qx "Exec=firezone-gui open-deep-link %u" "$link" || { echo "$link: wrong Exec"; return 1; }
+	# Links arrive over D-Bus, never in argv: no %u field code in the handler.
+	grep -qx "DBusActivatable=true" "$link" || { echo "$link: not DBusActivatable"; return 1; }
+	if grep -q "%[uUfF]" "$link"; then echo "$link: passes the link in argv"; return 1; fi
+	grep -qx "Name=dev.firezone.client" /usr/local/share/dbus-1/services/dev.firezone.client.service || { echo "no D-Bus service file"; return 1; }
 	grep -qx "Exec=firezone-gui" /etc/xdg/autostart/firezone-gui.desktop || { echo "no GUI autostart entry"; return 1; }
 	[ -x /usr/local/bin/firezone-gui ] || { echo "firezone-gui not installed"; return 1; }
 }
@@ -199,6 +202,62 @@ t_identity_under_unit() {
 	echo "$out" | grep -q "User 'alice' is no longer in group 'firezone'" || { echo "no removal diagnosis"; return 1; }
 }
 
+t_no_core_dumps() {
+	pid=$(main_pid)
+	expect_eq "core file limit of firezoned (LimitCORE=0)" "0 0" "$(awk '/^Max core file size/ {print $5, $6}' "/proc/$pid/limits")" || return 1
+	# Group=firezone makes the daemon's egid firezone's; /proc/<pid> of a dumpable process belongs to
+	# its euid:egid, of a non-dumpable one (PR_SET_DUMPABLE 0) to root:root.
+	gid=$(getent group firezone | cut -d: -f3)
+	expect_eq "effective gid of firezoned" "$gid" "$(awk '/^Gid/ {print $3}' "/proc/$pid/status")" || return 1
+	expect_eq "owner of /proc/<firezoned>/environ (not dumpable)" "0:0" "$(stat -c '%u:%g' "/proc/$pid/environ")"
+}
+
+t_token_refused_still_serves() {
+	# A token file another user could read: firezoned stays up, in service mode, saying why.
+	(umask 022 && printf "vm-test-loose-token\n" >/etc/firezoned/token) || return 1
+	chmod 644 /etc/firezoned/token
+	systemctl restart firezoned || { rm -f /etc/firezoned/token; return 1; }
+	json=$(runuser -l alice -c "$CTL status --json")
+	rc=$?
+	rm -f /etc/firezoned/token
+	echo "$json"
+	[ $rc -eq 0 ] || { echo "status failed with $rc"; systemctl restart firezoned; return 1; }
+	echo "$json" | grep -q '"mode": *"service"' || { echo "not service mode"; systemctl restart firezoned; return 1; }
+	echo "$json" | grep -q "sudo chmod 600 /etc/firezoned/token" || { echo "no fix in lastError"; systemctl restart firezoned; return 1; }
+	systemctl show -p StatusText --value firezoned | grep -q "refusing the service token" ||
+		{ echo "systemctl status does not say why"; systemctl restart firezoned; return 1; }
+	if journalctl -u firezoned --no-pager | grep -q vm-test-loose-token; then
+		echo "the token appears in the journal"
+		return 1
+	fi
+	systemctl restart firezoned
+}
+
+t_encrypted_credential() {
+	# The token encrypted at rest with systemd-creds (host key: the VM has no TPM), given to the unit
+	# by LoadCredentialEncrypted=; no /etc/firezoned/token. No portal here (the end-to-end run signs in
+	# with one): firezoned must find the token, so it is in service mode without a refusal.
+	token=vm-test-credential-token-4567
+	printf '%s\n' "$token" | systemd-creds encrypt --with-key=host --name=firezone-token - /etc/firezoned/token.cred || return 1
+	if grep -q "$token" /etc/firezoned/token.cred; then echo "the credential on disk holds the token in plaintext"; return 1; fi
+	mkdir -p /etc/systemd/system/firezoned.service.d
+	printf '[Service]\nLoadCredentialEncrypted=firezone-token:/etc/firezoned/token.cred\n' >/etc/systemd/system/firezoned.service.d/vm-cred.conf
+	systemctl daemon-reload && systemctl restart firezoned
+	rc=$?
+	json=$(runuser -l alice -c "$CTL status --json")
+	log=$(journalctl -u firezoned --no-pager -n 30)
+	rm -f /etc/systemd/system/firezoned.service.d/vm-cred.conf /etc/firezoned/token.cred
+	systemctl daemon-reload
+	systemctl restart firezoned
+	[ $rc -eq 0 ] || { echo "firezoned did not restart with the credential"; return 1; }
+	echo "$json"
+	echo "$json" | grep -q '"mode": *"service"' || { echo "not in service mode with the credential"; return 1; }
+	if echo "$json" | grep -q "refusing the service token"; then echo "the credential was refused"; return 1; fi
+	echo "$log" | grep "listening" | tail -n 1
+	echo "$log" | grep "listening" | tail -n 1 | grep -q "token=credential" || { echo "firezoned did not say it used the credential"; return 1; }
+	if echo "$log" | grep -q "$token"; then echo "the token appears in the journal"; return 1; fi
+}
+
 t_security_score() {
 	systemd-analyze security firezoned >"$OUT/security.txt" 2>&1
 	line=$(grep 'Overall exposure level' "$OUT/security.txt")
@@ -241,7 +300,8 @@ t_e2e_userspace() {
 	# Without the kernel module firezoned falls back to wireguard-go, which gets /dev/net/tun's fd.
 	modprobe -r wireguard || { echo "cannot unload the wireguard module"; return 1; }
 	echo "install wireguard /bin/false" >/etc/modprobe.d/fz-vmtest-no-wireguard.conf
-	(cd /mnt/repo && FZ_E2E_BACKEND=userspace timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
+	# This run also takes its token from a systemd credential encrypted at rest (LoadCredentialEncrypted=).
+	(cd /mnt/repo && FZ_E2E_BACKEND=userspace FZ_E2E_TOKEN=credential timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
 	rc=$?
 	rm -f /etc/modprobe.d/fz-vmtest-no-wireguard.conf
 	return $rc
@@ -269,7 +329,7 @@ t_uninstall_leaves_nothing() {
 	[ -e /run/firezoned ] && left="$left /run/firezoned"
 	ip link show tun-firezone >/dev/null 2>&1 && left="$left tun-firezone"
 	pgrep -x firezoned >/dev/null && left="$left process"
-	for f in /usr/local/share/applications/firezone-gui-deep-link.desktop /etc/xdg/autostart/firezone-gui.desktop; do
+	for f in /usr/local/share/applications/dev.firezone.client.desktop /usr/local/share/dbus-1/services/dev.firezone.client.service /etc/xdg/autostart/firezone-gui.desktop; do
 		[ -e "$f" ] && left="$left $f"
 	done
 	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
@@ -301,7 +361,7 @@ make_release() { # DIR
 	for f in firezoned firezonectl firezone-gui; do
 		[ -f "$DIST/$f" ] && cp "$DIST/$f" "$rel/"
 	done
-	cp "$FZ/packaging/firezoned.service" "$FZ/packaging/firezone-gui.desktop" "$FZ/packaging/firezone-gui-deep-link.desktop" "$rel/"
+	cp "$FZ/packaging/firezoned.service" "$FZ/packaging/firezone-gui.desktop" "$FZ/packaging/dev.firezone.client.desktop" "$FZ/packaging/dev.firezone.client.service" "$rel/"
 	(cd "$rel" && sha256sum -- * >SHA256SUMS)
 }
 
@@ -357,6 +417,9 @@ check "root gets firezonectl version --json" t_root_version
 check "under the unit: audit names alice with exe \"?\", and gpasswd -d takes away her right to sign out" t_identity_under_unit
 check "kill -9 of firezoned: systemd restarts it, it removes the stale interface and the socket works again" t_kill9_restart
 check "a root-only /etc/firezoned/token puts firezoned in service mode: members may read status, not sign out (77), audited" t_service_token
+check "firezoned under the unit: no core dumps (LimitCORE=0) and not dumpable (PR_SET_DUMPABLE 0)" t_no_core_dumps
+check "a token file other users could read: firezoned keeps serving, in service mode, with the chmod fix in its status" t_token_refused_still_serves
+check "a token encrypted with systemd-creds and LoadCredentialEncrypted= puts firezoned in service mode; no plaintext on disk" t_encrypted_credential
 check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
 check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
