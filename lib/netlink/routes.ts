@@ -1,6 +1,7 @@
 // Routes over rtnetlink in the main table or any other: dump, add/replace, delete. A route is
 // identified by destination, table and output interface; `protocol` marks who owns it.
 import { formatCidr, networkOf, parseCidr } from "../util/index.ts";
+import { dumpByFamily } from "./_dump.ts";
 import { requestBatch } from "./batch.ts";
 import type { NetlinkConnection } from "./connection.ts";
 import {
@@ -69,33 +70,15 @@ function decodeRoute(m: NlMessage): Route | null {
 }
 
 export function listRoutes(conn: NetlinkConnection, filter: RouteFilter = {}): Route[] {
-  const families = filter.family ? [filter.family] : ([4, 6] as const);
-  return families.flatMap((f) =>
-    conn
-      .request(
-        RTM.GETROUTE,
-        (w) =>
-          w
-            .u8(f === 4 ? AF_INET : AF_INET6)
-            .u8(0)
-            .u8(0)
-            .u8(0)
-            .u32(0)
-            .u32(0),
-        {
-          dump: true,
-          operation: `list IPv${f} routes`,
-        },
-      )
-      .filter((m) => m.type === RTM.NEWROUTE)
-      .map(decodeRoute)
-      .filter(
-        (r): r is Route =>
-          r !== null &&
-          (filter.table === undefined || r.table === filter.table) &&
-          (filter.oif === undefined || r.oif === filter.oif) &&
-          (filter.protocol === undefined || r.protocol === filter.protocol),
-      ),
+  return dumpByFamily(
+    conn,
+    filter.family,
+    { get: RTM.GETROUTE, reply: RTM.NEWROUTE, what: "routes" },
+    decodeRoute,
+    (r) =>
+      (filter.table === undefined || r.table === filter.table) &&
+      (filter.oif === undefined || r.oif === filter.oif) &&
+      (filter.protocol === undefined || r.protocol === filter.protocol),
   );
 }
 

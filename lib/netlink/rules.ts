@@ -1,6 +1,7 @@
 // Policy-routing rules over rtnetlink (RTM_NEWRULE, RTM_DELRULE, RTM_GETRULE), the messages
 // `ip rule add|del|show` sends: a struct fib_rule_hdr, then FRA_* attributes. Only the "lookup a
 // table" action is written; dumps decode every rule so callers can pick out their own.
+import { dumpByFamily } from "./_dump.ts";
 import type { NetlinkConnection } from "./connection.ts";
 import { AF_INET, AF_INET6, FIB_RULE_INVERT, FR_ACT_TO_TBL, FRA, NLM, RTM } from "./constants.ts";
 import { attrMap, type NlMessage, readU8, readU32 } from "./parse.ts";
@@ -71,33 +72,15 @@ function decodeRule(m: NlMessage): Rule | null {
 
 /** Every rule of the family (or both), optionally filtered. */
 export function listRules(conn: NetlinkConnection, filter: RuleFilter = {}): Rule[] {
-  const families = filter.family ? [filter.family] : ([4, 6] as const);
-  return families.flatMap((f) =>
-    conn
-      .request(
-        RTM.GETRULE,
-        (w) =>
-          w
-            .u8(f === 4 ? AF_INET : AF_INET6)
-            .u8(0)
-            .u8(0)
-            .u8(0)
-            .u32(0)
-            .u32(0),
-        {
-          dump: true,
-          operation: `list IPv${f} rules`,
-        },
-      )
-      .filter((m) => m.type === RTM.NEWRULE)
-      .map(decodeRule)
-      .filter(
-        (r): r is Rule =>
-          r !== null &&
-          (filter.priority === undefined || r.priority === filter.priority) &&
-          (filter.table === undefined || r.table === filter.table) &&
-          (filter.protocol === undefined || r.protocol === filter.protocol),
-      ),
+  return dumpByFamily(
+    conn,
+    filter.family,
+    { get: RTM.GETRULE, reply: RTM.NEWRULE, what: "rules" },
+    decodeRule,
+    (r) =>
+      (filter.priority === undefined || r.priority === filter.priority) &&
+      (filter.table === undefined || r.table === filter.table) &&
+      (filter.protocol === undefined || r.protocol === filter.protocol),
   );
 }
 
