@@ -57,7 +57,10 @@ async function startContainer(
   ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), "fz-docker-"));
   chmodSync(dir, 0o755);
-  writeFileSync(join(dir, "group"), groupFileWithFirezone());
+  // /etc/group with the image's group, as an overlay upper layer: a bind mount of the file alone is
+  // detached when another process's useradd renames a new /etc/group into place on the host.
+  for (const d of ["etc-upper", "etc-work"]) Bun.spawnSync(["mkdir", "-m", "0755", join(dir, d)]);
+  writeFileSync(join(dir, "etc-upper", "group"), groupFileWithFirezone(), { mode: 0o644 });
   const secrets = join(dir, "secrets");
   Bun.spawnSync(["mkdir", "-m", "0700", secrets]);
   if (opts.secret !== undefined) writeFileSync(join(secrets, "firezone_token"), opts.secret, { mode: 0o400 });
@@ -65,7 +68,7 @@ async function startContainer(
   const setup = [
     "set -e",
     "ip link set lo up",
-    `mount --bind ${dir}/group /etc/group`,
+    `mount -t overlay overlay -o lowerdir=/etc,upperdir=${dir}/etc-upper,workdir=${dir}/etc-work /etc`,
     "mount -t tmpfs -o mode=0755 tmpfs /run",
     "mkdir -p /run/secrets",
     `mount --bind ${secrets} /run/secrets`,
