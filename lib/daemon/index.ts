@@ -25,6 +25,12 @@ export type {
   SessionSnapshot,
   SignInHints,
 } from "./session.ts";
+export {
+  DEFAULT_INTERNET_RESOURCE,
+  type InternetResourcePrefs,
+  SettingsStore,
+  type SettingsStoreOptions,
+} from "./settings.ts";
 export { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 export type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";
 export {

@@ -31,6 +31,7 @@ import {
 import type { PortalConfig } from "./config.ts";
 import type { ResourceList } from "./resource_pages.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
+import { DEFAULT_INTERNET_RESOURCE, type InternetResourcePrefs } from "./settings.ts";
 import type { TunnelControl } from "./tunnel_control.ts";
 import { type AppliedPeers, peerChanges, planTunnel } from "./tunnel_plan.ts";
 
@@ -53,6 +54,8 @@ export interface PortalSessionOptions {
   version: string;
   tunnel: TunnelControl;
   logger: Logger;
+  /** The Internet Resource switch at start (the saved choice, else the configured default). */
+  internetResource?: InternetResourcePrefs;
   /** How long sign_in waits for the portal's first answer before returning `connecting`. */
   signInWaitMs?: number;
   createPortal?: (options: PortalClientOptions) => PortalLike;
@@ -116,10 +119,12 @@ export class PortalSession implements Session {
   #lastPassMs = 0;
   /** Bumped by every sign-in and sign-out, so work begun for an older session does nothing. */
   #generation = 0;
+  #internet: InternetResourcePrefs;
 
   constructor(private readonly opts: PortalSessionOptions) {
     this.#state = opts.portal.configured ? "signed_out" : "not_configured";
     if (!opts.portal.configured) this.#lastError = opts.portal.message;
+    this.#internet = opts.internetResource ?? DEFAULT_INTERNET_RESOURCE;
   }
 
   snapshot(): SessionSnapshot {
@@ -135,6 +140,22 @@ export class PortalSession implements Session {
       resourceCount: this.#resources.size,
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
       ...(this.#warnings.size || this.#routeWarnings.length ? { warnings: this.warnings() } : {}),
+      internetResource: this.#internetStatus(),
+    };
+  }
+
+  setInternetResource(prefs: InternetResourcePrefs): void {
+    this.#internet = { ...prefs };
+    this.#emit("status");
+    if (this.#privateKey) this.#scheduleReconcile(this.#generation);
+  }
+
+  #internetStatus(): NonNullable<SessionSnapshot["internetResource"]> {
+    const available = [...this.#resources.values()].some((r) => r.type === "internet");
+    return {
+      ...this.#internet,
+      available,
+      active: this.#internet.enabled && available && this.#tunnelAddresses !== null,
     };
   }
 
