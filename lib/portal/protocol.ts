@@ -244,7 +244,8 @@ export const GatewayClientSchema = v.object({
 /** A resource as a gateway sees it: only what it needs to forward and filter. */
 export const GatewayResourceSchema = v.object({
   id: Id,
-  type: v.picklist(["cidr", "ip"]),
+  /** `internet` (address empty): anywhere public, for the client's Internet Resource. */
+  type: v.picklist(["cidr", "ip", "internet"]),
   address: v.string(),
 });
 
