@@ -27,10 +27,7 @@ export class OutsideHosts {
   far: Proc | null = null;
   lan: Proc | null = null;
 
-  private constructor(
-    private readonly dev: DevWorld,
-    private readonly bun: string,
-  ) {
+  private constructor(private readonly dev: DevWorld) {
     this.farNs = `${dev.world.prefix}-far`;
   }
 
@@ -40,7 +37,7 @@ export class OutsideHosts {
 
   /** Creates the far namespace and the LAN address and starts both HTTP stand-ins. */
   static async create(dev: DevWorld, bun: string): Promise<OutsideHosts> {
-    const h = new OutsideHosts(dev, bun);
+    const h = new OutsideHosts(dev);
     const { hub } = dev.world;
     try {
       await must(["ip", "netns", "add", h.farNs]);
