@@ -14,7 +14,7 @@ import { loadDeviceId } from "./device_id.ts";
 import { LogFile } from "./log_file.ts";
 import { PortalSession } from "./portal_session.ts";
 import { loadServiceToken, type ServiceToken } from "./service_token.ts";
-import { DEFAULT_INTERNET_RESOURCE, SettingsStore } from "./settings.ts";
+import { SettingsStore } from "./settings.ts";
 import { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 
 const HELP = `firezoned ${VERSION}: the Firezone client daemon. Owns the tunnel and serves ${"/run/firezoned/ipc.sock"}.
@@ -162,7 +162,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
   if (!config.portal.configured) log.warn("not configured", { fix: config.portal.message });
   const settings = SettingsStore.load({
     stateDir: config.stateDir,
-    defaults: DEFAULT_INTERNET_RESOURCE,
+    defaults: config.internetResource,
     logger: log.child("settings"),
   });
   session = new PortalSession({

@@ -134,6 +134,7 @@ describe("the Internet Resource switch", () => {
       FIREZONE_TOKEN: "a-service-token-for-no-portal",
       // Nothing listens there: the daemon stays `connecting`, which is all this test needs.
       FIREZONE_API_URL: "ws://127.0.0.1:9",
+      FIREZONE_ALLOW_INSECURE_PORTAL: "1",
     });
     try {
       const r = await runAs(member, [FIREZONECTL, "internet-resource", "on"], {
@@ -172,6 +173,46 @@ describe("the Internet Resource switch", () => {
       } finally {
         client.close();
       }
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test("firezoned.conf's internet_resource and allow_lan are the default until a user chooses; the choice wins", async () => {
+    const state = stateDir("configured");
+    const conf = join(tmp, "configured.conf");
+    writeFileSync(
+      conf,
+      "# Full tunnel for this fleet until a user says otherwise\ninternet_resource = on\nallow_lan = yes\n",
+      {
+        mode: 0o644,
+      },
+    );
+    let d = await startDaemon(group, { FIREZONE_STATE_DIR: state, FIREZONE_CONFIG: conf });
+    try {
+      expect(JSON.parse((await ctl(d, ["internet-resource", "--json"])).out)).toMatchObject({
+        enabled: true,
+        allowLan: true,
+      });
+      expect((await ctl(d, ["internet-resource", "off", "--no-allow-lan"])).code).toBe(0);
+    } finally {
+      await d.stop();
+    }
+    d = await startDaemon(group, { FIREZONE_STATE_DIR: state, FIREZONE_CONFIG: conf });
+    try {
+      expect(JSON.parse((await ctl(d, ["internet-resource", "--json"])).out)).toMatchObject({
+        enabled: false,
+        allowLan: false,
+      });
+    } finally {
+      await d.stop();
+    }
+    writeFileSync(conf, "internet_resource = maybe\n", { mode: 0o644 });
+    d = await startDaemon(group, { FIREZONE_STATE_DIR: stateDir("badconf"), FIREZONE_CONFIG: conf });
+    try {
+      const st = JSON.parse((await ctl(d, ["status", "--json"])).out);
+      expect(st.state).toBe("not_configured");
+      expect(st.lastError).toContain("internet_resource 'maybe' is not a boolean");
     } finally {
       await d.stop();
     }
