@@ -120,7 +120,7 @@ export class Daemon {
         // Saved first: a switch reported as made is one the daemon still has after a restart.
         const prefs = await this.opts.settings.setInternetResource(params);
         this.opts.logger.info("Internet Resource switched", { ...prefs, by: ctx.peer.user });
-        this.opts.session.setInternetResource(prefs);
+        await this.opts.session.setInternetResource(prefs);
         this.publish("status");
         const status = this.status().internetResource;
         if (!status) throw new FzError("internal", "the session did not report the Internet Resource");

@@ -30,6 +30,7 @@ import {
 } from "../util/index.ts";
 import type { PortalConfig } from "./config.ts";
 import type { ResourceList } from "./resource_pages.ts";
+import { internetPart } from "./internet_part.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
 import { DEFAULT_INTERNET_RESOURCE, type InternetResourcePrefs } from "./settings.ts";
 import type { TunnelControl } from "./tunnel_control.ts";
@@ -120,6 +121,8 @@ export class PortalSession implements Session {
   /** Bumped by every sign-in and sign-out, so work begun for an older session does nothing. */
   #generation = 0;
   #internet: InternetResourcePrefs;
+  /** Whether the Internet Resource's routes and rules are in force (the last reconcile put them in). */
+  #internetActive = false;
 
   constructor(private readonly opts: PortalSessionOptions) {
     this.#state = opts.portal.configured ? "signed_out" : "not_configured";
@@ -144,19 +147,25 @@ export class PortalSession implements Session {
     };
   }
 
-  setInternetResource(prefs: InternetResourcePrefs): void {
+  async setInternetResource(prefs: InternetResourcePrefs): Promise<void> {
     this.#internet = { ...prefs };
     this.#emit("status");
-    if (this.#privateKey) this.#scheduleReconcile(this.#generation);
+    if (!this.#privateKey) return;
+    // Asked for only while switched on, so the gateway opens nothing the user did not ask for.
+    const id = this.#internetId();
+    if (prefs.enabled && id && !this.#details.has(id)) this.#request(id, this.#generation);
+    this.#scheduleReconcile(this.#generation);
+    // The answer reflects the routes as they are (bounded: a stuck tunnel must not hold the caller).
+    await Promise.race([this.#queue, Bun.sleep(5000)]);
+  }
+
+  #internetId(): string | undefined {
+    for (const r of this.#resources.values()) if (r.type === "internet") return r.id;
+    return undefined;
   }
 
   #internetStatus(): NonNullable<SessionSnapshot["internetResource"]> {
-    const available = [...this.#resources.values()].some((r) => r.type === "internet");
-    return {
-      ...this.#internet,
-      available,
-      active: this.#internet.enabled && available && this.#tunnelAddresses !== null,
-    };
+    return { ...this.#internet, available: this.#internetId() !== undefined, active: this.#internetActive };
   }
 
   /** The warnings as status shows them: the first few, then how many more the log holds. */
@@ -479,6 +488,7 @@ export class PortalSession implements Session {
   }
 
   #request(resourceId: string, generation: number): void {
+    if (resourceId === this.#internetId() && !this.#internet.enabled) return;
     this.#portal?.requestConnection(resourceId).catch((err: unknown) => {
       if (generation !== this.#generation) return;
       // The reason comes from the portal: bounded and escaped before it reaches a log line.
@@ -549,6 +559,7 @@ export class PortalSession implements Session {
       if (this.#tunnelAddresses) {
         this.#tunnelAddresses = null;
         this.#appliedPeers.clear();
+        this.#internetActive = false;
         await tunnel.down();
       }
       return;
@@ -562,7 +573,13 @@ export class PortalSession implements Session {
       this.#tunnelAddresses = [...this.#addresses];
       this.#appliedPeers.clear();
     }
-    const plan = planTunnel(this.#details.values(), {
+    const internet = internetPart({
+      prefs: this.#internet,
+      internetId: this.#internetId(),
+      details: this.#details.values(),
+      portalAddresses: this.#portalAddresses,
+    });
+    const plan = planTunnel(internet.others, {
       protect: this.#portalAddresses.map((address) => ({ address, what: "the portal" })),
     });
     if (plan.allWarnings.join("\n") !== this.#loggedRouteWarnings.join("\n")) {
@@ -573,12 +590,22 @@ export class PortalSession implements Session {
       this.#routeWarnings = plan.warnings;
       this.#emit("status");
     }
+    internet.addPeer(plan.peers);
     const { changes, next } = peerChanges(this.#appliedPeers, plan.peers);
     if (changes.length > 0) {
       await tunnel.setPeers(changes, { replace: false });
       this.#appliedPeers = next;
     }
     await tunnel.setRoutes(plan.routes);
+    const full = internet.plan;
+    await tunnel.setFullTunnel(full.active ? { routes: full.routes, allowLan: full.allowLan } : null);
+    if (this.#internetActive !== full.active) {
+      this.#internetActive = full.active;
+      this.opts.logger.info(full.active ? "Internet Resource in force" : "Internet Resource not in force", {
+        allowLan: full.allowLan,
+      });
+      this.#emit("status");
+    }
   }
 
   async #teardown(): Promise<void> {
@@ -594,6 +621,7 @@ export class PortalSession implements Session {
     this.#resources.clear();
     this.#details.clear();
     this.#portalAddresses = [];
+    this.#internetActive = false;
     this.#warnings.clear();
     this.#routeWarnings = [];
     this.#loggedRouteWarnings = [];

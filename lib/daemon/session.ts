@@ -20,6 +20,6 @@ export interface Session {
   signOut(reason: string): Promise<void>;
   onChange(listener: (change: SessionChange) => void): void;
   /** The user's Internet Resource switch; takes effect at once if the session offers the resource. */
-  setInternetResource(prefs: InternetResourcePrefs): void;
+  setInternetResource(prefs: InternetResourcePrefs): Promise<void>;
   stop(): Promise<void>;
 }
