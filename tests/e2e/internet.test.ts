@@ -8,6 +8,7 @@
 //   off / sign-out -> the direct path again, rules and table gone.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { inNs } from "../../devstack/shared/netns.ts";
+import { clientPolicy, internetTable } from "../../lib/wireguard/index.ts";
 import { BUN } from "../_support/build.ts";
 import { FAR_ADDRESS, LAN_HOST_ADDRESS, OutsideHosts } from "../_support/far_host.ts";
 import { Stack } from "../_support/stack.ts";
@@ -174,5 +175,22 @@ describe.skipIf(!canRun)("the Internet Resource end to end", () => {
     expect(await ctlJson(["internet-resource"])).toMatchObject({ enabled: true, active: false });
     await signIn();
     await farSees(stack.world.gatewayAddress);
+  }, 60_000);
+
+  test("a SIGKILLed daemon's Internet Resource rules and routes are removed by the next start; the switch stays on", async () => {
+    await farSees(stack.world.gatewayAddress);
+    await Stack.kill(stack.daemon, "SIGKILL");
+    expect(await priorities()).toContain(INTERNET_RULE);
+    await stack.startDaemon();
+    const table = String(internetTable(clientPolicy(stack.tun)));
+    await until("rules gone", async () => !(await priorities()).includes(INTERNET_RULE));
+    expect(await stack.clientIp(["-4", "route", "show", "table", table])).toEqual([]);
+    expect(await stack.clientIp(["-6", "route", "show", "table", table])).toEqual([]);
+    await farSees(CLIENT);
+    expect(await ctlJson(["internet-resource"])).toMatchObject({
+      enabled: true,
+      allowLan: true,
+      active: false,
+    });
   }, 60_000);
 });
