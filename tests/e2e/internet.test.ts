@@ -109,6 +109,7 @@ describe.skipIf(!canRun)("the Internet Resource end to end", () => {
     expect(await routeDev(stack.world.gatewayAddress)).toBe("to-hub");
     expect(await priorities()).toContain(INTERNET_RULE);
     expect(await priorities()).not.toContain(LAN_RULE);
+    expect((await stack.ctl(["status"])).out).toContain("Internet:   all traffic through the tunnel");
     // Resources still go to their own gateway, and the session never dropped.
     expect(await stack.fetchFromClient(stack.seed.web.address, 3000)).toContain("hello from web");
     expect((await stack.status()).state).toBe("connected");
