@@ -37,7 +37,7 @@ export class ClientSession {
     const iface = this.#interface(store);
     const init: InitWire = {
       interface: iface,
-      resources: resources.map(toWire) as Init["resources"],
+      resources: resources.map(toWire),
       account: { id: account.id, slug: account.slug, name: account.name },
       actor: { id: actor.id, name: actor.name, type: actor.type },
     };

@@ -29,8 +29,8 @@ import {
   TUNNEL_POOL_V6,
 } from "../util/index.ts";
 import type { PortalConfig } from "./config.ts";
-import type { ResourceList } from "./resource_pages.ts";
 import { internetPart } from "./internet_part.ts";
+import type { ResourceList } from "./resource_pages.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
 import { DEFAULT_INTERNET_RESOURCE, type InternetResourcePrefs } from "./settings.ts";
 import type { TunnelControl } from "./tunnel_control.ts";

@@ -77,7 +77,7 @@ const EndpointSchema = via<Endpoint>(parseEndpointValue);
 const Site = v.object({ id: Id, name: Name });
 
 /** The resource types this client routes today; the others are parsed and reported, not routed. */
-export const ROUTED_TYPES = ["cidr", "ip"] as const;
+export const ROUTED_TYPES = ["cidr", "ip", "internet"] as const;
 
 const ResourceVariant = v.variant("type", [
   v.object({
