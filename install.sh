@@ -384,6 +384,10 @@ do_uninstall() {
 		for family in -4 -6; do
 			while ip "$family" rule del priority 6410 not fwmark 0xfd002021 table 0x2021fd00 protocol 122 2>/dev/null; do :; done
 			ip "$family" route flush table 0x2021fd00 proto 122 2>/dev/null || true
+			# The Internet Resource's rules and table (docs/internet-resource.md).
+			while ip "$family" rule del priority 6420 table main suppress_prefixlength 0 protocol 122 2>/dev/null; do :; done
+			while ip "$family" rule del priority 6430 not fwmark 0xfd002021 table 0x2021fd01 protocol 122 2>/dev/null; do :; done
+			ip "$family" route flush table 0x2021fd01 proto 122 2>/dev/null || true
 		done
 	fi
 	rm -f "$BIN_DIR/firezoned" "$BIN_DIR/firezonectl" "$BIN_DIR/firezone-gui"

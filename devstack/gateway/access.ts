@@ -1,7 +1,7 @@
 // What a gateway lets through: for each client (its key and tunnel addresses) the resources the
 // portal allowed it. Pure data; the gateway turns it into WireGuard peers and nftables rules.
 import type { GatewayInit } from "../../lib/portal/index.ts";
-import { isIpv4Cidr, resourceCidrs } from "../shared/ip.ts";
+import { isIpv4Cidr, NOT_INTERNET, resourceCidrs } from "../shared/ip.ts";
 
 export interface AccessClient {
   id: string;
@@ -12,16 +12,17 @@ export interface AccessClient {
 
 export interface AccessResource {
   id: string;
-  type: "cidr" | "ip";
+  type: "cidr" | "ip" | "internet";
   address: string;
 }
 
-/** One source address and the destinations it may reach. */
-export interface FilterRule {
-  family: "ip" | "ip6";
-  source: string;
-  destinations: string[];
-}
+/**
+ * One source address and the destinations it may reach: listed ones, or (`except`, for an Internet
+ * Resource) every destination but these.
+ */
+export type FilterRule =
+  | { family: "ip" | "ip6"; source: string; destinations: string[] }
+  | { family: "ip" | "ip6"; source: string; except: readonly string[] };
 
 export class AccessTable {
   readonly #clients = new Map<string, { client: AccessClient; resources: Map<string, AccessResource> }>();
@@ -72,11 +73,16 @@ export class AccessTable {
     const ids = [...this.#clients.keys()].sort();
     for (const id of ids) {
       const { client, resources } = this.#clients.get(id)!;
-      const cidrs = [...resources.values()].flatMap((r) => resourceCidrs(r.type, r.address));
+      const listed = [...resources.values()].filter((r) => r.type !== "internet");
+      const cidrs = listed.flatMap((r) => resourceCidrs(r.type, r.address));
       const v4 = [...new Set(cidrs.filter(isIpv4Cidr))].sort();
       const v6 = [...new Set(cidrs.filter((c) => !isIpv4Cidr(c)))].sort();
       if (v4.length) rules.push({ family: "ip", source: client.ipv4, destinations: v4 });
       if (v6.length) rules.push({ family: "ip6", source: client.ipv6, destinations: v6 });
+      if ([...resources.values()].some((r) => r.type === "internet")) {
+        rules.push({ family: "ip", source: client.ipv4, except: NOT_INTERNET.ip });
+        rules.push({ family: "ip6", source: client.ipv6, except: NOT_INTERNET.ip6 });
+      }
     }
     return rules;
   }

@@ -1,6 +1,7 @@
 // The gateway's nftables table: forwarding from the tunnel is allowed only per (client address,
 // resource) pair, replies come back through conntrack, clients cannot reach the gateway itself, and
-// what leaves towards the resources is masqueraded. The whole table is replaced in one `nft -f`
+// what leaves towards the resources (and, for an Internet Resource, towards the internet through the
+// uplink) is masqueraded. The whole table is replaced in one `nft -f`
 // transaction on every change, so a half-applied rule set never exists.
 import type { FilterRule } from "./access.ts";
 
@@ -15,8 +16,10 @@ const quote = (name: string) => {
 /** The nft script for interface `tunnel` and these rules. */
 export function renderRuleset(tunnel: string, rules: FilterRule[]): string {
   const wg = quote(tunnel);
-  const allow = rules.map(
-    (r) => `    ${r.family} saddr ${r.source} ${r.family} daddr { ${r.destinations.join(", ")} } accept`,
+  const allow = rules.map((r) =>
+    "destinations" in r
+      ? `    ${r.family} saddr ${r.source} ${r.family} daddr { ${r.destinations.join(", ")} } accept`
+      : `    ${r.family} saddr ${r.source} ${r.family} daddr != { ${r.except.join(", ")} } accept comment "internet resource"`,
   );
   return `table inet ${TABLE} {}
 delete table inet ${TABLE}

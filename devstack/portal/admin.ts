@@ -18,7 +18,8 @@ const USAGE = `usage: admin.ts <command> --db FILE [options]
   create-site          --account A --name N
   create-gateway-token --account A --site S [--expires-in ...]                      prints the token once
   create-resource      --account A --site S --name N --type ip|cidr --address X
-  update-resource      --account A --resource R [--name N] [--type ip|cidr] [--address X] [--site S]
+  create-resource      --account A --site S --name N --type internet              (no address; one per account)
+  update-resource      --account A --resource R [--name N] [--type ip|cidr|internet] [--address X] [--site S]
   delete-resource      --account A --resource R
   create-policy        --account A --group G --resource R       (group 'everyone' holds every actor)
   delete-policy        --account A --group G --resource R
@@ -148,17 +149,19 @@ async function main(argv: string[]): Promise<number> {
       case "create-resource": {
         const site = store.requireSite(account.id, need("site"));
         const type = need("type");
-        if (type !== "ip" && type !== "cidr") throw new UsageError("--type is ip or cidr");
-        out(
-          store.createResource(account.id, site.id, { name: need("name"), type, address: need("address") }),
-        );
+        if (type !== "ip" && type !== "cidr" && type !== "internet")
+          throw new UsageError("--type is ip, cidr or internet");
+        if (type === "internet" && values.address !== undefined)
+          throw new UsageError("an internet resource takes no --address: it stands for everything else");
+        const address = type === "internet" ? "" : need("address");
+        out(store.createResource(account.id, site.id, { name: need("name"), type, address }));
         return 0;
       }
       case "update-resource": {
         const r = store.requireResource(account.id, need("resource"));
-        const type = values.type as "ip" | "cidr" | undefined;
-        if (type !== undefined && type !== "ip" && type !== "cidr")
-          throw new UsageError("--type is ip or cidr");
+        const type = values.type as "ip" | "cidr" | "internet" | undefined;
+        if (type !== undefined && type !== "ip" && type !== "cidr" && type !== "internet")
+          throw new UsageError("--type is ip, cidr or internet");
         out(
           store.updateResource(r.id, {
             ...(values.name ? { name: values.name } : {}),

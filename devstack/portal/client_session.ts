@@ -37,7 +37,7 @@ export class ClientSession {
     const iface = this.#interface(store);
     const init: InitWire = {
       interface: iface,
-      resources,
+      resources: resources.map(toWire),
       account: { id: account.id, slug: account.slug, name: account.name },
       actor: { id: actor.id, name: actor.name, type: actor.type },
     };
@@ -64,7 +64,7 @@ export class ClientSession {
     for (const [id, r] of resources) {
       const json = JSON.stringify(r);
       if (this.resources.get(id) === json) continue;
-      send("resource_created_or_updated", r);
+      send("resource_created_or_updated", toWire(r));
       this.resources.set(id, json);
     }
     const iface = this.#interface(store);
@@ -94,6 +94,13 @@ export class ClientSession {
     const account = store.requireAccount(this.accountId);
     return { ...addressesOf(client), upstream_dns: JSON.parse(account.upstream_dns) as string[] };
   }
+}
+
+/** A resource as the portal protocol carries it: the Internet Resource has no address. */
+function toWire(r: Resource): Record<string, unknown> {
+  if (r.type !== "internet") return { ...r };
+  const { address: _none, ...rest } = r;
+  return rest;
 }
 
 /** How a client reaches `resourceId` through `gatewayId`; undefined if either is gone. */

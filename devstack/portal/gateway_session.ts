@@ -8,7 +8,7 @@ import { addressesOf, type GatewayRow, type Store } from "./store.ts";
 /** What a gateway is told about one client's access to one resource. */
 export interface AccessPayload {
   client: { id: string; public_key: string; ipv4: string; ipv6: string };
-  resource: { id: string; type: "cidr" | "ip"; address: string };
+  resource: { id: string; type: "cidr" | "ip" | "internet"; address: string };
 }
 
 export class GatewaySession {

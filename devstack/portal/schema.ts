@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS clients (
 CREATE TABLE IF NOT EXISTS resources (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE, name TEXT NOT NULL,
-  type TEXT NOT NULL CHECK (type IN ('cidr', 'ip')), address TEXT NOT NULL, created_at INTEGER NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('cidr', 'ip', 'internet')), address TEXT NOT NULL, created_at INTEGER NOT NULL,
   UNIQUE (account_id, name));
 CREATE TABLE IF NOT EXISTS policies (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,

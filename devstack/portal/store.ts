@@ -1,7 +1,7 @@
 // The portal's bun:sqlite store: IdentityStore's accounts, actors, groups and tokens, and here sites
 // and gateways, resources, policies, client devices and their flows.
 // The admin CLI and the running portal open the same file; the portal notices the CLI's commits.
-import type { Resource } from "../../lib/types/index.ts";
+import type { Resource, ResourceType } from "../../lib/types/index.ts";
 import { normalizeResourceAddress, tunnelAddresses } from "../shared/ip.ts";
 import { IdentityStore } from "./identity_store.ts";
 import type { ClientRow, FlowRow, GatewayRow } from "./schema.ts";
@@ -131,10 +131,11 @@ export class Store extends IdentityStore {
   createResource(
     accountId: string,
     siteId: string,
-    r: { name: string; type: "cidr" | "ip"; address: string },
+    r: { name: string; type: ResourceType; address?: string },
   ): Resource {
     const id = crypto.randomUUID();
-    const address = normalizeResourceAddress(r.type, r.address);
+    const address = normalizeResourceAddress(r.type, r.address ?? "");
+    if (r.type === "internet") this.#refuseSecondInternet(accountId);
     this.db
       .query(
         "INSERT INTO resources (id, account_id, site_id, name, type, address, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -145,16 +146,39 @@ export class Store extends IdentityStore {
 
   updateResource(
     resourceId: string,
-    patch: { name?: string; type?: "cidr" | "ip"; address?: string; siteId?: string },
+    patch: { name?: string; type?: ResourceType; address?: string; siteId?: string },
   ): Resource {
     const current = this.resource(resourceId);
     if (!current) throw new Error("no such resource");
     const type = patch.type ?? current.type;
-    const address = normalizeResourceAddress(type, patch.address ?? current.address);
+    if (type === "internet" && current.type !== "internet")
+      this.#refuseSecondInternet(this.#accountOfResource(resourceId));
+    // Switching to or from `internet` drops the old address: one has none, the other needs one.
+    const address = normalizeResourceAddress(
+      type,
+      patch.address ?? ((type === "internet") === (current.type === "internet") ? current.address : ""),
+    );
     this.db
       .query("UPDATE resources SET name = ?, type = ?, address = ?, site_id = ? WHERE id = ?")
       .run(patch.name ?? current.name, type, address, patch.siteId ?? current.site.id, resourceId);
     return this.resource(resourceId)!;
+  }
+
+  /** Like upstream Firezone, an account has at most one Internet Resource; a site's gateways serve it. */
+  #refuseSecondInternet(accountId: string): void {
+    const existing = this.db
+      .query("SELECT name FROM resources WHERE account_id = ? AND type = 'internet'")
+      .get(accountId) as { name: string } | null;
+    if (existing)
+      throw new Error(
+        `this account has an internet resource already ('${existing.name}'); update it (--site) instead of adding another`,
+      );
+  }
+
+  #accountOfResource(resourceId: string): string {
+    return (
+      this.db.query("SELECT account_id FROM resources WHERE id = ?").get(resourceId) as { account_id: string }
+    ).account_id;
   }
 
   deleteResource(resourceId: string): boolean {
@@ -300,7 +324,7 @@ export class Store extends IdentityStore {
 interface ResourceJoinRow {
   id: string;
   name: string;
-  type: "cidr" | "ip";
+  type: ResourceType;
   address: string;
   site_id: string;
   site_name: string;

@@ -69,8 +69,12 @@ export function tunnelAddresses(index: number): { ipv4: string; ipv6: string } {
  * Checks a resource address and returns it normalized: `ip` -> the address itself; `cidr` -> the
  * network with host bits cleared. Throws an Error a person can act on.
  */
-export function normalizeResourceAddress(type: "ip" | "cidr", address: string): string {
+export function normalizeResourceAddress(type: "ip" | "cidr" | "internet", address: string): string {
   const a = address.trim();
+  if (type === "internet") {
+    if (a !== "") throw new Error("an internet resource has no address: it stands for everything else");
+    return "";
+  }
   if (type === "ip") {
     if (isIPv4(a)) return a;
     if (isIPv6(a)) return bigIntToIpv6(ipv6ToBigInt(a));
@@ -92,8 +96,32 @@ export function normalizeResourceAddress(type: "ip" | "cidr", address: string): 
   throw new Error(`'${address}' is not a CIDR range such as 10.0.0.0/24`);
 }
 
+/** Both default routes: what a client sends to the gateway of its Internet Resource. */
+export const INTERNET_CIDRS = ["0.0.0.0/0", "::/0"] as const;
+
+/**
+ * Destinations that are not "the internet": private, shared, link-local, loopback, multicast and
+ * reserved ranges. A gateway forwards an Internet Resource flow anywhere but here, so the Internet
+ * Resource never opens the site's private networks, which only their own resources and policies do.
+ */
+export const NOT_INTERNET = {
+  ip: [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
+  ],
+  ip6: ["::/127", "::ffff:0:0/96", "fc00::/7", "fe80::/10", "ff00::/8"],
+} as const;
+
 /** The destinations a resource stands for, as CIDR strings (an `ip` becomes a /32 or /128). */
-export function resourceCidrs(type: "ip" | "cidr", address: string): string[] {
+export function resourceCidrs(type: "ip" | "cidr" | "internet", address: string): string[] {
+  if (type === "internet") return [...INTERNET_CIDRS];
   if (type === "cidr") return [address];
   return [isIPv4(address) ? `${address}/32` : `${address}/128`];
 }

@@ -4,7 +4,7 @@ import type { ArgsDef, ParsedArgs } from "citty";
 import { UsageError } from "./exit_codes.ts";
 
 /**
- * Accepts `--flag`, `--no-flag` and `--flag=true|false` for boolean flags, `--option VALUE` and
+ * Accepts positional words where the command declares them, `--flag`, `--no-flag` and `--flag=true|false` for boolean flags, `--option VALUE` and
  * `--option=VALUE` for string options. Anything else is a usage error: a typo or a stray token
  * should not silently do something else.
  */
@@ -13,8 +13,15 @@ export function parseFlags(command: string, defs: ArgsDef, rawArgs: string[]): P
   for (const [name, def] of Object.entries(defs)) {
     if (def.default !== undefined) flags[name] = def.default;
   }
+  // Positional arguments fill the command's `positional` args in order; one too many is an error.
+  const positionals = Object.entries(defs).filter(([, def]) => def.type === "positional");
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i]!;
+    if ((!arg.startsWith("-") || arg === "-") && positionals.length > 0) {
+      const [name] = positionals.shift()!;
+      flags[name] = arg;
+      continue;
+    }
     if (!arg.startsWith("-") || arg === "-") {
       throw new UsageError(
         `'${command}' takes no argument '${arg}'${command === "sign-in" ? " (tokens never go on the command line)" : ""}`,

@@ -3,6 +3,7 @@
  * lib/ipc and turns every error into a message that says what to do and a sysexits exit code.
  */
 export { EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
+export { formatInternetResource } from "./internet.ts";
 export { type CliIo, processIo } from "./io.ts";
 export { formatResources } from "./resources.ts";
 export { runCli } from "./run.ts";

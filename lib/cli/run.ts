@@ -4,6 +4,7 @@ import { FzError, VERSION } from "../types/index.ts";
 import { displayText } from "../util/index.ts";
 import { parseFlags } from "./_flags.ts";
 import { DataError, EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
+import { internetCommand } from "./internet.ts";
 import { type CliIo, processIo, setContext } from "./io.ts";
 import { resourcesCommand } from "./resources.ts";
 import { signInCommand } from "./sign_in.ts";
@@ -17,6 +18,7 @@ const SUBCOMMANDS: Record<string, CommandDef<any>> = {
   resources: resourcesCommand,
   "sign-in": signInCommand,
   "sign-out": signOutCommand,
+  "internet-resource": internetCommand,
   version: versionCommand,
 };
 
@@ -32,11 +34,15 @@ Commands:
   sign-in --token-stdin        sign in with a token read from standard input
   sign-in --token-file FILE    sign in with a token read from FILE
   sign-out                     sign out and take the tunnel down
+  internet-resource [status]   whether all traffic goes through the tunnel (the Internet Resource)
+  internet-resource on|off [--allow-lan|--no-allow-lan]
+                               switch it; kept across restarts
   version                      versions of firezonectl and firezoned
 
 Options:
   --socket PATH   firezoned's socket (default: $FIREZONE_SOCKET or /run/firezoned/ipc.sock)
-  --json          machine-readable output (status, resources, version, sign-in, sign-out)
+  --json          machine-readable output (status, resources, version, sign-in, sign-out,
+                  internet-resource)
   -h, --help      help for firezonectl or for one command
 
 Exit codes: 0 ok, 64 usage error, 65 bad input (a token that is binary or over 8 KiB),

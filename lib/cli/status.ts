@@ -18,6 +18,13 @@ function duration(seconds: number): string {
   return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s}s` : `${s}s`;
 }
 
+/** The Internet Resource in a few words; `firezonectl internet-resource` says more. */
+function internetLine(ir: NonNullable<Status["internetResource"]>): string {
+  if (!ir.enabled) return "off (offered: firezonectl internet-resource on)";
+  if (ir.active) return `all traffic through the tunnel${ir.allowLan ? ", LAN direct" : ""}`;
+  return ir.available ? "on, not in force yet" : "on, but not offered by your account";
+}
+
 /**
  * The human form of `status`: one headline, then aligned fields, like `systemctl status`. Every
  * value that may come from the portal (names, addresses, error texts) is escaped for the terminal.
@@ -35,6 +42,8 @@ export function formatStatus(st: Status): string {
   if (st.portalUrl) field("Portal", st.portalUrl);
   if (st.state !== "signed_out" && st.state !== "not_configured")
     field("Resources", String(st.resourceCount));
+  const ir = st.internetResource;
+  if (ir && (ir.enabled || ir.available)) field("Internet", internetLine(ir));
   if (st.lastError) field(st.state === "not_configured" ? "Problem" : "Last error", st.lastError);
   for (const w of st.warnings ?? []) field("Warning", w);
   field("Daemon", `firezoned ${st.daemonVersion}, pid ${st.pid}, up ${duration(st.uptimeSeconds)}`);

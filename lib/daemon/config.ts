@@ -5,6 +5,7 @@ import { parsePortalUrl } from "../portal/index.ts";
 import { FzError } from "../types/index.ts";
 import { readConfigFile, readRootFile } from "./config_file.ts";
 import { parseBool } from "./config_keys.ts";
+import { DEFAULT_INTERNET_RESOURCE } from "./settings.ts";
 
 /** Where the session's portal is, or why there is none (the message names the file, key and fix). */
 export type PortalConfig =
@@ -37,6 +38,8 @@ export interface DaemonConfig {
   /** $CREDENTIALS_DIRECTORY (systemd LoadCredential*=), where `firezone-token` may be. */
   credentialsDir: string | null;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** The Internet Resource switch until a user chooses (their choice lives in the state dir). */
+  internetResource: { enabled: boolean; allowLan: boolean };
 }
 
 export const DEFAULTS = {
@@ -108,6 +111,10 @@ export function loadDaemonConfig(env: Record<string, string | undefined>): Daemo
     envToken: envToken === "" ? null : envToken,
     credentialsDir: env.CREDENTIALS_DIRECTORY || null,
     logLevel: level as DaemonConfig["logLevel"],
+    internetResource: {
+      enabled: settings.internet_resource ?? DEFAULT_INTERNET_RESOURCE.enabled,
+      allowLan: settings.allow_lan ?? DEFAULT_INTERNET_RESOURCE.allowLan,
+    },
   };
 }
 

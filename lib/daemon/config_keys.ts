@@ -57,6 +57,10 @@ export const CONFIG_KEYS = {
         ? { ok: true, value: value as LogLevel }
         : { ok: false, message: `'${value.slice(0, 40)}' is not one of ${LEVELS.join(", ")}` },
   } satisfies KeySpec<LogLevel>,
+  internet_resource: bool(
+    "the Internet Resource switch until a user chooses (docs/internet-resource.md); default off",
+  ),
+  allow_lan: bool("with the Internet Resource on, keep the local network direct, until a user chooses"),
 } as const satisfies Record<string, KeySpec<unknown>>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

@@ -13,12 +13,15 @@ import type { Logger } from "../util/index.ts";
 import type { AuditSink } from "./audit.ts";
 import { ResourcePages } from "./resource_pages.ts";
 import type { Session } from "./session.ts";
+import type { SettingsStore } from "./settings.ts";
 
 export interface DaemonOptions {
   socketPath: string;
   group: { name: string; gid: number };
   authorize: Authorizer;
   session: Session;
+  /** Choices kept across restarts (the Internet Resource switch). */
+  settings: SettingsStore;
   serviceMode: boolean;
   logger: Logger;
   audit: AuditSink;
@@ -82,12 +85,12 @@ export class Daemon {
   }
 
   /** In service mode only root may change the session, even when the service token is bad. */
-  private checkMayOperate(ctx: CallContext): void {
+  private checkMayOperate(ctx: CallContext, what = "sign-in and sign-out are"): void {
     if (this.opts.serviceMode && ctx.peer.role !== "admin") {
       throw new FzError(
         "service_mode",
-        "firezoned runs in service mode (a service-account token is configured), so sign-in and sign-out " +
-          "are managed by the administrator. Ask root to change /etc/firezoned/token or FIREZONE_TOKEN.",
+        `firezoned runs in service mode (a service-account token is configured), so ${what} ` +
+          "managed by the administrator. Ask root to change /etc/firezoned/token or FIREZONE_TOKEN.",
       );
     }
   }
@@ -111,6 +114,17 @@ export class Daemon {
         // Every client learns of a sign-out request at once, even when the state did not change.
         this.publish("status");
         return this.status();
+      },
+      set_internet_resource: async (params, ctx) => {
+        this.checkMayOperate(ctx, "the Internet Resource switch is");
+        // Saved first: a switch reported as made is one the daemon still has after a restart.
+        const prefs = await this.opts.settings.setInternetResource(params);
+        this.opts.logger.info("Internet Resource switched", { ...prefs, by: ctx.peer.user });
+        await this.opts.session.setInternetResource(prefs);
+        this.publish("status");
+        const status = this.status().internetResource;
+        if (!status) throw new FzError("internal", "the session did not report the Internet Resource");
+        return status;
       },
     };
   }

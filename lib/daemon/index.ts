@@ -8,6 +8,15 @@ export { type ConfigFileResult, readConfigFile, readRootFile } from "./config_fi
 export { CONFIG_KEYS, type ConfigKey, type FileSettings, parseBool } from "./config_keys.ts";
 export { Daemon, type DaemonOptions } from "./daemon.ts";
 export { loadDeviceId } from "./device_id.ts";
+export {
+  ALWAYS_DIRECT,
+  cutOut,
+  DEFAULT_ROUTES,
+  type InternetPlan,
+  type InternetPlanInput,
+  planInternet,
+  subtract,
+} from "./internet_plan.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
 export { MAX_SECRET_BYTES, readRootSecretFile, type SecretFileResult } from "./root_secret_file.ts";
@@ -25,6 +34,12 @@ export type {
   SessionSnapshot,
   SignInHints,
 } from "./session.ts";
+export {
+  DEFAULT_INTERNET_RESOURCE,
+  type InternetResourcePrefs,
+  SettingsStore,
+  type SettingsStoreOptions,
+} from "./settings.ts";
 export { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 export type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";
 export {

@@ -29,8 +29,10 @@ import {
   TUNNEL_POOL_V6,
 } from "../util/index.ts";
 import type { PortalConfig } from "./config.ts";
+import { internetPart } from "./internet_part.ts";
 import type { ResourceList } from "./resource_pages.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
+import { DEFAULT_INTERNET_RESOURCE, type InternetResourcePrefs } from "./settings.ts";
 import type { TunnelControl } from "./tunnel_control.ts";
 import { type AppliedPeers, peerChanges, planTunnel } from "./tunnel_plan.ts";
 
@@ -53,6 +55,8 @@ export interface PortalSessionOptions {
   version: string;
   tunnel: TunnelControl;
   logger: Logger;
+  /** The Internet Resource switch at start (the saved choice, else the configured default). */
+  internetResource?: InternetResourcePrefs;
   /** How long sign_in waits for the portal's first answer before returning `connecting`. */
   signInWaitMs?: number;
   createPortal?: (options: PortalClientOptions) => PortalLike;
@@ -116,10 +120,14 @@ export class PortalSession implements Session {
   #lastPassMs = 0;
   /** Bumped by every sign-in and sign-out, so work begun for an older session does nothing. */
   #generation = 0;
+  #internet: InternetResourcePrefs;
+  /** Whether the Internet Resource's routes and rules are in force (the last reconcile put them in). */
+  #internetActive = false;
 
   constructor(private readonly opts: PortalSessionOptions) {
     this.#state = opts.portal.configured ? "signed_out" : "not_configured";
     if (!opts.portal.configured) this.#lastError = opts.portal.message;
+    this.#internet = opts.internetResource ?? DEFAULT_INTERNET_RESOURCE;
   }
 
   snapshot(): SessionSnapshot {
@@ -135,7 +143,29 @@ export class PortalSession implements Session {
       resourceCount: this.#resources.size,
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
       ...(this.#warnings.size || this.#routeWarnings.length ? { warnings: this.warnings() } : {}),
+      internetResource: this.#internetStatus(),
     };
+  }
+
+  async setInternetResource(prefs: InternetResourcePrefs): Promise<void> {
+    this.#internet = { ...prefs };
+    this.#emit("status");
+    if (!this.#privateKey) return;
+    // Asked for only while switched on, so the gateway opens nothing the user did not ask for.
+    const id = this.#internetId();
+    if (prefs.enabled && id && !this.#details.has(id)) this.#request(id, this.#generation);
+    this.#scheduleReconcile(this.#generation);
+    // The answer reflects the routes as they are (bounded: a stuck tunnel must not hold the caller).
+    await Promise.race([this.#queue, Bun.sleep(5000)]);
+  }
+
+  #internetId(): string | undefined {
+    for (const r of this.#resources.values()) if (r.type === "internet") return r.id;
+    return undefined;
+  }
+
+  #internetStatus(): NonNullable<SessionSnapshot["internetResource"]> {
+    return { ...this.#internet, available: this.#internetId() !== undefined, active: this.#internetActive };
   }
 
   /** The warnings as status shows them: the first few, then how many more the log holds. */
@@ -458,6 +488,7 @@ export class PortalSession implements Session {
   }
 
   #request(resourceId: string, generation: number): void {
+    if (resourceId === this.#internetId() && !this.#internet.enabled) return;
     this.#portal?.requestConnection(resourceId).catch((err: unknown) => {
       if (generation !== this.#generation) return;
       // The reason comes from the portal: bounded and escaped before it reaches a log line.
@@ -528,6 +559,7 @@ export class PortalSession implements Session {
       if (this.#tunnelAddresses) {
         this.#tunnelAddresses = null;
         this.#appliedPeers.clear();
+        this.#internetActive = false;
         await tunnel.down();
       }
       return;
@@ -541,7 +573,13 @@ export class PortalSession implements Session {
       this.#tunnelAddresses = [...this.#addresses];
       this.#appliedPeers.clear();
     }
-    const plan = planTunnel(this.#details.values(), {
+    const internet = internetPart({
+      prefs: this.#internet,
+      internetId: this.#internetId(),
+      details: this.#details.values(),
+      portalAddresses: this.#portalAddresses,
+    });
+    const plan = planTunnel(internet.others, {
       protect: this.#portalAddresses.map((address) => ({ address, what: "the portal" })),
     });
     if (plan.allWarnings.join("\n") !== this.#loggedRouteWarnings.join("\n")) {
@@ -552,12 +590,22 @@ export class PortalSession implements Session {
       this.#routeWarnings = plan.warnings;
       this.#emit("status");
     }
+    internet.addPeer(plan.peers);
     const { changes, next } = peerChanges(this.#appliedPeers, plan.peers);
     if (changes.length > 0) {
       await tunnel.setPeers(changes, { replace: false });
       this.#appliedPeers = next;
     }
     await tunnel.setRoutes(plan.routes);
+    const full = internet.plan;
+    await tunnel.setFullTunnel(full.active ? { routes: full.routes, allowLan: full.allowLan } : null);
+    if (this.#internetActive !== full.active) {
+      this.#internetActive = full.active;
+      this.opts.logger.info(full.active ? "Internet Resource in force" : "Internet Resource not in force", {
+        allowLan: full.allowLan,
+      });
+      this.#emit("status");
+    }
   }
 
   async #teardown(): Promise<void> {
@@ -573,6 +621,7 @@ export class PortalSession implements Session {
     this.#resources.clear();
     this.#details.clear();
     this.#portalAddresses = [];
+    this.#internetActive = false;
     this.#warnings.clear();
     this.#routeWarnings = [];
     this.#loggedRouteWarnings = [];

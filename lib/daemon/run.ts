@@ -14,6 +14,7 @@ import { loadDeviceId } from "./device_id.ts";
 import { LogFile } from "./log_file.ts";
 import { PortalSession } from "./portal_session.ts";
 import { loadServiceToken, type ServiceToken } from "./service_token.ts";
+import { SettingsStore } from "./settings.ts";
 import { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 
 const HELP = `firezoned ${VERSION}: the Firezone client daemon. Owns the tunnel and serves ${"/run/firezoned/ipc.sock"}.
@@ -159,7 +160,13 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
   if (config.configProblem)
     log.error("the configuration file is not usable", { problem: config.configProblem });
   if (!config.portal.configured) log.warn("not configured", { fix: config.portal.message });
+  const settings = SettingsStore.load({
+    stateDir: config.stateDir,
+    defaults: config.internetResource,
+    logger: log.child("settings"),
+  });
   session = new PortalSession({
+    internetResource: settings.internetResource(),
     portal: config.portal,
     deviceId: loadDeviceId(config.stateDir),
     deviceName: hostname(),
@@ -176,6 +183,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
         log.warn("the group database did not answer; the caller's kernel groups stand", { uid, error }),
     }),
     session,
+    settings,
     serviceMode: token !== null || tokenProblem !== null,
     logger: log,
     audit,

@@ -1,6 +1,7 @@
 // The session with the portal: signed_out -> connecting -> connected <-> reconnecting.
 import type { Status } from "../ipc/index.ts";
 import type { ResourceList } from "./resource_pages.ts";
+import type { InternetResourcePrefs } from "./settings.ts";
 
 export type SessionSnapshot = Omit<Status, "mode" | "daemonVersion" | "protocol" | "pid" | "uptimeSeconds">;
 export type SessionChange = "status" | "resources";
@@ -18,5 +19,7 @@ export interface Session {
   signIn(token: string, hints: SignInHints): Promise<void>;
   signOut(reason: string): Promise<void>;
   onChange(listener: (change: SessionChange) => void): void;
+  /** The user's Internet Resource switch; takes effect at once if the session offers the resource. */
+  setInternetResource(prefs: InternetResourcePrefs): Promise<void>;
   stop(): Promise<void>;
 }

@@ -20,5 +20,7 @@ export interface TunnelControl {
   setPeers(peers: TunnelPeer[], options: { replace?: boolean }): Promise<void>;
   /** Makes the routes into the device exactly `cidrs`. */
   setRoutes(cidrs: string[]): Promise<unknown>;
+  /** The Internet Resource's table and rules; null removes them (lib/wireguard/full_tunnel.ts). */
+  setFullTunnel(config: { routes: string[]; allowLan: boolean } | null): Promise<unknown>;
   down(): Promise<void>;
 }

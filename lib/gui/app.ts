@@ -340,6 +340,22 @@ export class App {
         );
         return;
       }
+      case "internet_resource": {
+        const { enabled, allowLan } = action;
+        try {
+          await this.link.client?.call("set_internet_resource", {
+            ...(enabled !== undefined ? { enabled } : {}),
+            ...(allowLan !== undefined ? { allowLan } : {}),
+          });
+        } catch (err) {
+          this.notify({
+            summary: "Could not switch the Internet Resource",
+            body: (err as Error).message,
+            topic: "session",
+          });
+        }
+        return;
+      }
       case "retry":
         this.link.retryNow();
         return;

@@ -31,6 +31,10 @@ function propsOf(node: MenuNode | null, hasChildren: boolean): Props {
   props.label = new Variant("s", escapeLabel(node.label));
   props.enabled = new Variant("b", node.enabled);
   props.visible = new Variant("b", true);
+  if (node.checked !== undefined) {
+    props["toggle-type"] = new Variant("s", "checkmark");
+    props["toggle-state"] = new Variant("i", node.checked ? 1 : 0);
+  }
   if (hasChildren) props["children-display"] = new Variant("s", "submenu");
   return props;
 }

@@ -13,6 +13,7 @@ export type MenuAction =
   | { kind: "cancel_sign_in" }
   | { kind: "sign_out" }
   | { kind: "copy"; what: "address" | "name" | "command"; text: string }
+  | { kind: "internet_resource"; enabled?: boolean; allowLan?: boolean }
   | { kind: "retry" }
   | { kind: "about" }
   | { kind: "quit" };
@@ -22,6 +23,8 @@ export interface MenuNode {
   /** Disabled items are shown greyed out and cannot be clicked. */
   enabled: boolean;
   separator?: boolean;
+  /** A checkbox item, drawn ticked when true. */
+  checked?: boolean;
   action?: MenuAction;
   children?: MenuNode[];
 }
@@ -42,12 +45,47 @@ function resourceMenu(r: IpcResource): MenuNode {
   return { label: show(r.name), enabled: true, children };
 }
 
+/**
+ * The full-tunnel switch, shown while the portal offers an Internet Resource (or while it is on, so
+ * it can always be switched off). In service mode the administrator decides: shown, greyed out.
+ */
+function internetSection(view: TrayView): MenuNode[] {
+  const ir = view.status?.internetResource;
+  if (!ir || (!ir.available && !ir.enabled)) return [];
+  const service = view.status?.mode === "service";
+  const check = (label: string, checked: boolean, action: MenuAction): MenuNode => ({
+    label,
+    enabled: !service,
+    checked,
+    action,
+  });
+  const nodes = [
+    SEPARATOR,
+    check("Route all traffic through Firezone", ir.enabled, {
+      kind: "internet_resource",
+      enabled: !ir.enabled,
+    }),
+  ];
+  if (ir.enabled) {
+    nodes.push(
+      check("Allow local network access", ir.allowLan, { kind: "internet_resource", allowLan: !ir.allowLan }),
+    );
+    if (!ir.available) nodes.push(info("Not offered by your account now"));
+  }
+  return nodes;
+}
+
 function resourcesSection(view: TrayView): MenuNode[] {
   const sorted = [...view.resources].sort((a, b) => a.name.localeCompare(b.name));
   const shown = sorted.slice(0, MAX_MENU_RESOURCES).map(resourceMenu);
   if (sorted.length > MAX_MENU_RESOURCES)
     shown.push(info(`... and ${sorted.length - MAX_MENU_RESOURCES} more (firezonectl resources lists all)`));
-  return [SEPARATOR, info("Resources"), ...(sorted.length ? shown : [info("No resources")])];
+  return [
+    ...internetSection(view),
+    SEPARATOR,
+    info("Resources"),
+    ...(sorted.length ? shown : [info("No resources")]),
+  ];
 }
 
 function sessionSection(view: TrayView): MenuNode[] {

@@ -28,6 +28,7 @@ export {
   type DaemonEvent,
   EventSchema,
   type Hello,
+  type InternetResourceStatus,
   type IpcResource,
   MAX_PAGE_ITEMS,
   MAX_TOKEN_LENGTH,

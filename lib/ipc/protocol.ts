@@ -50,6 +50,17 @@ export const ResourcePageSchema = v.object({
   next: v.optional(v.string()),
 });
 export type ResourcePage = v.InferOutput<typeof ResourcePageSchema>;
+/** The Internet Resource (full tunnel): the user's switch and what the session does with it. */
+export const InternetResourceSchema = v.object({
+  /** The user's switch, kept in the daemon's state dir across restarts. */
+  enabled: v.boolean(),
+  /** While on, traffic to the local network stays direct (docs/internet-resource.md says what counts). */
+  allowLan: v.boolean(),
+  /** The portal offers this actor an Internet Resource now. */
+  available: v.boolean(),
+  /** All traffic is routed into the tunnel now: enabled, available and the tunnel is up. */
+  active: v.boolean(),
+});
 
 export const StatusSchema = v.object({
   state: SessionState,
@@ -68,6 +79,7 @@ export const StatusSchema = v.object({
   portalUrl: v.optional(v.string()),
   /** Problems that did not stop the session, one sentence each: skipped resources, dropped allowed IPs, routes narrowed or refused. Capped. */
   warnings: v.optional(v.array(v.string())),
+  internetResource: v.optional(InternetResourceSchema),
 });
 
 export const EventSchema = v.variant("kind", [
@@ -123,6 +135,16 @@ export const methods = {
     result: StatusSchema,
   },
   sign_out: { access: "operate", mutates: true, params: Empty, result: StatusSchema },
+  /** Switches the Internet Resource (and its allow-LAN option); the choice survives restarts. */
+  set_internet_resource: {
+    access: "operate",
+    mutates: true,
+    params: v.pipe(
+      v.strictObject({ enabled: v.optional(v.boolean()), allowLan: v.optional(v.boolean()) }),
+      v.check((p) => p.enabled !== undefined || p.allowLan !== undefined, "give enabled, allowLan or both"),
+    ),
+    result: InternetResourceSchema,
+  },
 } as const satisfies Record<
   string,
   { access: Access; mutates: boolean; params: v.GenericSchema; result: v.GenericSchema }
@@ -134,6 +156,7 @@ export type Params<M extends MethodName> = v.InferOutput<Methods[M]["params"]>;
 export type Result<M extends MethodName> = v.InferOutput<Methods[M]["result"]>;
 export type Status = v.InferOutput<typeof StatusSchema>;
 export type IpcResource = v.InferOutput<typeof ResourceSchema>;
+export type InternetResourceStatus = v.InferOutput<typeof InternetResourceSchema>;
 export type DaemonEvent = v.InferOutput<typeof EventSchema>;
 
 export function isMethodName(name: unknown): name is MethodName {

@@ -77,7 +77,7 @@ const EndpointSchema = via<Endpoint>(parseEndpointValue);
 const Site = v.object({ id: Id, name: Name });
 
 /** The resource types this client routes today; the others are parsed and reported, not routed. */
-export const ROUTED_TYPES = ["cidr", "ip"] as const;
+export const ROUTED_TYPES = ["cidr", "ip", "internet"] as const;
 
 const ResourceVariant = v.variant("type", [
   v.object({
@@ -244,7 +244,8 @@ export const GatewayClientSchema = v.object({
 /** A resource as a gateway sees it: only what it needs to forward and filter. */
 export const GatewayResourceSchema = v.object({
   id: Id,
-  type: v.picklist(["cidr", "ip"]),
+  /** `internet` (address empty): anywhere public, for the client's Internet Resource. */
+  type: v.picklist(["cidr", "ip", "internet"]),
   address: v.string(),
 });
 

@@ -1,5 +1,8 @@
-/** The kinds of resource the client routes: one address or one CIDR range (`dns` comes later). */
-export type ResourceType = "cidr" | "ip";
+/**
+ * The kinds of resource the client routes: one address, one CIDR range, or the Internet Resource
+ * (everything no other resource covers: a full tunnel, switched on by the user). `dns` comes later.
+ */
+export type ResourceType = "cidr" | "ip" | "internet";
 
 /**
  * A resource the signed-in actor may reach, as the portal describes it. One model for the portal
@@ -9,7 +12,10 @@ export interface Resource {
   id: string;
   name: string;
   type: ResourceType;
-  /** `ip`: one IPv4 or IPv6 address; `cidr`: a network such as `10.0.0.0/24` or `fd00::/64`. */
+  /**
+   * `ip`: one IPv4 or IPv6 address; `cidr`: a network such as `10.0.0.0/24` or `fd00::/64`;
+   * `internet`: empty (the portal sends no address for it).
+   */
   address: string;
   /** The site whose gateways forward to this resource. */
   site: { id: string; name: string };

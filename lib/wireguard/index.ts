@@ -9,6 +9,14 @@
  * await tunnel.setPeers([{ publicKey, endpoint, allowedIps }], { replace: true });
  * await tunnel.setRoutes(["10.0.0.0/8"]); await tunnel.stats(); await tunnel.down();
  */
+
+export {
+  type FullTunnelRoutes,
+  INTERNET_RULE_PRIORITY,
+  internetRules,
+  internetTable,
+  LAN_RULE_PRIORITY,
+} from "./full_tunnel.ts";
 export {
   decodeGetDevice,
   decodeSockaddr,

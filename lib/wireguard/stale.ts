@@ -58,6 +58,8 @@ export interface StaleScope {
   /** Our policy rules (one per family): removed by priority, table, mark and owner protocol. */
   rules: RuleSpec[];
   uapiSocket: string;
+  /** More tables whose routes with our protocol are ours too (the Internet Resource's). */
+  extraTables?: number[];
 }
 
 /** Removes the stale wireguard-go, interface, routes and UAPI socket; returns a line per thing removed. */
@@ -87,9 +89,11 @@ export async function removeStale(scope: StaleScope): Promise<string[]> {
       removed.push(`IPv${r.family} rule ${r.priority}`);
     }
   }
-  for (const r of rt.routes({ table: scope.table, protocol: scope.protocol })) {
-    ignoreMissing(() => rt.deleteRoute({ dst: r.dst, oif: r.oif, table: r.table, protocol: r.protocol }));
-    removed.push(`route ${r.dst}`);
+  for (const table of [scope.table, ...(scope.extraTables ?? [])]) {
+    for (const r of rt.routes({ table, protocol: scope.protocol })) {
+      ignoreMissing(() => rt.deleteRoute({ dst: r.dst, oif: r.oif, table: r.table, protocol: r.protocol }));
+      removed.push(`route ${r.dst}`);
+    }
   }
   // Ours is dead by now; a socket that still answers belongs to another namespace's wireguard-go.
   if (existsSync(scope.uapiSocket) && !(await uapiSocketInUse(scope.uapiSocket))) {

@@ -1,9 +1,10 @@
 // The tunnel the daemon owns: one WireGuard interface with its addresses, peers and routes, on the
 // kernel module when it exists and on wireguard-go otherwise. See docs/tunnel.md.
 import { type Link, Rtnetlink, type RuleSpec } from "../netlink/index.ts";
-import { AlreadyExistsError, PermissionError } from "../sys/index.ts";
+import { AlreadyExistsError, NotFoundError, PermissionError } from "../sys/index.ts";
 import { DEFAULT_MTU, DEFAULT_TUN_NAME, TunDevice } from "../tun/index.ts";
 import { type Logger, parseCidr } from "../util/index.ts";
+import { type FullTunnelRoutes, internetRules, internetTable } from "./full_tunnel.ts";
 import { KernelBackend } from "./kernel.ts";
 import type { WgBackend, WgDevice, WgPeer } from "./model.ts";
 import { policyRules, type RoutingPolicy } from "./policy.ts";
@@ -133,13 +134,23 @@ export class Tunnel {
     });
   }
 
+  // The Internet Resource's table and rules (lib/wireguard/full_tunnel.ts), for a split policy.
+  get #internetTable(): number | null {
+    return this.#o.policy?.mode === "split" ? internetTable(this.#o.policy) : null;
+  }
+
   async #sweep(): Promise<string[]> {
+    const internet = this.#internetTable;
     return removeStale({
       rt: this.#rt,
       name: this.name,
       table: this.#table,
       protocol: this.#proto,
-      rules: this.#rules,
+      rules: [
+        ...this.#rules,
+        ...(this.#o.policy && internet !== null ? internetRules(this.#o.policy, this.#proto, true) : []),
+      ],
+      ...(internet !== null ? { extraTables: [internet] } : {}),
       uapiSocket: `${this.#o.uapiDir ?? UAPI_DIR}/${this.name}.sock`,
     });
   }
@@ -172,19 +183,21 @@ export class Tunnel {
 
   // The rules go in once the socket is marked: from then on WireGuard's own UDP skips the table.
   #addRules(): void {
-    for (const rule of this.#rules) {
-      try {
-        this.#rt.addRule(rule);
-      } catch (e) {
-        // The same rule (ours: same priority, table, mark and owner) is already in force.
-        if (e instanceof AlreadyExistsError) continue;
-        // A kernel built or booted without IPv6 has no IPv6 rules; IPv4 still works.
-        if (rule.family === 6 && !this.#ipv6) {
-          this.#log.warn("IPv6 policy rule not added", { error: (e as Error).message });
-          continue;
-        }
-        throw e;
+    for (const rule of this.#rules) this.#addRule(rule);
+  }
+
+  #addRule(rule: RuleSpec): void {
+    try {
+      this.#rt.addRule(rule);
+    } catch (e) {
+      // The same rule (ours: same priority, table, mark and owner) is already in force.
+      if (e instanceof AlreadyExistsError) return;
+      // A kernel built or booted without IPv6 has no IPv6 rules; IPv4 still works.
+      if (rule.family === 6 && !this.#ipv6) {
+        this.#log.warn("IPv6 policy rule not added", { error: (e as Error).message });
+        return;
       }
+      throw e;
     }
   }
 
@@ -273,6 +286,36 @@ export class Tunnel {
       this.#up();
       const owner = { oif: this.#index, table: this.#table, protocol: this.#proto };
       return reconcileRoutes(this.#rt, owner, cidrs, this.#log, { ipv6: this.#ipv6 });
+    });
+  }
+
+  /**
+   * The Internet Resource (docs/internet-resource.md): with `routes`, makes its table hold exactly
+   * those routes through the tunnel and puts its rule (and, with allowLan, the LAN rule) in force;
+   * with null, removes both rules and every route of that table.
+   */
+  setFullTunnel(config: FullTunnelRoutes | null): Promise<RouteChanges> {
+    return this.#serial(async () => {
+      this.#up();
+      const policy = this.#o.policy;
+      const table = this.#internetTable;
+      if (!policy || table === null)
+        throw new Error("the Internet Resource needs a tunnel with a split policy");
+      const owner = { oif: this.#index, table, protocol: this.#proto };
+      const want = config ? internetRules(policy, this.#proto, config.allowLan) : [];
+      const key = (r: { family: number; priority: number }) => `${r.family}/${r.priority}`;
+      // Rules off before the routes go, on after they are in: no moment sends traffic to a half table.
+      for (const rule of internetRules(policy, this.#proto, true)) {
+        if (want.some((w) => key(w) === key(rule))) continue;
+        try {
+          this.#rt.deleteRule(rule);
+        } catch (e) {
+          if (!(e instanceof NotFoundError)) throw e;
+        }
+      }
+      const changes = reconcileRoutes(this.#rt, owner, config?.routes ?? [], this.#log, { ipv6: this.#ipv6 });
+      for (const rule of want) this.#addRule(rule);
+      return changes;
     });
   }
 

@@ -5,6 +5,9 @@
 //   FIREZONE_TOKEN=... bun tests/devstack/_wgclient.ts --portal ws://10.77.1.1:8080 --iface wgt
 //       [--extra-allowed 172.31.0.0/24]   also route this range to the gateway, as a client that
 //                                         tries to reach what no policy gave it
+//       [--route-only 203.0.113.0/24]     route only these into the tunnel, not the allowed IPs (an
+//                                         Internet Resource's 0.0.0.0/0 would take the portal and
+//                                         the gateway's own UDP with it)
 import { parseArgs } from "node:util";
 import { generateWgKeyPair } from "../../devstack/shared/wgkey.ts";
 import { type ConnectionDetails, PortalClient } from "../../lib/portal/index.ts";
@@ -15,6 +18,7 @@ const { values } = parseArgs({
     portal: { type: "string" },
     iface: { type: "string", default: "wgt" },
     "extra-allowed": { type: "string", multiple: true },
+    "route-only": { type: "string", multiple: true },
   },
 });
 const iface = values.iface ?? "wgt";
@@ -73,7 +77,7 @@ async function applyDetails(d: ConnectionDetails): Promise<void> {
     "allowed-ips",
     allowed.join(","),
   ]);
-  for (const c of allowed) await run(["ip", "route", "replace", c, "dev", iface]);
+  for (const c of values["route-only"] ?? allowed) await run(["ip", "route", "replace", c, "dev", iface]);
   say({ event: "connection_details", resource_id: d.resource_id, allowed });
 }
 
