@@ -69,7 +69,9 @@ describe("SignInFlow", () => {
     const flow = new SignInFlow();
     const p = flow.start("http://127.0.0.1:8080", "acme");
     const cb = { accountSlug: "acme", actorName: "Ann", fragment: "frag", state: p.state };
-    expect(flow.complete({ ...cb, state: `${p.state.slice(0, -1)}0` })).toEqual({
+    expect(
+      flow.complete({ ...cb, state: `${p.state.slice(0, -1)}${p.state.endsWith("0") ? "1" : "0"}` }),
+    ).toEqual({
       ok: false,
       reason: "state does not match",
     });
