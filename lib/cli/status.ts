@@ -40,6 +40,11 @@ export function formatStatus(st: Status): string {
     field("Interface", [st.interfaceName, ...(st.addresses ?? [])].filter(Boolean).join(" "));
   }
   if (st.portalUrl) field("Portal", st.portalUrl);
+  if (st.dnsMode) {
+    const servers = st.dnsServers?.length ? st.dnsServers.join(" ") : "not applied";
+    const upstream = st.dnsUpstreams?.length ? st.dnsUpstreams.join(" ") : "none";
+    field("DNS", `${st.dnsMode}: ${servers} (upstream ${upstream})`);
+  }
   if (st.state !== "signed_out" && st.state !== "not_configured")
     field("Resources", String(st.resourceCount));
   const ir = st.internetResource;

@@ -1,6 +1,7 @@
 // The daemon's settings, read once at start: firezoned.conf, then the environment on top (tests
 // override every path). There is no built-in portal: without a URL the daemon runs `not_configured`.
 import { X509Certificate } from "node:crypto";
+import type { DnsControlMode } from "../dns/index.ts";
 import { parsePortalUrl } from "../portal/index.ts";
 import { FzError } from "../types/index.ts";
 import { readConfigFile, readRootFile } from "./config_file.ts";
@@ -40,6 +41,8 @@ export interface DaemonConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   /** The Internet Resource switch until a user chooses (their choice lives in the state dir). */
   internetResource: { enabled: boolean; allowLan: boolean };
+  /** dns_control; undefined (unset or `auto`) means detect at each start. */
+  dnsControl: DnsControlMode | undefined;
 }
 
 export const DEFAULTS = {
@@ -115,6 +118,7 @@ export function loadDaemonConfig(env: Record<string, string | undefined>): Daemo
       enabled: settings.internet_resource ?? DEFAULT_INTERNET_RESOURCE.enabled,
       allowLan: settings.allow_lan ?? DEFAULT_INTERNET_RESOURCE.allowLan,
     },
+    dnsControl: settings.dns_control === "auto" ? undefined : settings.dns_control,
   };
 }
 

@@ -1,5 +1,6 @@
 // Every key firezoned.conf may hold, as one table: its value's type, how a value is checked and what
 // it is for. A new setting is one new row here, one line in docs/configuration.md, and its use.
+import { DNS_CONTROL_MODES, type DnsControlMode } from "../dns/index.ts";
 import type { LogLevel } from "../util/index.ts";
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -61,6 +62,19 @@ export const CONFIG_KEYS = {
     "the Internet Resource switch until a user chooses (docs/internet-resource.md); default off",
   ),
   allow_lan: bool("with the Internet Resource on, keep the local network direct, until a user chooses"),
+  dns_control: {
+    what: "how the system's resolver is pointed at the DNS stub: auto, systemd-resolved, resolv-conf or off",
+    // `auto` is the same as leaving the key out: detected at each start.
+    parse: (value: string): Parsed<DnsControlMode | "auto"> => {
+      const v = value.toLowerCase();
+      return v === "auto" || (DNS_CONTROL_MODES as readonly string[]).includes(v)
+        ? { ok: true, value: v as DnsControlMode | "auto" }
+        : {
+            ok: false,
+            message: `'${value.slice(0, 40)}' is not one of auto, ${DNS_CONTROL_MODES.join(", ")}`,
+          };
+    },
+  } satisfies KeySpec<DnsControlMode | "auto">,
 } as const satisfies Record<string, KeySpec<unknown>>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

@@ -17,6 +17,18 @@ export {
   planInternet,
   subtract,
 } from "./internet_plan.ts";
+export { addDnsProxies } from "./dns_plan.ts";
+export {
+  DNS_PROXY_RANGES,
+  DNS_SENTINELS,
+  DnsSession,
+  type DnsSessionOptions,
+  type DnsStartConfig,
+  type DnsStatus,
+  RESOLVED_UPSTREAMS_FILE,
+  recoverDns,
+  upstreamsFromPortal,
+} from "./dns_session.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
 export { MAX_SECRET_BYTES, readRootSecretFile, type SecretFileResult } from "./root_secret_file.ts";

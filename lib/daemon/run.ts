@@ -11,6 +11,7 @@ import { createAuditSink } from "./audit.ts";
 import { type DaemonConfig, loadDaemonConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
 import { loadDeviceId } from "./device_id.ts";
+import { recoverDns } from "./dns_session.ts";
 import { LogFile } from "./log_file.ts";
 import { PortalSession } from "./portal_session.ts";
 import { loadServiceToken, type ServiceToken } from "./service_token.ts";
@@ -157,6 +158,12 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     },
   });
   for (const line of await tunnel.cleanupStale()) log.info("cleaned up after a previous run", { what: line });
+  // A predecessor killed while it had replaced /etc/resolv.conf: the system's file goes back first.
+  await recoverDns(config.stateDir, log.child("dns")).catch((err: unknown) =>
+    log.error("could not restore the resolv.conf a previous run left in place", {
+      error: (err as Error).message,
+    }),
+  );
   if (config.configProblem)
     log.error("the configuration file is not usable", { problem: config.configProblem });
   if (!config.portal.configured) log.warn("not configured", { fix: config.portal.message });

@@ -80,6 +80,10 @@ export const StatusSchema = v.object({
   /** Problems that did not stop the session, one sentence each: skipped resources, dropped allowed IPs, routes narrowed or refused. Capped. */
   warnings: v.optional(v.array(v.string())),
   internetResource: v.optional(InternetResourceSchema),
+  /** While the DNS stub runs: how the system's resolver points at it, its addresses, its upstreams. */
+  dnsMode: v.optional(v.picklist(["systemd-resolved", "resolv-conf", "off"])),
+  dnsServers: v.optional(v.array(v.string())),
+  dnsUpstreams: v.optional(v.array(v.string())),
 });
 
 export const EventSchema = v.variant("kind", [
