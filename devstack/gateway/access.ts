@@ -1,6 +1,9 @@
 // What a gateway lets through: for each client (its key and tunnel addresses) the resources the
 // portal allowed it. Pure data; the gateway turns it into WireGuard peers and nftables rules.
-import type { GatewayInit } from "../../lib/portal/index.ts";
+// lib/dns/pattern.ts itself, not lib/dns/index.ts: the index loads the D-Bus client (dbus-next),
+// which the devstack does not need and the VM guest does not have.
+import { parseDnsPattern } from "../../lib/dns/pattern.ts";
+import type { GatewayDnsMapping, GatewayInit } from "../../lib/portal/index.ts";
 import { isIpv4Cidr, NOT_INTERNET, resourceCidrs } from "../shared/ip.ts";
 
 export interface AccessClient {
@@ -12,8 +15,29 @@ export interface AccessClient {
 
 export interface AccessResource {
   id: string;
-  type: "cidr" | "ip" | "internet";
+  type: "cidr" | "ip" | "dns" | "internet";
   address: string;
+}
+
+/** One DNS name a client was given proxy addresses for, under one of its `dns` resources. */
+export interface ClientDnsMapping {
+  clientV4: string;
+  clientV6: string;
+  proxyV4: string;
+  proxyV6: string;
+  name: string;
+}
+
+/** The real addresses a (client, proxy address) pair is translated to now. */
+export type RealAddressOf = (
+  clientV4: string,
+  proxyV4: string,
+) => { v4: string | null; v6: string | null } | null;
+
+interface Granted {
+  resource: AccessResource;
+  /** `dns` resources: the names mapped for this client, by proxy IPv4 address. */
+  dns: Map<string, GatewayDnsMapping>;
 }
 
 /**
@@ -25,7 +49,7 @@ export type FilterRule =
   | { family: "ip" | "ip6"; source: string; except: readonly string[] };
 
 export class AccessTable {
-  readonly #clients = new Map<string, { client: AccessClient; resources: Map<string, AccessResource> }>();
+  readonly #clients = new Map<string, { client: AccessClient; resources: Map<string, Granted> }>();
 
   /** Replaces everything with the portal's `init.access`. */
   replace(access: GatewayInit["access"]): void {
@@ -33,14 +57,27 @@ export class AccessTable {
     for (const entry of access) for (const r of entry.resources) this.allow(entry.client, r);
   }
 
-  allow(client: AccessClient, resource: AccessResource): void {
-    const entry = this.#clients.get(client.id);
-    if (entry) {
-      entry.client = client;
-      entry.resources.set(resource.id, resource);
-    } else {
-      this.#clients.set(client.id, { client, resources: new Map([[resource.id, resource]]) });
+  /**
+   * Grants `resource` to `client`; for a `dns` resource, `dns` adds one name's mapping. A name the
+   * resource's pattern does not cover is refused (a client must not map arbitrary names through a
+   * resource it holds), and so is a different resource's pattern reusing the same proxy address.
+   */
+  allow(client: AccessClient, resource: AccessResource, dns?: GatewayDnsMapping): void {
+    if (dns && (resource.type !== "dns" || !parseDnsPattern(resource.address).matches(dns.name)))
+      throw new Error(`the name ${dns.name} is not covered by resource ${resource.id}`);
+    let entry = this.#clients.get(client.id);
+    if (entry) entry.client = client;
+    else {
+      entry = { client, resources: new Map() };
+      this.#clients.set(client.id, entry);
     }
+    const granted = entry.resources.get(resource.id);
+    const mappings = granted && granted.resource.address === resource.address ? granted.dns : new Map();
+    if (dns) {
+      for (const g of entry.resources.values()) if (g !== granted) g.dns.delete(dns.proxy_ipv4);
+      mappings.set(dns.proxy_ipv4, dns);
+    }
+    entry.resources.set(resource.id, { resource, dns: mappings });
   }
 
   reject(clientId: string, resourceId: string): void {
@@ -67,19 +104,46 @@ export class AccessTable {
     return [...byKey].map(([publicKey, allowedIps]) => ({ publicKey, allowedIps }));
   }
 
-  /** Per client source address, the resource destinations of the same family, sorted. */
-  rules(): FilterRule[] {
+  /** Every DNS name mapping in force, for the gateway's DNAT table. */
+  dnsMappings(): ClientDnsMapping[] {
+    const out: ClientDnsMapping[] = [];
+    for (const { client, resources } of this.#clients.values())
+      for (const g of resources.values())
+        for (const m of g.dns.values())
+          out.push({
+            clientV4: client.ipv4,
+            clientV6: client.ipv6,
+            proxyV4: m.proxy_ipv4,
+            proxyV6: m.proxy_ipv6,
+            name: m.name,
+          });
+    return out;
+  }
+
+  /**
+   * Per client source address, the resource destinations of the same family, sorted. A `dns`
+   * resource contributes the real addresses its names are translated to now (the filter sees
+   * packets after the DNAT), so a client reaches exactly the names it was granted.
+   */
+  rules(realOf: RealAddressOf = () => null): FilterRule[] {
     const rules: FilterRule[] = [];
     const ids = [...this.#clients.keys()].sort();
     for (const id of ids) {
       const { client, resources } = this.#clients.get(id)!;
-      const listed = [...resources.values()].filter((r) => r.type !== "internet");
-      const cidrs = listed.flatMap((r) => resourceCidrs(r.type, r.address));
+      const granted = [...resources.values()];
+      const cidrs = granted.flatMap(({ resource: r, dns }) => {
+        if (r.type === "internet") return [];
+        if (r.type !== "dns") return resourceCidrs(r.type, r.address);
+        return [...dns.values()].flatMap((m) => {
+          const real = realOf(client.ipv4, m.proxy_ipv4);
+          return [...(real?.v4 ? [`${real.v4}/32`] : []), ...(real?.v6 ? [`${real.v6}/128`] : [])];
+        });
+      });
       const v4 = [...new Set(cidrs.filter(isIpv4Cidr))].sort();
       const v6 = [...new Set(cidrs.filter((c) => !isIpv4Cidr(c)))].sort();
       if (v4.length) rules.push({ family: "ip", source: client.ipv4, destinations: v4 });
       if (v6.length) rules.push({ family: "ip6", source: client.ipv6, destinations: v6 });
-      if ([...resources.values()].some((r) => r.type === "internet")) {
+      if (granted.some((g) => g.resource.type === "internet")) {
         rules.push({ family: "ip", source: client.ipv4, except: NOT_INTERNET.ip });
         rules.push({ family: "ip6", source: client.ipv6, except: NOT_INTERNET.ip6 });
       }

@@ -94,6 +94,8 @@ export interface DnsNatOptions {
   /** Loads an nft script (tests may capture it); `nft -f -` by default. */
   apply?: (script: string) => Promise<void>;
   onError?: (message: string) => void;
+  /** A mapping's real address changed (the gateway's filter allows real addresses, so it follows). */
+  onChange?: () => void;
 }
 
 /** Keeps the DNAT table in step with the mappings and the names' current addresses. */
@@ -102,6 +104,7 @@ export class DnsNat {
   readonly #resolve: ResolveName;
   readonly #apply: (script: string) => Promise<void>;
   readonly #onError: (message: string) => void;
+  readonly #onChange: () => void;
   #chain: Promise<void> = Promise.resolve();
   #stopped = false;
 
@@ -109,6 +112,7 @@ export class DnsNat {
     this.#resolve = options.resolve;
     this.#apply = options.apply ?? applyNft;
     this.#onError = options.onError ?? (() => {});
+    this.#onChange = options.onChange ?? (() => {});
   }
 
   /** Adds (or refreshes) a mapping; resolves once the rule for its current address is in place. */
@@ -150,6 +154,11 @@ export class DnsNat {
       if (next.v4 !== e.real.v4 || next.v6 !== e.real.v6) {
         e.real = next;
         await this.#write();
+        try {
+          this.#onChange();
+        } catch (err) {
+          this.#onError(`after an address change: ${err instanceof Error ? err.message : String(err)}`);
+        }
       }
     } catch (err) {
       // The last known address keeps working; the next try comes soon.

@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import { type GatewayInit, PhoenixChannel, portalWebSocketUrl, protocol } from "../../lib/portal/index.ts";
 import type { Logger } from "../../lib/util/index.ts";
-import { AccessTable, type FilterRule } from "./access.ts";
+import { AccessTable, type ClientDnsMapping, type FilterRule, type RealAddressOf } from "./access.ts";
 
 /** What the gateway needs from a WireGuard device; devstack/gateway/main.ts backs it with lib/wireguard. */
 export interface GatewayTunnel {
@@ -19,6 +19,14 @@ export interface GatewayFirewall {
   remove(): Promise<void>;
 }
 
+/** The DNS resources' NAT (devstack/gateway/dns_nat.ts's DnsNat has this shape). */
+export interface GatewayDnsNat {
+  add(m: ClientDnsMapping): Promise<void>;
+  remove(clientV4: string, proxyV4: string): Promise<void>;
+  current: RealAddressOf;
+  stop(): Promise<void>;
+}
+
 export interface GatewayOptions {
   portalUrl: string;
   token: string;
@@ -31,6 +39,8 @@ export interface GatewayOptions {
   listenPort: number;
   tunnel: GatewayTunnel;
   firewall: GatewayFirewall;
+  /** Serves `dns` resources; without it their allow_access is refused with a warning. */
+  dnsNat?: GatewayDnsNat;
   logger: Logger;
   /** Called once if the portal refuses the token. */
   onFatal?: (message: string) => void;
@@ -45,6 +55,8 @@ export class Gateway {
   readonly #table = new AccessTable();
   readonly #channel: PhoenixChannel;
   #upAddresses: string | undefined;
+  /** The DNS mappings in the NAT now, by `clientV4|proxyV4`. */
+  readonly #natted = new Map<string, ClientDnsMapping>();
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -88,6 +100,7 @@ export class Gateway {
   async stop(): Promise<void> {
     this.#channel.stop();
     await this.#running;
+    await this.#o.dnsNat?.stop().catch(() => {});
     await this.#o.firewall.remove().catch(() => {});
     await this.#o.tunnel.down().catch(() => {});
   }
@@ -160,7 +173,18 @@ export class Gateway {
     } else if (event === "allow_access") {
       const msg = parse(schemas.allow_access, "bad allow_access");
       if (!msg) return;
-      this.#table.allow(msg.client, msg.resource);
+      if (msg.resource.type === "dns" && msg.dns && !this.#o.dnsNat) {
+        log.warn("a dns resource was allowed but this gateway has no DNS NAT; ignored", {
+          resource: msg.resource.id,
+        });
+        return;
+      }
+      try {
+        this.#table.allow(msg.client, msg.resource, msg.dns);
+      } catch (e) {
+        log.warn("refused allow_access", { error: e });
+        return;
+      }
       log.debug("access allowed", { client: msg.client.ipv4, resource: msg.resource.address });
       if (msg.reference) this.#confirm.push(msg.reference);
       this.#schedule();
@@ -184,8 +208,37 @@ export class Gateway {
   }
 
   async #apply(): Promise<void> {
+    // The NAT first, so the filter below allows the real addresses the names resolve to now; an
+    // allow_access is confirmed only after both, so the client's first packet finds its mapping.
+    await this.#syncDnsNat();
     // Rules before peers: a removed access stops at the filter before anything else changes.
-    await this.#o.firewall.apply(this.#table.rules());
+    const nat = this.#o.dnsNat;
+    await this.#o.firewall.apply(this.#table.rules(nat ? (c, p) => nat.current(c, p) : undefined));
     await this.#o.tunnel.setPeers(this.#table.peers());
+  }
+
+  /** Brings the DNAT mappings to what the access table holds. */
+  async #syncDnsNat(): Promise<void> {
+    const nat = this.#o.dnsNat;
+    if (!nat) return;
+    const want = new Map(this.#table.dnsMappings().map((m) => [`${m.clientV4}|${m.proxyV4}`, m]));
+    for (const [key, m] of this.#natted) {
+      if (want.has(key)) continue;
+      await nat.remove(m.clientV4, m.proxyV4);
+      this.#natted.delete(key);
+    }
+    const added: Promise<void>[] = [];
+    for (const [key, m] of want) {
+      const had = this.#natted.get(key);
+      if (had && had.name === m.name && had.clientV6 === m.clientV6 && had.proxyV6 === m.proxyV6) continue;
+      this.#natted.set(key, m);
+      added.push(nat.add(m));
+    }
+    await Promise.all(added);
+  }
+
+  /** A name's real address changed: the filter follows it. */
+  dnsChanged(): void {
+    this.#schedule();
   }
 }

@@ -2,16 +2,21 @@
 //
 //   FIREZONE_GATEWAY_TOKEN=... bun devstack/gateway/main.ts --portal ws://10.77.2.1:8080 \
 //       --endpoint 10.77.2.2:51820 [--listen-port 51820] [--state-dir DIR [--persistent-key]] [--interface tun-fzgw]
+//       [--dns-server IP]...
 //
+// DNS resources' names are resolved through --dns-server (repeatable), else the nameservers of the
+// namespace's /etc/resolv.conf (`ip netns exec` binds /etc/netns/<ns>/resolv.conf there).
 // The token comes from FIREZONE_GATEWAY_TOKEN (removed from the environment once read) or
 // --token-file. Prints `ready ...` on stdout each time the portal's configuration is in force.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createLogger } from "../../lib/util/index.ts";
+import { nameserversOf, type Upstream } from "../../lib/dns/index.ts";
+import { createLogger, formatIp, parseIp } from "../../lib/util/index.ts";
 import { GATEWAY_ROUTE_PROTOCOL, gatewayPolicy, Tunnel, type WgPeer } from "../../lib/wireguard/index.ts";
 import { TUNNEL_IPV4_POOL, TUNNEL_IPV6_POOL } from "../shared/ip.ts";
 import { generateWgKeyPair, wgPublicKey } from "../shared/wgkey.ts";
+import { DnsNat, dnsResolver } from "./dns_nat.ts";
 import { applyNft, enableForwarding, removeRuleset, renderRuleset } from "./firewall.ts";
 import { Gateway, type GatewayFirewall, type GatewayTunnel } from "./gateway.ts";
 
@@ -26,6 +31,7 @@ const { values } = parseArgs({
     interface: { type: "string", default: "tun-fzgw" },
     name: { type: "string" },
     "log-level": { type: "string", default: "info" },
+    "dns-server": { type: "string", multiple: true },
   },
 });
 
@@ -112,6 +118,20 @@ const firewall: GatewayFirewall = {
   remove: () => applyNft(removeRuleset()),
 };
 
+const dnsServers: Upstream[] = values["dns-server"]?.length
+  ? values["dns-server"].map((text) => {
+      const ip = parseIp(text);
+      if (!ip) fail(`--dns-server ${text} is not an IP address`);
+      return { address: formatIp(ip.bytes), port: 53 };
+    })
+  : nameserversOf(existsSync("/etc/resolv.conf") ? readFileSync("/etc/resolv.conf", "utf8") : "");
+const resolver = dnsResolver(dnsServers);
+const dnsNat = new DnsNat({
+  resolve: resolver.resolve,
+  onError: (message) => logger.warn("DNS resource", { problem: message }),
+  onChange: () => gateway.dnsChanged(),
+});
+
 const gateway = new Gateway({
   portalUrl,
   token,
@@ -123,6 +143,7 @@ const gateway = new Gateway({
   listenPort,
   tunnel: gatewayTunnel,
   firewall,
+  dnsNat,
   logger,
   onReady: (info) =>
     console.log(

@@ -29,6 +29,7 @@ export {
   type ConnectionDetailsWire,
   encodeFrame,
   type Frame,
+  type GatewayDnsMapping,
   type GatewayEventName,
   type GatewayEventPayload,
   type GatewayInit,

@@ -244,15 +244,36 @@ export const GatewayClientSchema = v.object({
 /** A resource as a gateway sees it: only what it needs to forward and filter. */
 export const GatewayResourceSchema = v.object({
   id: Id,
-  /** `internet` (address empty): anywhere public, for the client's Internet Resource. */
-  type: v.picklist(["cidr", "ip", "internet"]),
+  /**
+   * `internet` (address empty): anywhere public, for the client's Internet Resource. `dns`:
+   * `address` is the resource's name pattern; each mapped name comes as its own entry with `dns`.
+   */
+  type: v.picklist(["cidr", "ip", "internet", "dns"]),
   address: v.string(),
 });
+
+/**
+ * For a `dns` resource: one name a client asked for and the proxy addresses its stub answered with.
+ * The gateway resolves the name itself and maps that client's proxy addresses to the real ones.
+ */
+export const GatewayDnsMappingSchema = v.object({
+  name: v.pipe(v.string(), v.maxLength(253), v.regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/, "not a host name")),
+  proxy_ipv4: v.pipe(
+    v.string(),
+    v.regex(/^100\.(9[6-9]|1[01][0-9]|12[0-7])\.\d{1,3}\.\d{1,3}$/, "not a proxy address"),
+  ),
+  proxy_ipv6: v.pipe(
+    v.string(),
+    v.regex(/^fd00:2021:1111:8000::[0-9a-f]{1,4}(:[0-9a-f]{1,4})?$/, "not a proxy address"),
+  ),
+});
+export type GatewayDnsMapping = v.InferOutput<typeof GatewayDnsMappingSchema>;
 
 export const AllowAccessSchema = v.object({
   reference: v.nullish(v.string()),
   client: GatewayClientSchema,
   resource: GatewayResourceSchema,
+  dns: v.optional(GatewayDnsMappingSchema),
 });
 
 export const GatewayInitSchema = v.object({
