@@ -17,6 +17,8 @@ export interface AccessResource {
   id: string;
   type: "cidr" | "ip" | "dns" | "internet";
   address: string;
+  /** `dns` resources: one name mapped for this client (each name comes as its own entry). */
+  dns?: GatewayDnsMapping | undefined;
 }
 
 /** One DNS name a client was given proxy addresses for, under one of its `dns` resources. */
@@ -51,10 +53,17 @@ export type FilterRule =
 export class AccessTable {
   readonly #clients = new Map<string, { client: AccessClient; resources: Map<string, Granted> }>();
 
-  /** Replaces everything with the portal's `init.access`. */
-  replace(access: GatewayInit["access"]): void {
+  /** Replaces everything with the portal's `init.access`; an entry the table refuses is skipped. */
+  replace(access: GatewayInit["access"], onRefused: (error: Error) => void = () => {}): void {
     this.#clients.clear();
-    for (const entry of access) for (const r of entry.resources) this.allow(entry.client, r);
+    for (const entry of access)
+      for (const r of entry.resources) {
+        try {
+          this.allow(entry.client, r);
+        } catch (e) {
+          onRefused(e as Error);
+        }
+      }
   }
 
   /**
@@ -62,7 +71,8 @@ export class AccessTable {
    * resource's pattern does not cover is refused (a client must not map arbitrary names through a
    * resource it holds), and so is a different resource's pattern reusing the same proxy address.
    */
-  allow(client: AccessClient, resource: AccessResource, dns?: GatewayDnsMapping): void {
+  allow(client: AccessClient, resource: AccessResource): void {
+    const dns = resource.dns;
     if (dns && (resource.type !== "dns" || !parseDnsPattern(resource.address).matches(dns.name)))
       throw new Error(`the name ${dns.name} is not covered by resource ${resource.id}`);
     let entry = this.#clients.get(client.id);
@@ -77,7 +87,8 @@ export class AccessTable {
       for (const g of entry.resources.values()) if (g !== granted) g.dns.delete(dns.proxy_ipv4);
       mappings.set(dns.proxy_ipv4, dns);
     }
-    entry.resources.set(resource.id, { resource, dns: mappings });
+    const { dns: _one, ...plain } = resource;
+    entry.resources.set(resource.id, { resource: plain, dns: mappings });
   }
 
   reject(clientId: string, resourceId: string): void {

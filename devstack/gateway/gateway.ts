@@ -173,14 +173,14 @@ export class Gateway {
     } else if (event === "allow_access") {
       const msg = parse(schemas.allow_access, "bad allow_access");
       if (!msg) return;
-      if (msg.resource.type === "dns" && msg.dns && !this.#o.dnsNat) {
+      if (msg.resource.type === "dns" && !this.#o.dnsNat) {
         log.warn("a dns resource was allowed but this gateway has no DNS NAT; ignored", {
           resource: msg.resource.id,
         });
         return;
       }
       try {
-        this.#table.allow(msg.client, msg.resource, msg.dns);
+        this.#table.allow(msg.client, msg.resource);
       } catch (e) {
         log.warn("refused allow_access", { error: e });
         return;
@@ -199,7 +199,9 @@ export class Gateway {
 
   #onInit(init: GatewayInit): void {
     this.#wantAddresses = [`${init.interface.ipv4}/32`, `${init.interface.ipv6}/128`];
-    this.#table.replace(init.access);
+    this.#table.replace(init.access, (e) =>
+      this.#o.logger.warn("refused an access entry of init", { error: e }),
+    );
     // Confirmations for an earlier connection mean nothing to this one.
     this.#confirm = [];
     this.#initDone = true;

@@ -17,9 +17,9 @@ const USAGE = `usage: admin.ts <command> --db FILE [options]
   list-tokens          --account A
   create-site          --account A --name N
   create-gateway-token --account A --site S [--expires-in ...]                      prints the token once
-  create-resource      --account A --site S --name N --type ip|cidr --address X
+  create-resource      --account A --site S --name N --type ip|cidr|dns --address X   (dns: a name pattern, docs/dns.md)
   create-resource      --account A --site S --name N --type internet              (no address; one per account)
-  update-resource      --account A --resource R [--name N] [--type ip|cidr|internet] [--address X] [--site S]
+  update-resource      --account A --resource R [--name N] [--type ip|cidr|dns|internet] [--address X] [--site S]
   delete-resource      --account A --resource R
   create-policy        --account A --group G --resource R       (group 'everyone' holds every actor)
   delete-policy        --account A --group G --resource R
@@ -149,8 +149,8 @@ async function main(argv: string[]): Promise<number> {
       case "create-resource": {
         const site = store.requireSite(account.id, need("site"));
         const type = need("type");
-        if (type !== "ip" && type !== "cidr" && type !== "internet")
-          throw new UsageError("--type is ip, cidr or internet");
+        if (type !== "ip" && type !== "cidr" && type !== "dns" && type !== "internet")
+          throw new UsageError("--type is ip, cidr, dns or internet");
         if (type === "internet" && values.address !== undefined)
           throw new UsageError("an internet resource takes no --address: it stands for everything else");
         const address = type === "internet" ? "" : need("address");
@@ -159,9 +159,9 @@ async function main(argv: string[]): Promise<number> {
       }
       case "update-resource": {
         const r = store.requireResource(account.id, need("resource"));
-        const type = values.type as "ip" | "cidr" | "internet" | undefined;
-        if (type !== undefined && type !== "ip" && type !== "cidr" && type !== "internet")
-          throw new UsageError("--type is ip, cidr or internet");
+        const type = values.type as "ip" | "cidr" | "dns" | "internet" | undefined;
+        if (type !== undefined && type !== "ip" && type !== "cidr" && type !== "dns" && type !== "internet")
+          throw new UsageError("--type is ip, cidr, dns or internet");
         out(
           store.updateResource(r.id, {
             ...(values.name ? { name: values.name } : {}),

@@ -78,7 +78,8 @@ export class ClientSession {
     // the key: a lost handshake costs the client the 5 s WireGuard retry.
     for (const f of store.flows()) {
       if (f.client_id !== this.clientId || !f.gateway_id) continue;
-      if (!ready.get(f.gateway_id)?.acked.has(`${f.client_id}/${f.resource_id}`)) continue;
+      const dns = store.resource(f.resource_id)?.type === "dns";
+      if (!ready.get(f.gateway_id)?.inForce(f.client_id, f.resource_id, dns)) continue;
       if (this.requested.has(f.resource_id) || !resources.has(f.resource_id)) continue;
       const details = detailsFor(store, f.resource_id, f.gateway_id);
       if (!details) continue;

@@ -8,7 +8,17 @@ import { addressesOf, type GatewayRow, type Store } from "./store.ts";
 /** What a gateway is told about one client's access to one resource. */
 export interface AccessPayload {
   client: { id: string; public_key: string; ipv4: string; ipv6: string };
-  resource: { id: string; type: "cidr" | "ip" | "internet"; address: string };
+  resource: {
+    id: string;
+    type: "cidr" | "ip" | "internet" | "dns";
+    address: string;
+    dns?: { name: string; proxy_ipv4: string; proxy_ipv6: string };
+  };
+}
+
+/** The access key of a pair, or of one name of a dns resource: `client/resource[/proxy]`. */
+export function accessKey(clientId: string, resourceId: string, proxyV4?: string): string {
+  return proxyV4 ? `${clientId}/${resourceId}/${proxyV4}` : `${clientId}/${resourceId}`;
 }
 
 export class GatewaySession {
@@ -52,6 +62,17 @@ export class GatewaySession {
       }),
     );
     return { site, flows: desired.size };
+  }
+
+  /**
+   * The gateway has confirmed this client's access to the resource: the pair, or for a dns
+   * resource every name mapped so far (none mapped: nothing to wait for).
+   */
+  inForce(clientId: string, resourceId: string, dns: boolean): boolean {
+    const base = accessKey(clientId, resourceId);
+    if (!dns) return this.acked.has(base);
+    for (const k of this.sent.keys()) if (k.startsWith(`${base}/`) && !this.acked.has(k)) return false;
+    return true;
   }
 
   /** Resolves true once the gateway confirms `key` (`clientId/resourceId`), false after `timeoutMs` or if it leaves. */
@@ -127,10 +148,19 @@ export class GatewaySession {
       const client = store.client(f.client_id);
       const r = store.resource(f.resource_id);
       if (!client || !r) continue;
-      desired.set(`${f.client_id}/${f.resource_id}`, {
-        client: { id: client.id, public_key: client.public_key, ...addressesOf(client) },
-        resource: { id: r.id, type: r.type, address: r.address },
-      });
+      const c = { id: client.id, public_key: client.public_key, ...addressesOf(client) };
+      const resource = { id: r.id, type: r.type, address: r.address };
+      if (r.type !== "dns") {
+        desired.set(accessKey(f.client_id, f.resource_id), { client: c, resource });
+        continue;
+      }
+      // One entry per mapped name. Rejecting one sends reject_access for the resource, which the
+      // gateway applies to all its names; mappings only go away with the whole flow, so that is exact.
+      for (const dns of store.dnsMappings(f.client_id, f.resource_id))
+        desired.set(accessKey(f.client_id, f.resource_id, dns.proxy_ipv4), {
+          client: c,
+          resource: { ...resource, dns },
+        });
     }
     return desired;
   }

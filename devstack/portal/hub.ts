@@ -4,6 +4,7 @@
 // in reconcile(), so there is one place where tokens, policies and flows take effect. What one
 // client or gateway was told lives in ClientSession and GatewaySession.
 import * as v from "valibot";
+import { parseDnsPattern } from "../../lib/dns/index.ts";
 import {
   CLOSE_INVALID_TOKEN,
   CLOSE_REPLACED,
@@ -13,7 +14,7 @@ import {
 } from "../../lib/portal/index.ts";
 import type { Logger } from "../../lib/util/index.ts";
 import { ClientSession, detailsFor } from "./client_session.ts";
-import { GatewaySession } from "./gateway_session.ts";
+import { accessKey, GatewaySession } from "./gateway_session.ts";
 import type { Store } from "./store.ts";
 
 /** The socket as the hub sees it. */
@@ -128,9 +129,16 @@ export class Hub {
     if (!session || !req.success) return reply("error", { reason: "invalid_payload" });
     const resourceId = req.output.resource_id;
     if (!this.#store.actorMayUse(session.actorId, resourceId)) return reply("error", { reason: "not_found" });
+    const dns = req.output.dns;
+    const resource = this.#store.resource(resourceId);
+    // A name is mapped only under a dns resource whose pattern covers it: a policy for
+    // *.corp.example must not let a client map secret.other.example through the gateway.
+    if (dns && (resource?.type !== "dns" || !parseDnsPattern(resource.address).matches(dns.name)))
+      return reply("error", { reason: "name_not_covered" });
     session.requested.add(resourceId);
     try {
       this.#store.upsertFlow(session.clientId, resourceId, session.tokenId);
+      if (dns) this.#store.upsertDnsMapping(session.clientId, resourceId, dns);
       await this.#reconcileSoon();
       if (!this.#clients.has(conn)) return reply("error", { reason: "offline" });
       const flow = this.#store
@@ -138,8 +146,10 @@ export class Hub {
         .find((f) => f.client_id === session.clientId && f.resource_id === resourceId);
       const gwSession = [...this.#gateways.values()].find((g) => g.gatewayId === flow?.gateway_id);
       if (!flow || !gwSession) return reply("error", { reason: "offline" });
-      const key = `${session.clientId}/${resourceId}`;
-      if (!gwSession.acked.has(key)) {
+      const key = accessKey(session.clientId, resourceId, dns?.proxy_ipv4);
+      // A dns resource asked for without a name has nothing at the gateway to wait for.
+      const waits = resource?.type !== "dns" || dns !== undefined;
+      if (waits && !gwSession.acked.has(key)) {
         const ok = await gwSession.waitForAck(key, this.#ackTimeoutMs);
         if (!ok) return reply("error", { reason: "gateway_timeout" });
       }

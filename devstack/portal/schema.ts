@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS clients (
 CREATE TABLE IF NOT EXISTS resources (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   site_id TEXT NOT NULL REFERENCES sites(id) ON DELETE CASCADE, name TEXT NOT NULL,
-  type TEXT NOT NULL CHECK (type IN ('cidr', 'ip', 'internet')), address TEXT NOT NULL, created_at INTEGER NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('cidr', 'ip', 'internet', 'dns')), address TEXT NOT NULL, created_at INTEGER NOT NULL,
   UNIQUE (account_id, name));
 CREATE TABLE IF NOT EXISTS policies (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS flows (
   resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
   token_id TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
   gateway_id TEXT REFERENCES gateways(id) ON DELETE SET NULL, PRIMARY KEY (client_id, resource_id));
+-- dns resources: the names a client's stub answered with proxy addresses, for the gateway's DNAT.
+-- They live as long as the client's flow to the resource.
+CREATE TABLE IF NOT EXISTS dns_mappings (
+  client_id TEXT NOT NULL, resource_id TEXT NOT NULL, name TEXT NOT NULL,
+  proxy_ipv4 TEXT NOT NULL, proxy_ipv6 TEXT NOT NULL, PRIMARY KEY (client_id, proxy_ipv4),
+  FOREIGN KEY (client_id, resource_id) REFERENCES flows(client_id, resource_id) ON DELETE CASCADE);
 `;
 
 /** Every actor is in this group; a policy for it opens a resource to the whole account. */

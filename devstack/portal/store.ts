@@ -259,6 +259,31 @@ export class Store extends IdentityStore {
       .run(clientId, resourceId, tokenId);
   }
 
+  /** Records one name's proxy addresses for a client's flow to a dns resource (replacing that proxy's old name). */
+  upsertDnsMapping(
+    clientId: string,
+    resourceId: string,
+    m: { name: string; proxy_ipv4: string; proxy_ipv6: string },
+  ): void {
+    this.db
+      .query(
+        `INSERT INTO dns_mappings (client_id, resource_id, name, proxy_ipv4, proxy_ipv6) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (client_id, proxy_ipv4) DO UPDATE SET resource_id = excluded.resource_id, name = excluded.name, proxy_ipv6 = excluded.proxy_ipv6`,
+      )
+      .run(clientId, resourceId, m.name, m.proxy_ipv4, m.proxy_ipv6);
+  }
+
+  dnsMappings(
+    clientId: string,
+    resourceId: string,
+  ): Array<{ name: string; proxy_ipv4: string; proxy_ipv6: string }> {
+    return this.db
+      .query(
+        "SELECT name, proxy_ipv4, proxy_ipv6 FROM dns_mappings WHERE client_id = ? AND resource_id = ? ORDER BY proxy_ipv4",
+      )
+      .all(clientId, resourceId) as Array<{ name: string; proxy_ipv4: string; proxy_ipv6: string }>;
+  }
+
   flows(): FlowRow[] {
     return this.db.query("SELECT * FROM flows").all() as FlowRow[];
   }

@@ -1,6 +1,7 @@
 // Address helpers for the devstack: validate and normalize resource addresses, and turn a pool index
 // into the client/gateway tunnel addresses (100.64.0.0/11 and fd00:2021:1111::/107).
 import { isIPv4, isIPv6 } from "node:net";
+import { parseDnsPattern } from "../../lib/dns/index.ts";
 
 export const TUNNEL_IPV4_POOL = "100.64.0.0/11";
 export const TUNNEL_IPV6_POOL = "fd00:2021:1111::/107";
@@ -69,12 +70,14 @@ export function tunnelAddresses(index: number): { ipv4: string; ipv6: string } {
  * Checks a resource address and returns it normalized: `ip` -> the address itself; `cidr` -> the
  * network with host bits cleared. Throws an Error a person can act on.
  */
-export function normalizeResourceAddress(type: "ip" | "cidr" | "internet", address: string): string {
+export function normalizeResourceAddress(type: "ip" | "cidr" | "internet" | "dns", address: string): string {
   const a = address.trim();
   if (type === "internet") {
     if (a !== "") throw new Error("an internet resource has no address: it stands for everything else");
     return "";
   }
+  // A name pattern in its canonical form (lower case, punycode, no trailing dot); throws with the reason.
+  if (type === "dns") return parseDnsPattern(a).text;
   if (type === "ip") {
     if (isIPv4(a)) return a;
     if (isIPv6(a)) return bigIntToIpv6(ipv6ToBigInt(a));
@@ -120,7 +123,9 @@ export const NOT_INTERNET = {
 } as const;
 
 /** The destinations a resource stands for, as CIDR strings (an `ip` becomes a /32 or /128). */
-export function resourceCidrs(type: "ip" | "cidr" | "internet", address: string): string[] {
+/** The destinations a resource routes; none for `dns` (the client routes its own proxy addresses). */
+export function resourceCidrs(type: "ip" | "cidr" | "internet" | "dns", address: string): string[] {
+  if (type === "dns") return [];
   if (type === "internet") return [...INTERNET_CIDRS];
   if (type === "cidr") return [address];
   return [isIPv4(address) ? `${address}/32` : `${address}/128`];

@@ -145,8 +145,17 @@ export class PortalClient {
    * `not_found`, `offline` — the portal then pushes details when a gateway comes — , `timeout`,
    * `not_connected`).
    */
-  async requestConnection(resourceId: string, timeoutMs = 10_000): Promise<ConnectionDetails> {
-    const response = await this.#channel.push("request_connection", { resource_id: resourceId }, timeoutMs);
+  /** `dns`: for a `dns` resource, the name asked for and the proxy addresses the stub answered with. */
+  async requestConnection(
+    resourceId: string,
+    timeoutMs = 10_000,
+    dns?: { name: string; proxy_ipv4: string; proxy_ipv6: string },
+  ): Promise<ConnectionDetails> {
+    const response = await this.#channel.push(
+      "request_connection",
+      { resource_id: resourceId, ...(dns ? { dns } : {}) },
+      timeoutMs,
+    );
     const details = v.parse(ConnectionDetailsSchema, response);
     this.#emit("connection_details", details);
     return details;

@@ -241,17 +241,6 @@ export const GatewayClientSchema = v.object({
   ipv6: v.string(),
 });
 
-/** A resource as a gateway sees it: only what it needs to forward and filter. */
-export const GatewayResourceSchema = v.object({
-  id: Id,
-  /**
-   * `internet` (address empty): anywhere public, for the client's Internet Resource. `dns`:
-   * `address` is the resource's name pattern; each mapped name comes as its own entry with `dns`.
-   */
-  type: v.picklist(["cidr", "ip", "internet", "dns"]),
-  address: v.string(),
-});
-
 /**
  * For a `dns` resource: one name a client asked for and the proxy addresses its stub answered with.
  * The gateway resolves the name itself and maps that client's proxy addresses to the real ones.
@@ -269,11 +258,22 @@ export const GatewayDnsMappingSchema = v.object({
 });
 export type GatewayDnsMapping = v.InferOutput<typeof GatewayDnsMappingSchema>;
 
+/** A resource as a gateway sees it: only what it needs to forward and filter. */
+export const GatewayResourceSchema = v.object({
+  id: Id,
+  /**
+   * `internet` (address empty): anywhere public, for the client's Internet Resource. `dns`:
+   * `address` is the resource's name pattern; each mapped name comes as its own entry with `dns`.
+   */
+  type: v.picklist(["cidr", "ip", "internet", "dns"]),
+  address: v.string(),
+  dns: v.optional(GatewayDnsMappingSchema),
+});
+
 export const AllowAccessSchema = v.object({
   reference: v.nullish(v.string()),
   client: GatewayClientSchema,
   resource: GatewayResourceSchema,
-  dns: v.optional(GatewayDnsMappingSchema),
 });
 
 export const GatewayInitSchema = v.object({
@@ -301,7 +301,11 @@ export const protocol = {
     },
     fromMember: {
       phx_join: { payload: ClientJoinSchema, reply: Empty },
-      request_connection: { payload: v.object({ resource_id: Id }), reply: ConnectionDetailsSchema },
+      /** `dns`: for a `dns` resource, the name asked for and the proxy addresses the stub gave it. */
+      request_connection: {
+        payload: v.object({ resource_id: Id, dns: v.optional(GatewayDnsMappingSchema) }),
+        reply: ConnectionDetailsSchema,
+      },
     },
   },
   gateway: {

@@ -1,8 +1,8 @@
 /**
- * The kinds of resource the client routes: one address, one CIDR range, or the Internet Resource
- * (everything no other resource covers: a full tunnel, switched on by the user). `dns` comes later.
+ * The kinds of resource: one address, one CIDR range, a DNS name pattern (`dns`, docs/dns.md), or
+ * the Internet Resource (everything no other resource covers: a full tunnel, switched on by the user).
  */
-export type ResourceType = "cidr" | "ip" | "internet";
+export type ResourceType = "cidr" | "ip" | "internet" | "dns";
 
 /**
  * A resource the signed-in actor may reach, as the portal describes it. One model for the portal

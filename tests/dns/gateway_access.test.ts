@@ -18,7 +18,7 @@ const realOf = (c: string, p: string) => REAL[`${c}|${p}`] ?? null;
 describe("dns resources in the gateway's access table", () => {
   test("a mapping under a covering pattern: DNAT for that client, its filter allows the real addresses", () => {
     const t = new AccessTable();
-    t.allow(alice, corp, app);
+    t.allow(alice, { ...corp, dns: app });
     t.allow(bob, { id: "r-ip", type: "ip", address: "10.9.0.20" });
     expect(t.dnsMappings()).toEqual([
       {
@@ -41,37 +41,49 @@ describe("dns resources in the gateway's access table", () => {
   test("a name outside the resource's pattern is refused and changes nothing", () => {
     const t = new AccessTable();
     expect(() =>
-      t.allow(alice, corp, { ...app, name: "secret.other.example", proxy_ipv4: "100.96.0.9" }),
+      t.allow(alice, { ...corp, dns: { ...app, name: "secret.other.example", proxy_ipv4: "100.96.0.9" } }),
     ).toThrow("not covered by resource r-dns");
-    expect(() => t.allow(alice, corp, { ...app, name: "a.b.corp.example" })).toThrow("not covered");
+    expect(() => t.allow(alice, { ...corp, dns: { ...app, name: "a.b.corp.example" } })).toThrow(
+      "not covered",
+    );
     expect(t.dnsMappings()).toEqual([]);
   });
 
   test("reject_access removes the resource's mappings", () => {
     const t = new AccessTable();
-    t.allow(alice, corp, app);
-    t.allow(alice, corp, {
-      ...app,
-      name: "db.corp.example",
-      proxy_ipv4: "100.96.0.2",
-      proxy_ipv6: "fd00:2021:1111:8000::2",
+    t.allow(alice, { ...corp, dns: app });
+    t.allow(alice, {
+      ...corp,
+      dns: {
+        ...app,
+        name: "db.corp.example",
+        proxy_ipv4: "100.96.0.2",
+        proxy_ipv6: "fd00:2021:1111:8000::2",
+      },
     });
     expect(t.dnsMappings().map((m) => m.name)).toEqual(["app.corp.example", "db.corp.example"]);
     t.reject(alice.id, corp.id);
     expect(t.dnsMappings()).toEqual([]);
   });
 
-  test("allow_access carries a dns mapping only with a host name and proxy addresses from the proxy ranges", () => {
-    const base = { reference: "r", client: alice, resource: corp };
-    expect(v.safeParse(protocol.gateway.fromPortal.allow_access, { ...base, dns: app }).success).toBe(true);
+  test("allow_access and request_connection carry a dns mapping only with a host name and proxy addresses from the proxy ranges", () => {
+    const base = { reference: "r", client: alice };
+    const ok = { ...base, resource: { ...corp, dns: app } };
+    expect(v.safeParse(protocol.gateway.fromPortal.allow_access, ok).success).toBe(true);
     for (const bad of [
       { ...app, proxy_ipv4: "10.0.0.1" },
       { ...app, proxy_ipv6: "fd00::1" },
       { ...app, name: "app.corp.example; drop" },
       { ...app, name: "APP.corp.example" },
-    ])
-      expect(v.safeParse(protocol.gateway.fromPortal.allow_access, { ...base, dns: bad }).success).toBe(
-        false,
-      );
+    ]) {
+      expect(
+        v.safeParse(protocol.client.fromMember.request_connection.payload, { resource_id: "r", dns: bad })
+          .success,
+      ).toBe(false);
+      expect(
+        v.safeParse(protocol.gateway.fromPortal.allow_access, { ...base, resource: { ...corp, dns: bad } })
+          .success,
+      ).toBe(false);
+    }
   });
 });
