@@ -4,6 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as v from "valibot";
 import { formatStatus } from "../../lib/cli/status.ts";
 import {
   addDnsProxies,
@@ -13,7 +14,7 @@ import {
   readConfigFile,
   upstreamsFromPortal,
 } from "../../lib/daemon/index.ts";
-import type { ConnectionDetails } from "../../lib/portal/index.ts";
+import { type ConnectionDetails, protocol } from "../../lib/portal/index.ts";
 import { createLogger } from "../../lib/util/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fz-dnsw-"));
@@ -60,16 +61,17 @@ test("the portal's upstream_dns: addresses kept (canonical, no duplicates), anyt
 describe("proxy addresses in the tunnel plan", () => {
   const KEY_A = `${"A".repeat(42)}A=`;
   const KEY_B = `${"B".repeat(42)}A=`;
-  const details = (resource: string, key: string, allowed: string[]): ConnectionDetails => ({
-    resource_id: resource,
-    site_id: "site",
-    gateway_id: key === KEY_A ? "gw-a" : "gw-b",
-    gateway_public_key: key,
-    gateway_endpoint: "10.0.0.1:51820",
-    gateway_ipv4: "100.64.0.1",
-    gateway_ipv6: "fd00:2021:1111::1",
-    allowed_ips: allowed,
-  });
+  const details = (resource: string, key: string, allowed: string[]): ConnectionDetails =>
+    v.parse(protocol.client.fromPortal.connection_details, {
+      resource_id: resource,
+      site_id: "site",
+      gateway_id: key === KEY_A ? "gw-a" : "gw-b",
+      gateway_public_key: key,
+      gateway_endpoint: "10.0.0.1:51820",
+      gateway_ipv4: "100.64.0.1",
+      gateway_ipv6: "fd00:2021:1111::1",
+      allowed_ips: allowed,
+    });
 
   test("each proxy address goes to the peer of the gateway serving its resource; the ranges are routed", () => {
     const list = [
