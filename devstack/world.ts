@@ -144,6 +144,8 @@ export class DevWorld {
       FIREZONE_STATE_DIR: join(this.tmp, "state"),
       FIREZONE_LOG_DIR: join(this.tmp, "log"),
       FIREZONE_TUN_NAME: tun,
+      // The namespace shares the host's /etc: the stub runs, the host's resolver is left alone.
+      FIREZONE_DNS_CONTROL: "off",
       ...env,
     });
     await p.err.next(/listening/);

@@ -5,7 +5,7 @@ import type { DnsControlMode } from "../dns/index.ts";
 import { parsePortalUrl } from "../portal/index.ts";
 import { FzError } from "../types/index.ts";
 import { readConfigFile, readRootFile } from "./config_file.ts";
-import { parseBool } from "./config_keys.ts";
+import { CONFIG_KEYS, parseBool } from "./config_keys.ts";
 import { DEFAULT_INTERNET_RESOURCE } from "./settings.ts";
 
 /** Where the session's portal is, or why there is none (the message names the file, key and fix). */
@@ -118,8 +118,19 @@ export function loadDaemonConfig(env: Record<string, string | undefined>): Daemo
       enabled: settings.internet_resource ?? DEFAULT_INTERNET_RESOURCE.enabled,
       allowLan: settings.allow_lan ?? DEFAULT_INTERNET_RESOURCE.allowLan,
     },
-    dnsControl: settings.dns_control === "auto" ? undefined : settings.dns_control,
+    dnsControl: dnsControlOf(env.FIREZONE_DNS_CONTROL, settings.dns_control),
   };
+}
+
+/** FIREZONE_DNS_CONTROL over the file's dns_control; `auto` or neither: detect at each start. */
+function dnsControlOf(envValue: string | undefined, fileValue: DnsControlMode | "auto" | undefined) {
+  let value = fileValue;
+  if (envValue !== undefined && envValue !== "") {
+    const parsed = CONFIG_KEYS.dns_control.parse(envValue);
+    if (!parsed.ok) throw new FzError("invalid_request", `FIREZONE_DNS_CONTROL ${parsed.message}`);
+    value = parsed.value;
+  }
+  return value === "auto" ? undefined : value;
 }
 
 function portalConfig(

@@ -68,6 +68,18 @@ export interface DnsStatus {
   dnsUpstreams: string[];
 }
 
+/** The interface index of a link by name (the tunnel device), or throws if there is none. */
+export function linkIndex(name: string): number {
+  const rt = new Rtnetlink();
+  try {
+    const link = rt.link(name);
+    if (!link) throw new Error(`the tunnel device ${name} does not exist`);
+    return link.index;
+  } finally {
+    rt.close();
+  }
+}
+
 /** At start, before anything else: put back a /etc/resolv.conf a crashed predecessor left replaced. */
 export async function recoverDns(
   stateDir: string,

@@ -3,6 +3,7 @@
 // portal's events into the tunnel's configuration: interface addresses on `init`, one WireGuard peer
 // per gateway, and routes for exactly the resources the actor may reach.
 import { lookup } from "node:dns/promises";
+import { type DnsResourceEntry, type ProxyIps, parseDnsPattern } from "../dns/index.ts";
 import type { IpcResource } from "../ipc/index.ts";
 import {
   type ConnectionDetails,
@@ -22,6 +23,7 @@ import {
 import { FzError } from "../types/index.ts";
 import {
   displayText,
+  formatIp,
   generatePrivateKey,
   type Logger,
   publicKeyOf,
@@ -30,6 +32,8 @@ import {
 } from "../util/index.ts";
 import type { PortalConfig } from "./config.ts";
 import { internetPart } from "./internet_part.ts";
+import { addDnsProxies } from "./dns_plan.ts";
+import { DnsSession, type DnsSessionOptions, linkIndex } from "./dns_session.ts";
 import type { ResourceList } from "./resource_pages.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
 import { DEFAULT_INTERNET_RESOURCE, type InternetResourcePrefs } from "./settings.ts";
@@ -44,7 +48,14 @@ export interface PortalLike {
     event: E,
     listener: (payload: PortalClientEvents[E]) => void,
   ): () => void;
-  requestConnection(resourceId: string): Promise<ConnectionDetails>;
+  requestConnection(resourceId: string, timeoutMs?: number, dns?: DnsRequest): Promise<ConnectionDetails>;
+}
+
+/** For a `dns` resource: the name asked for and the proxy addresses the stub answered with. */
+export interface DnsRequest {
+  name: string;
+  proxy_ipv4: string;
+  proxy_ipv6: string;
 }
 
 export interface PortalSessionOptions {
@@ -60,6 +71,11 @@ export interface PortalSessionOptions {
   /** How long sign_in waits for the portal's first answer before returning `connecting`. */
   signInWaitMs?: number;
   createPortal?: (options: PortalClientOptions) => PortalLike;
+  /**
+   * DNS resources: the stub on the tunnel and the system's resolver pointed at it
+   * (lib/daemon/dns_session.ts). Without it, `dns` resources are reported as not supported.
+   */
+  dns?: Pick<DnsSessionOptions, "setting" | "stateDir" | "resolvConfPath" | "listenPort">;
   /** The portal host's addresses, resolved off the event loop; default node:dns lookup (all). */
   resolvePortal?: (host: string) => Promise<string[]>;
 }
@@ -124,10 +140,22 @@ export class PortalSession implements Session {
   /** Whether the Internet Resource's routes and rules are in force (the last reconcile put them in). */
   #internetActive = false;
 
+  /** The DNS stub and resolver control, while configured (`opts.dns`). */
+  readonly #dns: DnsSession | null;
+  /** The resources version the stub last got, to hand it the table only when it changed. */
+  #dnsResourcesVersion = -1;
+
   constructor(private readonly opts: PortalSessionOptions) {
     this.#state = opts.portal.configured ? "signed_out" : "not_configured";
     if (!opts.portal.configured) this.#lastError = opts.portal.message;
     this.#internet = opts.internetResource ?? DEFAULT_INTERNET_RESOURCE;
+    this.#dns = opts.dns
+      ? new DnsSession({
+          ...opts.dns,
+          logger: opts.logger.child("dns"),
+          requestConnection: (resourceId, name, ips) => this.#requestDns(resourceId, name, ips),
+        })
+      : null;
   }
 
   snapshot(): SessionSnapshot {
@@ -144,6 +172,7 @@ export class PortalSession implements Session {
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
       ...(this.#warnings.size || this.#routeWarnings.length ? { warnings: this.warnings() } : {}),
       internetResource: this.#internetStatus(),
+      ...(this.#dns?.status() ?? {}),
     };
   }
 
@@ -440,7 +469,8 @@ export class PortalSession implements Session {
       return undefined;
     }
     const r = entry.resource;
-    if (!(ROUTED_TYPES as readonly string[]).includes(r.type)) {
+    const dnsServed = r.type === "dns" && this.#dns !== null;
+    if (!(ROUTED_TYPES as readonly string[]).includes(r.type) && !dnsServed) {
       this.#forget(r.id);
       this.#warn(
         r.id,
@@ -497,6 +527,70 @@ export class PortalSession implements Session {
       this.opts.logger.info("no path to a resource yet", { resource: resourceId, reason });
       this.#setGatewayStatus(resourceId, reason === "offline" ? "offline" : "unknown");
     });
+  }
+
+  /**
+   * The stub's hook: a name of a `dns` resource was asked for. Tells the portal the name and its
+   * proxy addresses (the gateway maps them before it confirms), then applies the details at once,
+   * so the application's first packet finds the proxy addresses on the gateway's peer.
+   */
+  async #requestDns(resourceId: string, name: string, ips: ProxyIps): Promise<void> {
+    const portal = this.#portal;
+    if (!portal) return;
+    const generation = this.#generation;
+    const details = await portal.requestConnection(resourceId, 3000, {
+      name,
+      proxy_ipv4: formatIp(ips.v4),
+      proxy_ipv6: formatIp(ips.v6),
+    });
+    if (generation !== this.#generation || !this.#resources.has(resourceId)) return;
+    this.#details.set(resourceId, details);
+    this.#setGatewayStatus(resourceId, "online");
+    await this.#enqueue(async () => {
+      if (generation === this.#generation) await this.#applyToTunnel();
+    });
+  }
+
+  /** The `dns` resources as the stub's table; a pattern lib/dns refuses is skipped with a warning. */
+  #dnsEntries(): DnsResourceEntry[] {
+    const out: DnsResourceEntry[] = [];
+    for (const r of this.#resources.values()) {
+      if (r.type !== "dns") continue;
+      try {
+        out.push({ id: r.id, pattern: parseDnsPattern(r.address) });
+      } catch (err) {
+        this.#warn(r.id, `Resource "${r.name}": ${(err as Error).message}`, { id: r.id });
+      }
+    }
+    return out;
+  }
+
+  /** Starts DNS on a fresh device, hands the stub a changed resource table. Never throws. */
+  async #syncDns(): Promise<void> {
+    const dns = this.#dns;
+    if (!dns) return;
+    if (!dns.active) {
+      try {
+        await dns.start({
+          ifindex: linkIndex(this.opts.tunnel.name),
+          upstreamDns: this.#upstreamDns,
+          searchDomains: [],
+          resources: this.#dnsEntries(),
+        });
+        this.#dnsResourcesVersion = this.#resourcesVersion;
+        this.#warnings.delete("dns");
+      } catch (err) {
+        const text = `DNS resources do not resolve: ${(err as Error).message}`;
+        if (this.#warnings.get("dns") !== text) this.#warn("dns", text, {});
+      }
+      this.#emit("status");
+      return;
+    }
+    if (this.#dnsResourcesVersion !== this.#resourcesVersion) {
+      dns.setResources(this.#dnsEntries());
+      this.#dnsResourcesVersion = this.#resourcesVersion;
+    }
+    await dns.reconfigure(this.#upstreamDns, []);
   }
 
   #setGatewayStatus(resourceId: string, status: NonNullable<IpcResource["gatewayStatus"]>): void {
@@ -560,11 +654,13 @@ export class PortalSession implements Session {
         this.#tunnelAddresses = null;
         this.#appliedPeers.clear();
         this.#internetActive = false;
+        await this.#dns?.stop();
         await tunnel.down();
       }
       return;
     }
     if (this.#tunnelAddresses && this.#tunnelAddresses.join() !== this.#addresses.join()) {
+      await this.#dns?.stop();
       await tunnel.down();
       this.#tunnelAddresses = null;
     }
@@ -579,9 +675,12 @@ export class PortalSession implements Session {
       details: this.#details.values(),
       portalAddresses: this.#portalAddresses,
     });
+    await this.#syncDns();
     const plan = planTunnel(internet.others, {
       protect: this.#portalAddresses.map((address) => ({ address, what: "the portal" })),
     });
+    if (this.#dns?.active)
+      addDnsProxies(plan, this.#details.values(), (id) => this.#dns!.allowedIpsFor(id), this.#dns.routes());
     if (plan.allWarnings.join("\n") !== this.#loggedRouteWarnings.join("\n")) {
       const before = new Set(this.#loggedRouteWarnings);
       for (const w of plan.allWarnings.filter((x) => !before.has(x)))
@@ -627,6 +726,8 @@ export class PortalSession implements Session {
     this.#loggedRouteWarnings = [];
     this.#resourcesChanged();
     await this.#enqueue(async () => {
+      // DNS first: the system's resolver is put back before the stub's addresses disappear.
+      await this.#dns?.stop();
       if (!this.#tunnelAddresses) return;
       this.#tunnelAddresses = null;
       await this.opts.tunnel.down();

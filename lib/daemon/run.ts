@@ -40,6 +40,7 @@ log_level; see docs/configuration.md); these variables override it:
   FIREZONE_LOG_DIR     firezoned.log and audit.log (default /var/log/firezoned)
   FIREZONE_TUN_NAME    tunnel device name (default tun-firezone)
   FIREZONE_LOG_LEVEL   debug, info, warn or error (default info)
+  FIREZONE_DNS_CONTROL auto, systemd-resolved, resolv-conf or off (overrides dns_control)
 `;
 
 // sysexits: a configuration problem the administrator must fix.
@@ -180,6 +181,7 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
     version: VERSION,
     tunnel,
     logger: log.child("session"),
+    dns: { setting: config.dnsControl, stateDir: config.stateDir },
   });
   const audit = createAuditSink(log.child("audit"), auditFile);
   const daemon = new Daemon({

@@ -40,6 +40,8 @@ export async function startDaemon(group: string, extraEnv: Record<string, string
     // listens on, plaintext by explicit opt-in; a test that wants no portal passes FIREZONE_API_URL "".
     FIREZONE_CONFIG: join(dir, "firezoned.conf"),
     FIREZONE_API_URL: "ws://127.0.0.1:9",
+    // Never the host's resolver configuration.
+    FIREZONE_DNS_CONTROL: "off",
     FIREZONE_ALLOW_INSECURE_PORTAL: "1",
     // A name of its own, so a test daemon's start-up cleanup never touches another tunnel.
     FIREZONE_TUN_NAME: `tfz${Math.random().toString(36).slice(2, 9)}`,

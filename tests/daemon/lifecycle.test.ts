@@ -36,6 +36,7 @@ function envFor(name: string, extra: Record<string, string> = {}): Record<string
     FIREZONE_LOG_DIR: join(dir, "log"),
     FIREZONE_TOKEN_FILE: join(dir, "token"),
     FIREZONE_TUN_NAME: `tfz${name.slice(0, 8)}`,
+    FIREZONE_DNS_CONTROL: "off",
     ...extra,
   };
 }

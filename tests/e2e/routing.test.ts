@@ -189,6 +189,7 @@ describe.skipIf(!canRun)("policy routing end to end", () => {
       FIREZONE_STATE_DIR: join(tmp, "state"),
       FIREZONE_LOG_DIR: join(tmp, "log"),
       FIREZONE_TUN_NAME: otherTun,
+      FIREZONE_DNS_CONTROL: "off",
       FIREZONE_TOKEN_FILE: join(tmp, "no-token"),
       FIREZONE_GROUP: "root",
     });

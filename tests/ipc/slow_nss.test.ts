@@ -45,6 +45,7 @@ beforeAll(async () => {
       FIREZONE_LOG_DIR: join(dir, "log"),
       FIREZONE_TOKEN_FILE: join(dir, "token"),
       FIREZONE_TUN_NAME: `tfz${Math.random().toString(36).slice(2, 9)}`,
+      FIREZONE_DNS_CONTROL: "off",
       // A portal nobody serves: the session is configured (signed_out), and nothing reads the host's file.
       FIREZONE_CONFIG: join(dir, "firezoned.conf"),
       FIREZONE_API_URL: "ws://127.0.0.1:9",
