@@ -116,6 +116,7 @@ export class DnsSession {
   #systemUpstreams: Upstream[] = [];
   #portalUpstreams: Upstream[] = [];
   #searchDomains: readonly string[] = [];
+  #resourceCount = 0;
   /** Proxy addresses handed out, by resource id, as host routes (`/32`, `/128`). */
   readonly #proxies = new Map<string, Set<string>>();
 
@@ -137,6 +138,7 @@ export class DnsSession {
     this.#ifindex = config.ifindex;
     this.#portalUpstreams = upstreamsFromPortal(config.upstreamDns, log);
     this.#searchDomains = [...config.searchDomains];
+    this.#resourceCount = config.resources.length;
     // The system's servers as they are before we change anything (resolv-conf reads them from
     // its backup during apply, which also covers a predecessor's leftover file).
     if (mode === "systemd-resolved")
@@ -196,6 +198,7 @@ export class DnsSession {
 
   setResources(resources: readonly DnsResourceEntry[]): void {
     this.#stub?.setResources(resources);
+    this.#resourceCount = resources.length;
     const ids = new Set(resources.map((r) => r.id));
     // A deleted resource's proxy addresses stop routing; the names keep them (they are never
     // reused in a session) in case the resource comes back.
@@ -216,9 +219,9 @@ export class DnsSession {
     return [...(this.#proxies.get(resourceId) ?? [])];
   }
 
-  /** Routes into the tunnel while DNS is up: both proxy ranges. */
+  /** Routes into the tunnel while DNS is up and there are DNS resources: both proxy ranges. */
   routes(): string[] {
-    return this.#stub ? [...DNS_PROXY_RANGES] : [];
+    return this.#stub && this.#resourceCount > 0 ? [...DNS_PROXY_RANGES] : [];
   }
 
   status(): DnsStatus | null {

@@ -79,16 +79,17 @@ describe("a hostile portal", () => {
   test("unknown, invalid and oversized resources are skipped and reported; the valid ones carry traffic", async () => {
     const st = await waitForStatus((s) => s.state === "connected", "connected");
     expect(await lab.dev.waitForFetch(WEB, 20_000)).toContain("hello");
-    expect(st.resourceCount).toBe(2);
+    // web, slow and the dns resource intranet (served by the DNS stub, docs/dns.md).
+    expect(st.resourceCount).toBe(3);
     const warnings = (st.warnings ?? []).join("\n");
     expect(warnings).toContain('type "quantum" is not known to this client');
-    expect(warnings).toContain('"intranet" (dns) is not supported by this client yet');
+    expect(warnings).not.toContain("intranet");
     // `internet` is a type this client routes now (tests/e2e/internet.test.ts), so it is not among these.
     expect(warnings).toContain("bad prefix");
     expect(warnings).toContain("1100000 characters long");
     expect(warnings).toContain("holds control characters");
     const list = JSON.parse((await lab.dev.ctl(["resources", "--json"])).out) as Array<{ id: string }>;
-    expect(list.map((r) => r.id).sort()).toEqual(["slow", "web"]);
+    expect(list.map((r) => r.id).sort()).toEqual(["d1", "slow", "web"]);
     alive();
   });
 
@@ -126,7 +127,7 @@ describe("a hostile portal", () => {
     await lab.portal({
       push: { event: "resource_created_or_updated", payload: { ...web, id: "marker", name: "marker" } },
     });
-    const st = await waitForStatus((s) => s.resourceCount === 3, "the marker resource");
+    const st = await waitForStatus((s) => s.resourceCount === 4, "the marker resource");
     expect((st.warnings ?? []).join("\n")).toContain("allowed IP(s) from the portal were dropped");
     expect(await showconf()).toBe(before);
     expect(await lab.dev.fetchFromClient(WEB, 3000)).toContain("hello");
