@@ -4,14 +4,11 @@
 // nftables table of its own. Each name is resolved again when its TTL runs out (within bounds), and
 // a changed address replaces the rule, so new connections follow the name; existing ones keep their
 // conntrack entry.
-import {
-  CLASS_IN,
-  encodeMessage,
-  Forwarder,
-  parseMessage,
-  TYPE,
-  type Upstream,
-} from "../../lib/dns/index.ts";
+// The modules themselves, not lib/dns/index.ts: the index loads the D-Bus client (dbus-next),
+// which the gateway does not need (and the VM guest, which runs the gateway, does not have).
+import { encodeMessage } from "../../lib/dns/encode.ts";
+import { Forwarder, type Upstream } from "../../lib/dns/forwarder.ts";
+import { CLASS_IN, parseMessage, TYPE } from "../../lib/dns/message.ts";
 import { formatIp } from "../../lib/util/index.ts";
 import { applyNft } from "./firewall.ts";
 

@@ -11,7 +11,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { nameserversOf, type Upstream } from "../../lib/dns/index.ts";
+// The modules themselves, not lib/dns/index.ts: the index loads the D-Bus client (dbus-next).
+import type { Upstream } from "../../lib/dns/forwarder.ts";
+import { nameserversOf } from "../../lib/dns/resolv_conf.ts";
 import { createLogger, formatIp, parseIp } from "../../lib/util/index.ts";
 import { GATEWAY_ROUTE_PROTOCOL, gatewayPolicy, Tunnel, type WgPeer } from "../../lib/wireguard/index.ts";
 import { TUNNEL_IPV4_POOL, TUNNEL_IPV6_POOL } from "../shared/ip.ts";

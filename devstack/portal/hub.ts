@@ -4,7 +4,9 @@
 // in reconcile(), so there is one place where tokens, policies and flows take effect. What one
 // client or gateway was told lives in ClientSession and GatewaySession.
 import * as v from "valibot";
-import { parseDnsPattern } from "../../lib/dns/index.ts";
+// lib/dns/pattern.ts itself, not lib/dns/index.ts: the index loads the D-Bus client (dbus-next),
+// which the devstack does not need and the VM guest does not have.
+import { parseDnsPattern } from "../../lib/dns/pattern.ts";
 import {
   CLOSE_INVALID_TOKEN,
   CLOSE_REPLACED,

@@ -1,7 +1,9 @@
 // Address helpers for the devstack: validate and normalize resource addresses, and turn a pool index
 // into the client/gateway tunnel addresses (100.64.0.0/11 and fd00:2021:1111::/107).
 import { isIPv4, isIPv6 } from "node:net";
-import { parseDnsPattern } from "../../lib/dns/index.ts";
+// lib/dns/pattern.ts itself, not lib/dns/index.ts: the index loads the D-Bus client (dbus-next),
+// which the devstack does not need and the VM guest does not have.
+import { parseDnsPattern } from "../../lib/dns/pattern.ts";
 
 export const TUNNEL_IPV4_POOL = "100.64.0.0/11";
 export const TUNNEL_IPV6_POOL = "fd00:2021:1111::/107";

@@ -63,8 +63,8 @@ t_desktop_files() {
 
 t_only_net_admin() {
 	pid=$(main_pid)
-	# CAP_NET_ADMIN is bit 12.
-	expect_eq "CapEff of firezoned" 0000000000001000 "$(awk '/^CapEff/ {print $2}' "/proc/$pid/status")" &&
+	# CAP_NET_ADMIN is bit 12, CAP_NET_BIND_SERVICE (the DNS stub's port 53) bit 10.
+	expect_eq "CapEff of firezoned" 0000000000001400 "$(awk '/^CapEff/ {print $2}' "/proc/$pid/status")" &&
 		expect_eq "NoNewPrivs of firezoned" 1 "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$pid/status")" &&
 		expect_eq "uid of firezoned" 0 "$(awk '/^Uid/ {print $2}' "/proc/$pid/status")"
 }
@@ -407,7 +407,7 @@ check "firezoned is active after install" t_active
 check "firezoned is enabled at boot" t_enabled
 check "runtime dir, socket, /etc/firezoned, state, logs and binaries have the documented owners and modes" t_modes
 check "firezone-gui, its firezone-fd0020211111:// sign-in handler and its autostart entry are installed" t_desktop_files
-check "firezoned runs as root with only CAP_NET_ADMIN and no_new_privs" t_only_net_admin
+check "firezoned runs as root with only CAP_NET_ADMIN and CAP_NET_BIND_SERVICE and no_new_privs" t_only_net_admin
 check "a user in group firezone (runuser -l) gets firezonectl status" t_member_status
 check "a user in group firezone (su -l) gets firezonectl status --json" t_member_status_su
 check "an installed firezoned without a portal URL reports not_configured with the file, the key and install.sh --api-url; sign-in exits 78" t_not_configured
