@@ -8,15 +8,6 @@ export { type ConfigFileResult, readConfigFile, readRootFile } from "./config_fi
 export { CONFIG_KEYS, type ConfigKey, type FileSettings, parseBool } from "./config_keys.ts";
 export { Daemon, type DaemonOptions } from "./daemon.ts";
 export { loadDeviceId } from "./device_id.ts";
-export {
-  ALWAYS_DIRECT,
-  cutOut,
-  DEFAULT_ROUTES,
-  type InternetPlan,
-  type InternetPlanInput,
-  planInternet,
-  subtract,
-} from "./internet_plan.ts";
 export { addDnsProxies } from "./dns_plan.ts";
 export {
   DNS_PROXY_RANGES,
@@ -29,6 +20,15 @@ export {
   recoverDns,
   upstreamsFromPortal,
 } from "./dns_session.ts";
+export {
+  ALWAYS_DIRECT,
+  cutOut,
+  DEFAULT_ROUTES,
+  type InternetPlan,
+  type InternetPlanInput,
+  planInternet,
+  subtract,
+} from "./internet_plan.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
 export { MAX_SECRET_BYTES, readRootSecretFile, type SecretFileResult } from "./root_secret_file.ts";

@@ -31,9 +31,9 @@ import {
   TUNNEL_POOL_V6,
 } from "../util/index.ts";
 import type { PortalConfig } from "./config.ts";
-import { internetPart } from "./internet_part.ts";
 import { addDnsProxies } from "./dns_plan.ts";
 import { DnsSession, type DnsSessionOptions, linkIndex } from "./dns_session.ts";
+import { internetPart } from "./internet_part.ts";
 import type { ResourceList } from "./resource_pages.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
 import { DEFAULT_INTERNET_RESOURCE, type InternetResourcePrefs } from "./settings.ts";
