@@ -195,6 +195,8 @@ describe("firezone-gui tray", () => {
   });
 
   test("Quit stops the GUI with exit 0", async () => {
+    // Not in the middle of the keyring sign-in the previous test started: its answer has arrived.
+    await waitForMenu((l) => l[0] === "Signed in as alice", "signed in again");
     await click(desktop.bus, gui.itemName, find(await readMenu(desktop.bus, gui.itemName), "Quit Firezone")!);
     expect(await gui.proc.exited).toBe(0);
     console.log(gui.log());
