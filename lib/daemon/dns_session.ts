@@ -295,7 +295,8 @@ export class DnsSession {
     const rt = new Rtnetlink();
     try {
       rt.addAddress(ifindex, `${DNS_SENTINELS[0]}/32`, { replace: true });
-      rt.addAddress(ifindex, `${DNS_SENTINELS[1]}/128`, { replace: true, noDad: true });
+      // Never the source of the client's own IPv6 packets: gateways accept only its tunnel address.
+      rt.addAddress(ifindex, `${DNS_SENTINELS[1]}/128`, { replace: true, noDad: true, notSource: true });
     } finally {
       rt.close();
     }

@@ -17,6 +17,11 @@ export interface AddressOptions {
   replace?: boolean;
   /** IFA_F_NODAD for IPv6: usable at once, no duplicate-address detection delay on a point-to-point tunnel. */
   noDad?: boolean;
+  /**
+   * IPv6: preferred lifetime 0 (valid for ever), so the address receives traffic but is never chosen
+   * as the source of outgoing packets (RFC 6724 avoids deprecated addresses), like `preferred_lft 0`.
+   */
+  notSource?: boolean;
 }
 
 function decodeAddress(m: NlMessage): Address | null {
@@ -54,6 +59,7 @@ function writeAddress(
   cidr: string,
   flags: number,
   extra: number,
+  notSource = false,
 ) {
   const c = parseCidr(cidr);
   const verb = type === RTM.NEWADDR ? "add" : "delete";
@@ -68,6 +74,12 @@ function writeAddress(
         .u32(index);
       w.attr(IFA.LOCAL, c.bytes).attr(IFA.ADDRESS, c.bytes);
       if (type === RTM.NEWADDR) w.attrU32(IFA.FLAGS, extra);
+      if (type === RTM.NEWADDR && notSource) {
+        // struct ifa_cacheinfo: preferred 0, valid infinite (0xffffffff), cstamp, tstamp.
+        const info = new DataView(new ArrayBuffer(16));
+        info.setUint32(4, 0xffffffff, true);
+        w.attr(IFA.CACHEINFO, new Uint8Array(info.buffer));
+      }
     },
     { flags, operation: `${verb} address ${cidr} on link ${index}` },
   );
@@ -82,7 +94,7 @@ export function addAddress(
   const v6 = parseCidr(cidr).family === 6;
   const extra = v6 && options.noDad !== false ? IFA.F_NODAD : 0;
   const flags = NLM.F_CREATE | (options.replace ? NLM.F_REPLACE : NLM.F_EXCL);
-  writeAddress(RTM.NEWADDR, conn, index, cidr, flags, extra);
+  writeAddress(RTM.NEWADDR, conn, index, cidr, flags, extra, v6 && options.notSource === true);
 }
 
 export function deleteAddress(conn: NetlinkConnection, index: number, cidr: string): void {

@@ -63,6 +63,7 @@ export const IFA = {
   ADDRESS: 1,
   LOCAL: 2,
   LABEL: 3,
+  CACHEINFO: 6,
   FLAGS: 8,
   F_NODAD: 0x02,
   F_PERMANENT: 0x80,

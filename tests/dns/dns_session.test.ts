@@ -75,6 +75,10 @@ describe.skipIf(!canRun)("DnsSession (namespaces, dnsmasq as the system's resolv
     expect(written).toContain("search corp.example lan.example");
     expect(written).not.toContain(`nameserver ${UPSTREAM_IP}`);
     expect(sentinelsOnLink()).toContain(`${SENTINEL4}/32`);
+    // The IPv6 sentinel is never the source of the client's packets (gateways accept only its
+    // tunnel address): it is deprecated, preferred lifetime 0.
+    const v6 = Bun.spawnSync(["ip", "-n", lab.client, "-6", "addr", "show", "dev", "fzt0"]).stdout.toString();
+    expect(v6).toMatch(new RegExp(`${SENTINEL6}/128[^\n]*deprecated`));
 
     // dnsmasq knows app.corp.example as 198.51.100.1; the stub never asks it.
     expect(dig("app.corp.example")).toBe("100.96.0.1");
