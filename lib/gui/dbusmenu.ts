@@ -50,6 +50,11 @@ export class DbusMenu extends Interface {
   // expect ItemsPropertiesUpdated for changes, so a rebuilt menu gets fresh ids instead.
   private nextId = 1;
   private entries = new Map<number, Entry>([[0, { node: null, children: [] }]]);
+  // The layout before the current one. A click can cross a rebuild (the user, or a host, picked an
+  // item of the menu it showed while the daemon's answer replaced it): such a click still acts when
+  // the current menu offers the same action, enabled; otherwise it is dropped, as it no longer means
+  // what the user saw.
+  private previous = new Map<number, Entry>();
 
   constructor(private readonly onAction: (action: MenuAction) => void) {
     super("com.canonical.dbusmenu");
@@ -67,6 +72,7 @@ export class DbusMenu extends Interface {
         return id;
       });
     entries.set(0, { node: null, children: add(nodes) });
+    this.previous = this.entries;
     this.entries = entries;
     this.revision++;
     this.LayoutUpdated(this.revision, 0);
@@ -121,14 +127,24 @@ export class DbusMenu extends Interface {
 
   Event(id: number, eventId: string, _data: unknown, _timestamp: number): void {
     if (eventId !== "clicked") return;
-    const node = this.entries.get(id)?.node;
+    const current = this.entries.get(id)?.node;
+    const stale = current ? null : this.previous.get(id)?.node;
+    const node = current ?? (stale?.action ? this.offered(stale.action) : null);
     if (node?.enabled && node.action) this.onAction(node.action);
+  }
+
+  /** The current menu's item with this very action, if it still offers one. */
+  private offered(action: MenuAction): MenuNode | null {
+    const same = JSON.stringify(action);
+    for (const { node } of this.entries.values())
+      if (node?.action && JSON.stringify(node.action) === same) return node;
+    return null;
   }
 
   EventGroup(events: Array<[number, string, unknown, number]>): number[] {
     const errors: number[] = [];
     for (const [id, eventId, data, ts] of events) {
-      if (this.entries.has(id)) this.Event(id, eventId, data, ts);
+      if (this.entries.has(id) || this.previous.has(id)) this.Event(id, eventId, data, ts);
       else errors.push(id);
     }
     return errors;
