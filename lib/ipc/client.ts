@@ -234,6 +234,26 @@ function toFzError(error: { code: string; message: string; membership?: unknown 
   return new FzError(isErrorCode(error.code) ? error.code : "internal", error.message);
 }
 
+/**
+ * A Unix socket whose accept queue is full refuses a non-blocking connect exactly as one nobody
+ * listens on (ECONNREFUSED), so a refusal is retried for a moment before it is taken to mean that
+ * firezoned is not running: a burst of clients then waits its turn instead of being told so.
+ */
+const REFUSED_RETRY_MS = 1000;
+
+async function connectRetryingRefusals<T>(connect: () => Promise<T>, budgetMs: number): Promise<T> {
+  const deadline = performance.now() + Math.min(REFUSED_RETRY_MS, budgetMs);
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return await connect();
+    } catch (err) {
+      const refused = (err as { code?: string }).code === "ECONNREFUSED";
+      if (!refused || performance.now() + pause > deadline) throw err;
+      await Bun.sleep(pause);
+    }
+  }
+}
+
 /** Connects to firezoned, verifies who holds the socket, and waits for its hello. */
 export async function connectDaemon(options: ClientOptions = {}): Promise<DaemonClient> {
   const socketPath = options.socketPath ?? DEFAULT_SOCKET;
@@ -257,76 +277,83 @@ export async function connectDaemon(options: ClientOptions = {}): Promise<Daemon
 
   let socket: Socket<unknown>;
   try {
-    socket = await Bun.connect({
-      unix: socketPath,
-      socket: {
-        open(s) {
-          if (!requireRootPeer) return;
-          // The socket's peer, as the kernel recorded it at connect, checked before its first byte.
-          let uid: number | null = null;
-          try {
-            uid = peerCredentials((s as unknown as { fd: number }).fd).uid;
-          } catch {
-            // Already gone: the close handler reports it.
-          }
-          if (uid !== null && uid !== 0) {
-            untrusted = untrustedDaemon(socketPath, uid);
-            settle?.reject(untrusted);
-            s.end();
-          }
-        },
-        data(s, chunk) {
-          if (untrusted) return;
-          let messages: unknown[];
-          try {
-            messages = decoder.push(chunk);
-          } catch (e) {
-            fail(e instanceof FzError ? e : new FzError("internal", "unreadable reply from firezoned"));
-            s.end();
-            return;
-          }
-          for (const raw of messages) {
-            const parsed = v.safeParse(ServerMessage, raw);
-            if (!parsed.success) {
-              fail(
-                new FzError("protocol_mismatch", "firezoned sent a message this client does not understand"),
-              );
-              s.end();
-              return;
-            }
-            const msg = parsed.output;
-            if (client) client.deliver(msg);
-            else if (msg.type === "refused") settle?.reject(toFzError(msg.error));
-            else if (msg.type === "hello") {
-              if (msg.protocol !== PROTOCOL_VERSION) {
-                const relation = msg.protocol < PROTOCOL_VERSION ? "older" : "newer";
-                settle?.reject(
-                  new FzError(
-                    "protocol_mismatch",
-                    `firezoned ${msg.daemonVersion} speaks protocol ${msg.protocol} and this client speaks ` +
-                      `${PROTOCOL_VERSION}: the daemon is ${relation} than this client. Install matching versions ` +
-                      "and restart the daemon: sudo systemctl restart firezoned",
-                  ),
-                );
+    socket = await connectRetryingRefusals(
+      () =>
+        Bun.connect({
+          unix: socketPath,
+          socket: {
+            open(s) {
+              if (!requireRootPeer) return;
+              // The socket's peer, as the kernel recorded it at connect, checked before its first byte.
+              let uid: number | null = null;
+              try {
+                uid = peerCredentials((s as unknown as { fd: number }).fd).uid;
+              } catch {
+                // Already gone: the close handler reports it.
+              }
+              if (uid !== null && uid !== 0) {
+                untrusted = untrustedDaemon(socketPath, uid);
+                settle?.reject(untrusted);
+                s.end();
+              }
+            },
+            data(s, chunk) {
+              if (untrusted) return;
+              let messages: unknown[];
+              try {
+                messages = decoder.push(chunk);
+              } catch (e) {
+                fail(e instanceof FzError ? e : new FzError("internal", "unreadable reply from firezoned"));
                 s.end();
                 return;
               }
-              client = new DaemonClient(s, outbox!, msg, timeoutMs);
-              settle?.resolve(client);
-            }
-          }
-        },
-        drain() {
-          outbox?.flush();
-        },
-        close() {
-          fail(new FzError("daemon_unreachable", "firezoned closed the connection"));
-        },
-        error(_s, err) {
-          fail(new FzError("daemon_unreachable", `connection to firezoned failed: ${err.message}`));
-        },
-      },
-    });
+              for (const raw of messages) {
+                const parsed = v.safeParse(ServerMessage, raw);
+                if (!parsed.success) {
+                  fail(
+                    new FzError(
+                      "protocol_mismatch",
+                      "firezoned sent a message this client does not understand",
+                    ),
+                  );
+                  s.end();
+                  return;
+                }
+                const msg = parsed.output;
+                if (client) client.deliver(msg);
+                else if (msg.type === "refused") settle?.reject(toFzError(msg.error));
+                else if (msg.type === "hello") {
+                  if (msg.protocol !== PROTOCOL_VERSION) {
+                    const relation = msg.protocol < PROTOCOL_VERSION ? "older" : "newer";
+                    settle?.reject(
+                      new FzError(
+                        "protocol_mismatch",
+                        `firezoned ${msg.daemonVersion} speaks protocol ${msg.protocol} and this client speaks ` +
+                          `${PROTOCOL_VERSION}: the daemon is ${relation} than this client. Install matching versions ` +
+                          "and restart the daemon: sudo systemctl restart firezoned",
+                      ),
+                    );
+                    s.end();
+                    return;
+                  }
+                  client = new DaemonClient(s, outbox!, msg, timeoutMs);
+                  settle?.resolve(client);
+                }
+              }
+            },
+            drain() {
+              outbox?.flush();
+            },
+            close() {
+              fail(new FzError("daemon_unreachable", "firezoned closed the connection"));
+            },
+            error(_s, err) {
+              fail(new FzError("daemon_unreachable", `connection to firezoned failed: ${err.message}`));
+            },
+          },
+        }),
+      timeoutMs,
+    );
   } catch (err) {
     throw connectError(err, socketPath);
   }
