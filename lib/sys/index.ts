@@ -35,7 +35,7 @@ export {
 } from "./netlink_socket.ts";
 export { type PeerCredentials, peerCredentials } from "./peercred.ts";
 export { peerGroups } from "./peergroups.ts";
-export { peerExecutable, peerPidfd, pidfdAlive } from "./pidfd.ts";
+export { peerExecutable, peerPidfd, pidfdAlive, pidfdSignal } from "./pidfd.ts";
 export { isDumpable, setDumpable } from "./prctl.ts";
 export { sdNotify, sockaddrUn } from "./sdnotify.ts";
 export { closeFd, openTun, type TunHandle } from "./tun_open.ts";

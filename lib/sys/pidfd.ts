@@ -27,6 +27,11 @@ export function peerPidfd(sockFd: number, pid: number): number | null {
   return fd >= 0 ? fd : null;
 }
 
+/** Sends `signal` to exactly the process behind the pidfd; false when it has gone. */
+export function pidfdSignal(pidfd: number, signal: number): boolean {
+  return Number(libc.syscall(SYS_PIDFD_SEND_SIGNAL, pidfd, signal, 0, 0)) === 0;
+}
+
 /** Whether the process behind a pidfd is still running (it has not exited or been reaped). */
 export function pidfdAlive(pidfd: number): boolean {
   if (Number(libc.syscall(SYS_PIDFD_SEND_SIGNAL, pidfd, 0, 0, 0)) === 0) return true;

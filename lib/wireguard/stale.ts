@@ -1,8 +1,9 @@
 // What a crashed predecessor may leave, and its removal: the wireguard-go serving the interface's
 // UAPI socket (in this network namespace only: a gateway in another one may use the same name), the
 // interface, our policy rules, routes with our protocol mark in our table, the UAPI socket.
-import { existsSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { closeSync, existsSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import type { Rtnetlink, RuleSpec } from "../netlink/index.ts";
+import { pidfdAlive, pidfdSignal } from "../sys/index.ts";
 import { ignoreMissing } from "./routes.ts";
 import { uapiSocketInUse, uapiSocketOwner } from "./uapi_client.ts";
 
@@ -14,40 +15,75 @@ function netnsOf(pid: number | "self"): string | null {
   }
 }
 
+/** A process found by its socket, held by a pidfd where the kernel has them (Linux 5.3+). */
+export interface StaleProcess {
+  pid: number;
+  pidfd: number | null;
+}
+
 /**
  * The wireguard-go that serves our interface's UAPI socket, if it shares our network namespace.
  * The socket names it (the kernel's peer credentials of the listener), so no other process can be
- * taken for it; the socket path is shared by every namespace, so the namespace is checked too.
+ * taken for it; the socket path is shared by every namespace, so the namespace is checked too. The
+ * pidfd taken on that connection keeps naming that process, so the signals sent later cannot reach
+ * another one that got its pid after it exited.
  */
-export async function findWireguardGo(socketPath: string): Promise<number[]> {
-  const pid = await uapiSocketOwner(socketPath);
-  if (pid === null || pid === process.pid) return [];
-  let comm = "";
-  try {
-    comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return [];
-  }
-  return comm === "wireguard-go" && netnsOf(pid) === netnsOf("self") ? [pid] : [];
+export async function findWireguardGo(socketPath: string): Promise<StaleProcess[]> {
+  const owner = await uapiSocketOwner(socketPath);
+  if (owner === null) return [];
+  if (owner.pid !== process.pid && isOurWireguardGo(owner.pid)) return [owner];
+  if (owner.pidfd !== null) closeSync(owner.pidfd);
+  return [];
 }
 
-/** Sends SIGTERM, then SIGKILL to what is still alive after `graceMs`; resolves when all are gone. */
-export async function killAll(pids: number[], graceMs = 1000): Promise<void> {
-  const alive = (pid: number) => {
+function isOurWireguardGo(pid: number): boolean {
+  try {
+    const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    return comm === "wireguard-go" && netnsOf(pid) === netnsOf("self");
+  } catch {
+    return false;
+  }
+}
+
+const SIGKILL = 9;
+const SIGTERM = 15;
+
+function signal(p: StaleProcess, sig: number): void {
+  if (p.pidfd !== null) pidfdSignal(p.pidfd, sig);
+  else
     try {
-      process.kill(pid, 0);
-      return true;
+      process.kill(p.pid, sig);
     } catch {
-      return false;
+      // Gone already.
     }
-  };
-  for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGTERM");
-  const until = Date.now() + graceMs;
-  while (pids.some(alive) && Date.now() < until) await Bun.sleep(10);
-  for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
-  // A killed child of a dead parent is reaped by init; wait until it has left the process table.
-  const hard = Date.now() + 2000;
-  while (pids.some(alive) && Date.now() < hard) await Bun.sleep(10);
+}
+
+function alive(p: StaleProcess): boolean {
+  if (p.pidfd !== null) return pidfdAlive(p.pidfd);
+  try {
+    process.kill(p.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sends SIGTERM, then SIGKILL to what is still alive after `graceMs`; resolves when all are gone,
+ * and closes their pidfds.
+ */
+export async function killAll(procs: StaleProcess[], graceMs = 1000): Promise<void> {
+  try {
+    for (const p of procs) if (alive(p)) signal(p, SIGTERM);
+    const until = Date.now() + graceMs;
+    while (procs.some(alive) && Date.now() < until) await Bun.sleep(10);
+    for (const p of procs) if (alive(p)) signal(p, SIGKILL);
+    // A killed child of a dead parent is reaped by init; wait until it has left the process table.
+    const hard = Date.now() + 2000;
+    while (procs.some(alive) && Date.now() < hard) await Bun.sleep(10);
+  } finally {
+    for (const p of procs) if (p.pidfd !== null) closeSync(p.pidfd);
+  }
 }
 
 export interface StaleScope {
@@ -66,10 +102,10 @@ export interface StaleScope {
 export async function removeStale(scope: StaleScope): Promise<string[]> {
   const { rt, name } = scope;
   const removed: string[] = [];
-  const pids = await findWireguardGo(scope.uapiSocket);
-  if (pids.length) {
-    await killAll(pids);
-    removed.push(...pids.map((p) => `wireguard-go pid ${p}`));
+  const stale = await findWireguardGo(scope.uapiSocket);
+  if (stale.length) {
+    await killAll(stale);
+    removed.push(...stale.map((p) => `wireguard-go pid ${p.pid}`));
   }
   const link = rt.link(name);
   if (link) {

@@ -1,6 +1,6 @@
 // One request/reply exchange on a wireguard-go UAPI socket (/var/run/wireguard/<name>.sock).
 import { createConnection } from "node:net";
-import { peerCredentials } from "../sys/index.ts";
+import { peerCredentials, peerPidfd } from "../sys/index.ts";
 
 /** Sends `request` and resolves with the reply text up to and including its final blank line. */
 export function uapiExchange(socketPath: string, request: string, timeoutMs = 5000): Promise<string> {
@@ -49,10 +49,14 @@ export function uapiSocketInUse(socketPath: string, timeoutMs = 1000): Promise<b
 }
 
 /**
- * The pid of the process listening on `socketPath` (the kernel's SO_PEERCRED), or null when nothing
- * answers there. Nothing is sent: wireguard-go drops a connection that closes without a request.
+ * The process listening on `socketPath`: its pid (the kernel's SO_PEERCRED) and, where the kernel
+ * gives one, a pidfd naming exactly that process (the caller closes it), or null when nothing answers
+ * there. Nothing is sent: wireguard-go drops a connection that closes without a request.
  */
-export async function uapiSocketOwner(socketPath: string, timeoutMs = 1000): Promise<number | null> {
+export async function uapiSocketOwner(
+  socketPath: string,
+  timeoutMs = 1000,
+): Promise<{ pid: number; pidfd: number | null } | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const sock = await Promise.race([
@@ -63,7 +67,9 @@ export async function uapiSocketOwner(socketPath: string, timeoutMs = 1000): Pro
     ]);
     try {
       // Bun's client sockets carry their fd at run time; the type does not declare it.
-      return peerCredentials((sock as unknown as { fd: number }).fd).pid;
+      const fd = (sock as unknown as { fd: number }).fd;
+      const { pid } = peerCredentials(fd);
+      return { pid, pidfd: peerPidfd(fd, pid) };
     } finally {
       sock.end();
     }
