@@ -3,6 +3,7 @@
 # with firezoned in the foreground. FIREZONE_TOKEN is a service-account token, or the path of a file
 # holding one (Docker secrets: /run/secrets/<name>); firezoned reads it and drops it from its
 # environment. With arguments, runs them instead (e.g. a shell for debugging).
+# The image has no coreutils: only sh builtins and getent here.
 set -eu
 
 say() { printf 'firezone-entrypoint: %s\n' "$*" >&2; }
@@ -15,7 +16,14 @@ if [ $# -gt 0 ]; then
 	exec "$@"
 fi
 
-[ "$(id -u)" -eq 0 ] || die "firezoned must run as root inside the container (do not pass --user)."
+uid=
+while read -r key value _; do
+	if [ "$key" = "Uid:" ]; then
+		uid=$value
+		break
+	fi
+done </proc/self/status
+[ "$uid" = 0 ] || die "firezoned must run as root inside the container (do not pass --user)."
 [ -c /dev/net/tun ] ||
 	die "/dev/net/tun is missing. Run the container with: --cap-add NET_ADMIN --device /dev/net/tun"
 
