@@ -299,12 +299,34 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
     expect(ipJson(["route", "get", dev.world.resourceAddress])[0]?.dev).toBe(TUN);
   });
 
-  test("the DNS stub runs in the container and answers the DNS resource with a proxy address", async () => {
-    // Asked directly (as a resolver pointed at it would): a UDP DNS query from the holder with bash.
-    const st = (await status()).json;
-    expect(st?.dnsServers).toContain(STUB);
-    expect(st?.dnsMode).toBe("resolv-conf");
-  });
+  test.skipIf(Bun.which("dig") === null)(
+    "DNS resources: the stub in the container answers a proxy address that leads through the tunnel",
+    async () => {
+      const st = (await status()).json;
+      expect(st?.dnsMode).toBe("resolv-conf");
+      // A resolver pointed at the stub, in the containers' network namespace (the host's dig: the
+      // image has none).
+      const r = Bun.spawnSync(
+        [
+          "nsenter",
+          "-t",
+          String(holderPid),
+          "-n",
+          "dig",
+          `@${STUB}`,
+          "+short",
+          "+time=3",
+          "+tries=1",
+          "app.corp.example",
+          "A",
+        ],
+        { stdout: "pipe", stderr: "pipe" },
+      );
+      const proxy = r.stdout.toString().trim();
+      expect(proxy).toMatch(/^100\.(9[6-9]|1[01]\d|12[0-7])\.\d+\.\d+$/);
+      expect(await waitForFetch(proxy)).toContain("hello from web");
+    },
+  );
 
   // resolv-conf mode replaces /etc/resolv.conf by rename, and in a container that file is Docker's
   // bind mount: the rename fails with EBUSY, firezoned logs "could not point the system's resolver

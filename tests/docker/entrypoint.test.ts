@@ -1,5 +1,5 @@
-// The Docker entrypoint, run in a fresh network + mount namespace standing in for the container (no
-// Docker engine here): private /run, /var/lib, /var/log, an /etc/group with group firezone as the
+// The Docker entrypoint, run in a fresh network + mount namespace standing in for the container
+// (quick, and it runs where dockerd cannot; tests/docker/container.test.ts runs the real image): private /run, /var/lib, /var/log, an /etc/group with group firezone as the
 // image has it, secrets under /run/secrets. firezonectl runs inside the same namespaces, as
 // `docker exec` would, including the Dockerfile's own HEALTHCHECK command.
 import { afterEach, describe, expect, test } from "bun:test";
@@ -15,12 +15,14 @@ const DIST = join(ROOT, "dist");
 const TOKEN = "fz-test-service-token-do-not-log";
 const canRun = process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("nsenter") !== null;
 
-/** The HEALTHCHECK's CMD from the Dockerfile, in exec form. */
+/** The HEALTHCHECK's CMD from the Dockerfile, in exec form, with the script at its place in the checkout. */
 function healthcheckArgv(): string[] {
   const text = readFileSync(join(ROOT, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
   const m = /^HEALTHCHECK\b.*?\bCMD\s+(\[.*\])\s*$/m.exec(text);
   if (!m?.[1]) throw new Error("no HEALTHCHECK ... CMD [...] in the Dockerfile");
-  return JSON.parse(m[1]) as string[];
+  const argv = JSON.parse(m[1]) as string[];
+  if (argv[0] !== "/usr/local/bin/firezone-healthcheck") throw new Error(`unexpected HEALTHCHECK ${argv[0]}`);
+  return ["sh", join(ROOT, "docker/healthcheck.sh"), ...argv.slice(1)];
 }
 
 interface Container {
@@ -124,12 +126,15 @@ async function untilHealthy(c: Container): Promise<void> {
 }
 
 describe.skipIf(!canRun)("Docker entrypoint in a namespace standing in for the container", () => {
-  test("with FIREZONE_TOKEN as a value, firezoned runs in service mode and the HEALTHCHECK passes", async () => {
+  test("with FIREZONE_TOKEN as a value, firezoned runs in service mode; not connected, the HEALTHCHECK fails", async () => {
     const c = await startContainer({ FIREZONE_TOKEN: TOKEN });
     await untilHealthy(c);
+    // No portal here: the session is not connected, which is unhealthy (tests/docker/container.test.ts
+    // sees it healthy once connected).
     const health = c.exec(healthcheckArgv());
-    expect(health.out).toContain("service");
-    expect(health.code).toBe(0);
+    expect(health.out).toContain("not connected");
+    expect(health.out).toContain('"state": "not_configured"');
+    expect(health.code).toBe(1);
     const st = c.exec(["firezonectl", "status", "--json"]);
     expect(st.code).toBe(0);
     expect(JSON.parse(st.out).mode).toBe("service");
@@ -162,6 +167,7 @@ describe.skipIf(!canRun)("Docker entrypoint in a namespace standing in for the c
   test("without a token it starts interactive and says how to sign in with docker exec", async () => {
     const c = await startContainer({});
     await untilHealthy(c);
+    expect(c.exec(healthcheckArgv()).code).toBe(1);
     expect(JSON.parse(c.exec(["firezonectl", "status", "--json"]).out).mode).toBe("interactive");
     expect(c.stderr()).toContain("docker exec -i <container> firezonectl sign-in --token-stdin");
   });
@@ -172,13 +178,22 @@ describe.skipIf(!canRun)("Docker entrypoint in a namespace standing in for the c
     expect(bare.stderr()).toContain("-e FIREZONE_API_URL=wss://<your portal>");
     const st = JSON.parse(bare.exec(["firezonectl", "status", "--json"]).out);
     expect(st).toMatchObject({ state: "not_configured", mode: "service" });
-    expect(bare.exec(healthcheckArgv()).code).toBe(0);
+    expect(bare.exec(healthcheckArgv()).code).toBe(1);
     const set = await startContainer({ FIREZONE_API_URL: "wss://portal.example.test" });
     await untilHealthy(set);
     expect(set.stderr()).not.toContain("no portal configured");
     expect(JSON.parse(set.exec(["firezonectl", "status", "--json"]).out).portalUrl).toBe(
       "https://portal.example.test",
     );
+  });
+
+  test("firezoned stopped, the HEALTHCHECK says it does not answer", async () => {
+    const c = await startContainer({ FIREZONE_TOKEN: TOKEN });
+    await untilHealthy(c);
+    c.exec(["rm", "/run/firezoned/ipc.sock"]);
+    const health = c.exec(healthcheckArgv());
+    expect(health.code).toBe(1);
+    expect(health.out).toContain("firezoned does not answer");
   });
 
   test("docker stop (SIGTERM to the main process) stops firezoned cleanly with exit 0", async () => {
