@@ -11,8 +11,12 @@ import { join, resolve } from "node:path";
 import { hostDebianMirror } from "../tests/vm/mirror.ts";
 
 export const SUITE = "bookworm";
-/** What the build stage takes from Debian besides minbase (which brings libc, getent and dash). */
-export const PACKAGES = ["wireguard-go", "tini"];
+/**
+ * What the images take from Debian besides minbase (which brings libc, getent, dash and bash):
+ * wireguard-go and tini for the client image's build stage; nftables for the devstack gateway of
+ * docker/compose.yaml. The client image copies only what it needs out of this base.
+ */
+export const PACKAGES = ["wireguard-go", "tini", "nftables"];
 export const ROOT = resolve(import.meta.dir, "..");
 export const CACHE_DIR = join(ROOT, ".cache/docker");
 

@@ -1,6 +1,7 @@
 // A Docker engine of the test's own: Debian's dockerd with its data root, exec root (and so its own
-// containerd), socket and pid file in a temp dir, no iptables rules and no bridge, so it changes
-// nothing on the host's network. Every docker command goes to its socket with -H; DOCKER_CONFIG
+// containerd), socket and pid file in a temp dir, no iptables rules and no default bridge, in a
+// network namespace of its own: the networks it creates (compose's bridges) exist only there, so it
+// changes nothing on the host's network. Every docker command goes to its socket with -H; DOCKER_CONFIG
 // points into the temp dir so no context or credential of the host's user is read.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +25,7 @@ export class Dockerd {
     readonly dir: string,
     readonly proc: Subprocess<"ignore", "pipe", "pipe">,
     readonly storageDriver: string,
+    readonly netns: string,
   ) {
     this.host = `unix://${join(dir, "docker.sock")}`;
     void (async () => {
@@ -46,8 +48,15 @@ export class Dockerd {
     for (const driver of ["overlay2", "vfs"]) {
       const dir = mkdtempSync(join(tmpdir(), "fz-dockerd-"));
       mkdirSync(join(dir, "config"));
+      const netns = `fzdk-${Math.random().toString(36).slice(2, 8)}`;
+      const made = Bun.spawnSync(["ip", "netns", "add", netns], { stderr: "pipe" });
+      if (made.exitCode !== 0) return `cannot create a network namespace: ${made.stderr.toString().trim()}`;
+      Bun.spawnSync(["ip", "-n", netns, "link", "set", "lo", "up"]);
       const proc = Bun.spawn(
         [
+          "nsenter",
+          `--net=/run/netns/${netns}`,
+          "--",
           dockerd,
           `--data-root=${join(dir, "data")}`,
           `--exec-root=${join(dir, "exec")}`,
@@ -68,7 +77,7 @@ export class Dockerd {
           env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: dir },
         },
       ) as Subprocess<"ignore", "pipe", "pipe">;
-      const d = new Dockerd(dir, proc, driver);
+      const d = new Dockerd(dir, proc, driver, netns);
       const until = Date.now() + 60_000;
       for (;;) {
         if (proc.exitCode !== null) break;
@@ -88,13 +97,19 @@ export class Dockerd {
 
   /** One docker command against this engine. */
   async docker(args: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<DockerResult> {
-    const p = Bun.spawn([DOCKER_CLI!, "-H", this.host, ...args], {
+    return this.run([DOCKER_CLI!, "-H", this.host, ...args], options);
+  }
+
+  /** Any command with this engine as its DOCKER_HOST (docker-compose, for one). */
+  async run(argv: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<DockerResult> {
+    const p = Bun.spawn(argv, {
       stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
       stdout: "pipe",
       stderr: "pipe",
       env: {
         PATH: "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         HOME: this.dir,
+        DOCKER_HOST: this.host,
         DOCKER_CONFIG: join(this.dir, "config"),
         // The classic builder: BuildKit would need the buildx plugin, which Debian's docker.io lacks.
         DOCKER_BUILDKIT: "0",
@@ -135,6 +150,7 @@ export class Dockerd {
     }
     for (const m of mountsUnder(this.dir).reverse()) Bun.spawnSync(["umount", "-l", m]);
     rmSync(this.dir, { recursive: true, force: true });
+    Bun.spawnSync(["ip", "netns", "del", this.netns], { stderr: "ignore" });
   }
 }
 

@@ -13,6 +13,7 @@ import { Store } from "../../devstack/portal/store.ts";
 import { destroyWorld } from "../../devstack/shared/netns.ts";
 import { admin, DevWorld, type Proc } from "../../devstack/world.ts";
 import { ensureBaseImage } from "../../docker/base_image.ts";
+import { buildDevstackContext } from "../../docker/devstack_build.ts";
 import { BUN, ensureBuilt, ROOT } from "../_support/build.ts";
 import { DOCKER_CLI, Dockerd, mountsUnder } from "./_dockerd.ts";
 
@@ -25,6 +26,16 @@ const STUB = "100.100.111.1";
 const engine = process.getuid?.() === 0 ? await Dockerd.start() : "not root";
 if (typeof engine === "string") console.warn(`tests/docker/container.test.ts: skipped: ${engine}`);
 const d = typeof engine === "string" ? null : engine;
+const COMPOSE = Bun.which("docker-compose");
+
+// Last: the engine goes, with everything it held, and nothing of it stays mounted or named.
+afterAll(async () => {
+  if (!d) return;
+  const { dir, netns } = d;
+  await d.stop();
+  expect(mountsUnder(dir)).toEqual([]);
+  expect(Bun.spawnSync(["ip", "netns", "list"]).stdout.toString()).not.toContain(netns);
+}, 120_000);
 
 let dev: DevWorld;
 let tmp = "";
@@ -223,9 +234,6 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
     await dev?.destroy();
     if (dev) await destroyWorld(dev.world);
     for (const dir of netnsDirs) rmSync(dir, { recursive: true, force: true });
-    const dir = d.dir;
-    await d.stop();
-    expect(mountsUnder(dir)).toEqual([]);
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }, 120_000);
 
@@ -398,3 +406,48 @@ function netnsResolvConf(ns: string, text: string): void {
   writeFileSync(join(dir, "resolv.conf"), text);
   netnsDirs.push(dir);
 }
+
+describe.skipIf(d === null || COMPOSE === null)(
+  "docker/compose.yaml: portal, gateway, resource and client",
+  () => {
+    const compose = (args: string[], timeoutMs = 300_000) =>
+      d!.run(
+        [COMPOSE!, "--ansi", "never", "-p", "fzcompose", "-f", join(ROOT, "docker/compose.yaml"), ...args],
+        {
+          timeoutMs,
+        },
+      );
+
+    afterAll(async () => {
+      if (d) await compose(["down", "-v", "--timeout", "10"]);
+    }, 120_000);
+
+    test("docker-compose config accepts the file", async () => {
+      const r = await compose(["config", "-q"]);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
+    });
+
+    test("up: the client connects to the compose portal and `try` fetches the resource through it", async () => {
+      buildDevstackContext();
+      // The client image built above is the one compose names; compose builds the devstack image.
+      await d!.ok(["tag", IMAGE, "firezone-client:latest"]);
+      const up = await compose(["up", "-d"], 600_000);
+      expect(up.code).toBe(0);
+      const healthy = await waitFor("the compose client to turn healthy", 90_000, async () => {
+        const r = await compose(["ps", "-q", "client"]);
+        const id = r.out.trim();
+        if (!id) return null;
+        const h = await d!.docker(["inspect", "-f", "{{.State.Health.Status}}", id]);
+        return h.out.trim() === "healthy" ? id : null;
+      });
+      const st = await d!.ok(["exec", healthy, "firezonectl", "status", "--json"]);
+      expect(JSON.parse(st)).toMatchObject({ state: "connected", actor: "demo-bot", mode: "service" });
+      const fetched = await waitFor("`try` to print the resource's answer", 60_000, async () => {
+        const logs = await compose(["logs", "--no-color", "try"]);
+        return logs.out.includes("hello from web") ? logs.out : null;
+      });
+      expect(fetched).toContain("hello from web");
+    }, 900_000);
+  },
+);
