@@ -62,8 +62,12 @@ export async function applyNft(script: string): Promise<void> {
   if (code !== 0) throw new Error(`nft failed (exit ${code}): ${err.trim()}`);
 }
 
-/** Turns on IPv4 and IPv6 forwarding in this network namespace. */
+/**
+ * Turns on IPv4 and IPv6 forwarding in this network namespace. A switch already on is left alone:
+ * in a container /proc/sys is read-only, and compose's `sysctls` has set them (docker/compose.yaml).
+ */
 export async function enableForwarding(): Promise<void> {
-  await Bun.write("/proc/sys/net/ipv4/ip_forward", "1\n");
-  await Bun.write("/proc/sys/net/ipv6/conf/all/forwarding", "1\n");
+  for (const path of ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding"]) {
+    if ((await Bun.file(path).text()).trim() !== "1") await Bun.write(path, "1\n");
+  }
 }

@@ -80,6 +80,24 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
+let images: Promise<string> | null = null;
+/** Imports the cached base and builds the client image, once for the file; resolves to the base's tag. */
+function imagesReady(): Promise<string> {
+  images ??= (async () => {
+    ensureBuilt();
+    const started = performance.now();
+    const base = ensureBaseImage(DOCKER_CLI!, d!.host, (l) => console.log(`docker test: ${l}`));
+    await d!.ok(["build", "--network=none", "--build-arg", `BASE_IMAGE=${base}`, "-t", IMAGE, ROOT], {
+      timeoutMs: 300_000,
+    });
+    console.log(
+      `docker test: base imported and image built in ${Math.round(performance.now() - started)} ms`,
+    );
+    return base;
+  })();
+  return images;
+}
+
 const waitForState = (state: string, timeoutMs = 30_000) =>
   waitFor(`state ${state}`, timeoutMs, async () => {
     const st = await status();
@@ -129,17 +147,8 @@ function runClient(extra: string[] = []): Promise<string> {
 
 describe.skipIf(d === null)("the Docker image against the devstack", () => {
   beforeAll(async () => {
-    ensureBuilt();
     tmp = mkdtempSync(join(tmpdir(), "fz-docker-e2e-"));
-    const started = performance.now();
-    const base = ensureBaseImage(DOCKER_CLI!, d!.host, (l) => console.log(`docker test: ${l}`));
-    await d!.ok(["build", "--network=none", "--build-arg", `BASE_IMAGE=${base}`, "-t", IMAGE, ROOT], {
-      timeoutMs: 300_000,
-    });
-    console.log(
-      `docker test: base imported and image built in ${Math.round(performance.now() - started)} ms`,
-    );
-
+    const base = await imagesReady();
     dev = await DevWorld.create(`fzd${Math.random().toString(36).slice(2, 5)}`, {
       tmpPrefix: "fz-docker-",
       bun: BUN,
@@ -388,7 +397,9 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
     await runClient();
     await waitForState("connected");
     expect(ipJson(["link", "show"]).some((l) => l.ifname === TUN)).toBe(true);
+    const stopping = performance.now();
     await d!.ok(["stop", "-t", "10", CLIENT]);
+    console.log(`docker test: docker stop took ${Math.round(performance.now() - stopping)} ms`);
     const state = JSON.parse(await d!.ok(["inspect", "-f", "{{json .State}}", CLIENT]));
     // 0: firezoned's own clean exit; 137 would be Docker's SIGKILL after the timeout.
     expect(state.ExitCode).toBe(0);
@@ -418,6 +429,11 @@ describe.skipIf(d === null || COMPOSE === null)(
         },
       );
 
+    beforeAll(async () => {
+      await imagesReady();
+      buildDevstackContext();
+    }, 900_000);
+
     afterAll(async () => {
       if (d) await compose(["down", "-v", "--timeout", "10"]);
     }, 120_000);
@@ -429,11 +445,11 @@ describe.skipIf(d === null || COMPOSE === null)(
     });
 
     test("up: the client connects to the compose portal and `try` fetches the resource through it", async () => {
-      buildDevstackContext();
       // The client image built above is the one compose names; compose builds the devstack image.
       await d!.ok(["tag", IMAGE, "firezone-client:latest"]);
       const up = await compose(["up", "-d"], 600_000);
-      expect(up.code).toBe(0);
+      if (up.code !== 0)
+        throw new Error(`docker-compose up failed (exit ${up.code}): ${up.err.slice(-3000)}`);
       const healthy = await waitFor("the compose client to turn healthy", 90_000, async () => {
         const r = await compose(["ps", "-q", "client"]);
         const id = r.out.trim();

@@ -215,3 +215,10 @@ describe.skipIf(!canRun)("Docker entrypoint in a namespace standing in for the c
     expect(c.stderr()).toContain("/run/secrets/missing, which is not a readable file");
   });
 });
+
+test.skipIf(Bun.which("shellcheck") === null)("the image's sh scripts pass shellcheck", () => {
+  const scripts = ["entrypoint.sh", "healthcheck.sh", "rootfs.sh"].map((f) => join(ROOT, "docker", f));
+  const r = Bun.spawnSync(["shellcheck", "--shell=sh", ...scripts], { stdout: "pipe", stderr: "pipe" });
+  expect(r.stdout.toString() + r.stderr.toString()).toBe("");
+  expect(r.exitCode).toBe(0);
+});
