@@ -379,6 +379,32 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
     expect(log.at(-1).Output).toContain("not connected");
   });
 
+  test("with docker run --init in front of the image's tini, firezoned still answers and stops with exit 0", async () => {
+    const name = "fz-init";
+    await d!.ok([
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--init",
+      "--network=none",
+      "--cap-add=NET_ADMIN",
+      "--device=/dev/net/tun",
+      IMAGE,
+    ]);
+    try {
+      const st = await waitFor("firezoned to answer", 30_000, async () => {
+        const r = await d!.docker(["exec", name, "firezonectl", "status", "--json"]);
+        return r.code === 0 ? JSON.parse(r.out) : null;
+      });
+      expect(st.state).toBe("not_configured");
+      await d!.ok(["stop", "-t", "10", name]);
+      expect((await d!.ok(["inspect", "-f", "{{.State.ExitCode}}", name])).trim()).toBe("0");
+    } finally {
+      await d!.docker(["rm", "-f", name]);
+    }
+  });
+
   test("docker stop: firezoned exits 0 within the stop timeout and leaves no interface, route or rule", async () => {
     // Signed in again with a new token first, so the stop has a tunnel to take down.
     await d!.ok(["rm", "-f", CLIENT]);
