@@ -41,6 +41,7 @@ let dev: DevWorld;
 let tmp = "";
 let tokenFile = "";
 let holderPid = 0;
+let firstAddresses: unknown;
 let dnsmasq: Proc | null = null;
 
 /** `ip -j ...` in the containers' network namespace, from the host (the image has no ip). */
@@ -136,6 +137,9 @@ function runClient(extra: string[] = []): Promise<string> {
     // The devstack portal is plaintext; the image accepts it only with this opt-in.
     "-e",
     "FIREZONE_ALLOW_INSECURE_PORTAL=1",
+    // The state volume: the device id, so the portal gives a re-created container the same addresses.
+    "-v",
+    "fz-state:/var/lib/firezoned",
     // The image's HEALTHCHECK command with shorter timings, so the test need not wait 30 s.
     "--health-interval=1s",
     "--health-retries=2",
@@ -239,6 +243,7 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
     if (!d) return;
     if (process.env.DOCKER_TEST_LOGS) console.error((await d.docker(["logs", CLIENT])).err);
     await d.docker(["rm", "-f", CLIENT, HOLDER]);
+    await d.docker(["volume", "rm", "fz-state"]);
     await DevWorld.stop(dnsmasq);
     await dev?.destroy();
     if (dev) await destroyWorld(dev.world);
@@ -289,6 +294,7 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
 
   test("with the token from a secret file, the session is connected and the container healthy", async () => {
     const st = await waitForState("connected");
+    firstAddresses = st.addresses;
     expect(st).toMatchObject({ mode: "service", interfaceName: TUN });
     expect(await waitForHealth("healthy")).toBe("healthy");
     const logs = await d!.docker(["logs", CLIENT]);
@@ -421,7 +427,9 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
     writeFileSync(tokenFile, `${fresh}\n`, { mode: 0o400 });
     const rulesBefore = ipJson(["rule", "show"]).length;
     await runClient();
-    await waitForState("connected");
+    const again = await waitForState("connected");
+    // Re-created with the same state volume: the same device, so the same tunnel addresses.
+    expect(again.addresses).toEqual(firstAddresses);
     expect(ipJson(["link", "show"]).some((l) => l.ifname === TUN)).toBe(true);
     const stopping = performance.now();
     await d!.ok(["stop", "-t", "10", CLIENT]);
