@@ -32,7 +32,8 @@ function internetLine(ir: NonNullable<Status["internetResource"]>): string {
 export function formatStatus(st: Status): string {
   const show = (text: string) => displayText(text, 512);
   const who = st.actor ? ` as ${show(st.actor)}${st.account ? ` (${show(st.account)})` : ""}` : "";
-  const lines = [`${STATE_TEXT[st.state]}${who}`];
+  const cause = st.state === "reconnecting" && st.reconnectCause ? ` (${show(st.reconnectCause)})` : "";
+  const lines = [`${STATE_TEXT[st.state]}${cause}${who}`];
   const field = (name: string, value: string) =>
     lines.push(`  ${(name ? `${name}:` : "").padEnd(11)} ${show(value)}`);
   field("Mode", st.mode === "service" ? "service (service-account token)" : "interactive");
@@ -51,6 +52,7 @@ export function formatStatus(st: Status): string {
   if (ir && (ir.enabled || ir.available)) field("Internet", internetLine(ir));
   if (st.lastError) field(st.state === "not_configured" ? "Problem" : "Last error", st.lastError);
   for (const w of st.warnings ?? []) field("Warning", w);
+  if (st.lastReset) field("Last reset", `${st.lastReset.cause}, ${st.lastReset.at}`);
   field("Daemon", `firezoned ${st.daemonVersion}, pid ${st.pid}, up ${duration(st.uptimeSeconds)}`);
   if (st.state === "signed_out" && st.mode === "interactive") {
     lines.push("", "Sign in with the Firezone tray, or: firezonectl sign-in --token-stdin");

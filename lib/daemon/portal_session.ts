@@ -34,6 +34,7 @@ import type { PortalConfig } from "./config.ts";
 import { addDnsProxies } from "./dns_plan.ts";
 import { DnsSession, type DnsSessionOptions, linkIndex } from "./dns_session.ts";
 import { internetPart } from "./internet_part.ts";
+import type { ResetCause, ResetRecord } from "./network_reset.ts";
 import type { ResourceList } from "./resource_pages.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
 import { DEFAULT_INTERNET_RESOURCE, type InternetResourcePrefs } from "./settings.ts";
@@ -49,6 +50,8 @@ export interface PortalLike {
     listener: (payload: PortalClientEvents[E]) => void,
   ): () => void;
   requestConnection(resourceId: string, timeoutMs?: number, dns?: DnsRequest): Promise<ConnectionDetails>;
+  /** Dial again at once with the backoff started over (a session reset). */
+  reconnect?(reason: string): void;
 }
 
 /** For a `dns` resource: the name asked for and the proxy addresses the stub answered with. */
@@ -139,6 +142,11 @@ export class PortalSession implements Session {
   #internet: InternetResourcePrefs;
   /** Whether the Internet Resource's routes and rules are in force (the last reconcile put them in). */
   #internetActive = false;
+  /** The last reset; its cause stays in status as `reconnectCause` until the portal's next init. */
+  #lastReset: ResetRecord | undefined;
+  #resetPending = false;
+  /** The next tunnel pass removes and re-adds every peer, so each gateway handshakes anew. */
+  #rehandshake = false;
 
   /** The DNS stub and resolver control, while configured (`opts.dns`). */
   readonly #dns: DnsSession | null;
@@ -172,6 +180,8 @@ export class PortalSession implements Session {
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
       ...(this.#warnings.size || this.#routeWarnings.length ? { warnings: this.warnings() } : {}),
       internetResource: this.#internetStatus(),
+      ...(this.#lastReset ? { lastReset: { ...this.#lastReset } } : {}),
+      ...(this.#resetPending && this.#lastReset ? { reconnectCause: this.#lastReset.cause } : {}),
       ...(this.#dns?.status() ?? {}),
     };
   }
@@ -277,6 +287,29 @@ export class PortalSession implements Session {
     await this.#teardown();
   }
 
+  /**
+   * The way out changed (docs/session.md): the portal is dialled again at once with its backoff
+   * started over, every gateway gets a new handshake from the current uplink, and the device, its
+   * addresses and routes stay, so connections to resources survive a short outage.
+   */
+  reset(cause: ResetCause): boolean {
+    const portal = this.#portal;
+    if (!portal) return false;
+    const generation = this.#generation;
+    this.#lastReset = { cause, at: new Date().toISOString() };
+    this.#resetPending = true;
+    this.#joined = false;
+    this.#setState(this.#state === "connecting" ? "connecting" : "reconnecting");
+    // The portal's name may point elsewhere from the new network.
+    void this.#resolvePortal(generation);
+    portal.reconnect?.(cause);
+    if (this.#tunnelAddresses) {
+      this.#rehandshake = true;
+      this.#scheduleReconcile(generation);
+    }
+    return true;
+  }
+
   /** A problem outside the portal's view (the tunnel backend failed): shown as the last error. */
   noteError(message: string): void {
     this.#lastError = message;
@@ -379,6 +412,7 @@ export class PortalSession implements Session {
     for (const id of this.#details.keys()) if (!this.#resources.has(id)) this.#details.delete(id);
     this.#resourcesChanged();
     this.#lastError = undefined;
+    this.#resetPending = false;
     if (!this.#takeInterface(init.interface, "init")) {
       this.#setState("connecting");
       this.#scheduleReconcile(generation);
@@ -690,9 +724,16 @@ export class PortalSession implements Session {
       this.#emit("status");
     }
     internet.addPeer(plan.peers);
+    // A reset: each peer is removed and added again in one change, which drops its session keys, so
+    // WireGuard handshakes at once (keepalive) from whatever uplink and source address are current.
+    const renew = this.#rehandshake
+      ? [...this.#appliedPeers.keys()].map((publicKey) => ({ publicKey, allowedIps: [], remove: true }))
+      : [];
+    if (this.#rehandshake) this.#appliedPeers = new Map();
+    this.#rehandshake = false;
     const { changes, next } = peerChanges(this.#appliedPeers, plan.peers);
-    if (changes.length > 0) {
-      await tunnel.setPeers(changes, { replace: false });
+    if (changes.length > 0 || renew.length > 0) {
+      await tunnel.setPeers([...renew, ...changes], { replace: false });
       this.#appliedPeers = next;
     }
     await tunnel.setRoutes(plan.routes);
@@ -721,6 +762,8 @@ export class PortalSession implements Session {
     this.#details.clear();
     this.#portalAddresses = [];
     this.#internetActive = false;
+    this.#resetPending = false;
+    this.#rehandshake = false;
     this.#warnings.clear();
     this.#routeWarnings = [];
     this.#loggedRouteWarnings = [];

@@ -13,6 +13,8 @@ import { Daemon } from "./daemon.ts";
 import { loadDeviceId } from "./device_id.ts";
 import { recoverDns } from "./dns_session.ts";
 import { LogFile } from "./log_file.ts";
+import { type Resettable, resetSession } from "./network_reset.ts";
+import { startResetTriggers, triggerSettings } from "./network_triggers.ts";
 import { PortalSession } from "./portal_session.ts";
 import { loadServiceToken, type ServiceToken } from "./service_token.ts";
 import { SettingsStore } from "./settings.ts";
@@ -41,6 +43,12 @@ log_level; see docs/configuration.md); these variables override it:
   FIREZONE_TUN_NAME    tunnel device name (default tun-firezone)
   FIREZONE_LOG_LEVEL   debug, info, warn or error (default info)
   FIREZONE_DNS_CONTROL auto, systemd-resolved, resolv-conf or off (overrides dns_control)
+  FIREZONE_NETWORK_MONITOR
+                       on (default) or off: reset the session when the network changes
+  DBUS_SYSTEM_BUS_ADDRESS
+                       the system bus (unix:path=...) where logind announces sleep and wake
+
+Signals: SIGTERM and SIGINT stop the daemon; SIGHUP resets the session on the current network.
 `;
 
 // sysexits: a configuration problem the administrator must fix.
@@ -92,7 +100,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     log.warn("cannot turn core dumps off", { error: (err as Error).message });
   }
   try {
-    return await serve(config, log, logFile);
+    return await serve(config, log, logFile, env);
   } catch (err) {
     log.error(err instanceof FzError ? err.message : `failed to start: ${(err as Error).message}`);
     return err instanceof FzError && err.code === "busy" ? 1 : EX_CONFIG;
@@ -101,7 +109,17 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
   }
 }
 
-async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promise<number> {
+/** SIGHUP: the session starts over on the network as it is now (docs/session.md). */
+function onHangup(session: Resettable, log: Logger): void {
+  resetSession(session, "SIGHUP", "signal", log);
+}
+
+async function serve(
+  config: DaemonConfig,
+  log: Logger,
+  logFile: LogFile,
+  env: Record<string, string | undefined>,
+): Promise<number> {
   const group = groupByName(config.group);
   if (!group) {
     throw new FzError(
@@ -233,10 +251,20 @@ async function serve(config: DaemonConfig, log: Logger, logFile: LogFile): Promi
       .catch((err: Error) => log.warn("service sign-in failed", { reason: err.message }));
   }
 
+  const triggers = startResetTriggers({
+    session,
+    tunnelName: config.tunName,
+    settings: triggerSettings(env),
+    logger: log.child("roam"),
+  });
+  const hangup = () => onHangup(session, log.child("roam"));
+  process.on("SIGHUP", hangup);
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
+  process.off("SIGHUP", hangup);
+  triggers.stop();
   log.info("shutting down", { signal });
   sdNotify("STOPPING=1");
   daemon.server.stop();

@@ -109,7 +109,7 @@ function sessionSection(view: TrayView): MenuNode[] {
     case "reconnecting":
       return [
         info(`Signed in as ${show(s.actor ?? "unknown")}`),
-        info("Reconnecting..."),
+        info(s.reconnectCause ? `Reconnecting (${show(s.reconnectCause)})...` : "Reconnecting..."),
         signOut,
         ...resourcesSection(view),
       ];

@@ -74,7 +74,12 @@ function tooltipText(view: TrayView): { title: string; body: string } {
         body: `${plural(view.resources.length, "resource")}${s.account ? ` in ${s.account}` : ""}`,
       };
     case "reconnecting":
-      return { title: "Firezone: Reconnecting", body: s.lastError ?? "Lost the portal; retrying" };
+      return {
+        title: `Firezone: Reconnecting${s.reconnectCause ? ` (${s.reconnectCause})` : ""}`,
+        body: s.lastReset
+          ? `Last reset: ${s.lastReset.cause}, ${s.lastReset.at}`
+          : (s.lastError ?? "Lost the portal; retrying"),
+      };
     case "connecting":
       return { title: "Firezone: Connecting", body: "Signing in to the portal" };
     case "not_configured":

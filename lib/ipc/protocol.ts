@@ -84,6 +84,10 @@ export const StatusSchema = v.object({
   dnsMode: v.optional(v.picklist(["systemd-resolved", "resolv-conf", "off"])),
   dnsServers: v.optional(v.array(v.string())),
   dnsUpstreams: v.optional(v.array(v.string())),
+  /** The last session reset (network changed, woke from sleep, SIGHUP) and when (ISO 8601). */
+  lastReset: v.optional(v.object({ cause: v.string(), at: v.string() })),
+  /** While a reset's reconnection is under way: its cause, shown as "reconnecting (network changed)". */
+  reconnectCause: v.optional(v.string()),
 });
 
 export const EventSchema = v.variant("kind", [

@@ -24,7 +24,8 @@ export interface AddressOptions {
   notSource?: boolean;
 }
 
-function decodeAddress(m: NlMessage): Address | null {
+/** One RTM_NEWADDR/RTM_DELADDR body; null for other families or without an address. */
+export function decodeAddress(m: NlMessage): Address | null {
   const family = readU8(m.body, 0);
   if (family !== AF_INET && family !== AF_INET6) return null;
   const prefix = readU8(m.body, 1);

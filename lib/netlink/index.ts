@@ -3,7 +3,14 @@
  * netlink for family lookup and family requests, message building and parsing, and NLMSG_ERROR
  * replies turned into the typed errors of lib/sys.
  */
-export { type Address, type AddressOptions, addAddress, deleteAddress, listAddresses } from "./addresses.ts";
+export {
+  type Address,
+  type AddressOptions,
+  addAddress,
+  decodeAddress,
+  deleteAddress,
+  listAddresses,
+} from "./addresses.ts";
 export { type BatchRequest, requestBatch } from "./batch.ts";
 export { NetlinkConnection, type RequestOptions } from "./connection.ts";
 export {
@@ -39,6 +46,14 @@ export {
   writeIfinfo,
 } from "./links.ts";
 export {
+  decodeEvents,
+  IFF_LOWER_UP,
+  type NetlinkEvent,
+  NetlinkMonitor,
+  type NetlinkMonitorOptions,
+  RTNLGRP,
+} from "./monitor.ts";
+export {
   attrMap,
   type NlAttr,
   type NlMessage,
@@ -54,6 +69,7 @@ export {
 export {
   addRoute,
   addRoutes,
+  decodeRoute,
   deleteRoute,
   listRoutes,
   type Route,

@@ -1,6 +1,6 @@
 // Routes over rtnetlink in the main table or any other: dump, add/replace, delete. A route is
 // identified by destination, table and output interface; `protocol` marks who owns it.
-import { formatCidr, networkOf, parseCidr } from "../util/index.ts";
+import { formatCidr, formatIp, networkOf, parseCidr } from "../util/index.ts";
 import { dumpByFamily } from "./_dump.ts";
 import { requestBatch } from "./batch.ts";
 import type { NetlinkConnection } from "./connection.ts";
@@ -32,6 +32,10 @@ export interface Route {
   scope: number;
   type: number;
   metric: number;
+  /** The next hop (RTA_GATEWAY), when the route has one. */
+  gateway?: string;
+  /** The preferred source address (RTA_PREFSRC), when the route names one. */
+  prefsrc?: string;
 }
 
 export interface RouteSpec {
@@ -51,13 +55,14 @@ export interface RouteFilter {
   protocol?: number;
 }
 
-function decodeRoute(m: NlMessage): Route | null {
+/** One RTM_NEWROUTE/RTM_DELROUTE body; null for families other than IPv4 and IPv6. */
+export function decodeRoute(m: NlMessage): Route | null {
   const family = readU8(m.body, 0);
   if (family !== AF_INET && family !== AF_INET6) return null;
   const f = family === AF_INET ? 4 : 6;
   const attrs = attrMap(m.body, 12);
   const dst = attrs.get(RTA.DST) ?? new Uint8Array(f === 4 ? 4 : 16);
-  return {
+  const route: Route = {
     dst: formatCidr({ family: f, bytes: dst, prefix: readU8(m.body, 1) }),
     family: f,
     table: attrs.has(RTA.TABLE) ? readU32(attrs.get(RTA.TABLE)!) : readU8(m.body, 4),
@@ -67,6 +72,11 @@ function decodeRoute(m: NlMessage): Route | null {
     type: readU8(m.body, 7),
     metric: attrs.has(RTA.PRIORITY) ? readU32(attrs.get(RTA.PRIORITY)!) : 0,
   };
+  const gateway = attrs.get(RTA.GATEWAY);
+  if (gateway?.length === (f === 4 ? 4 : 16)) route.gateway = formatIp(gateway);
+  const prefsrc = attrs.get(RTA.PREFSRC);
+  if (prefsrc?.length === (f === 4 ? 4 : 16)) route.prefsrc = formatIp(prefsrc);
+  return route;
 }
 
 export function listRoutes(conn: NetlinkConnection, filter: RouteFilter = {}): Route[] {

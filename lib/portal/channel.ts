@@ -160,6 +160,24 @@ export class PhoenixChannel {
     ws?.close(1000, "client stopped");
   }
 
+  /**
+   * Drops the connection (or the wait for the next attempt) and dials again at once, with the
+   * backoff started over: the network under it changed, so earlier failures say nothing about the
+   * next attempt. Pending requests fail with reason `disconnected`.
+   */
+  reconnect(reason: string): void {
+    if (this.#state === "idle" || this.#state === "terminal" || this.#state === "stopped") return;
+    const ws = this.#teardown("disconnected");
+    try {
+      ws?.close(1000, reason.slice(0, 100));
+    } catch {
+      // already closed
+    }
+    this.#backoff.reset();
+    this.#log.info("reconnecting to the portal at once", { reason });
+    this.#connect();
+  }
+
   /** Pushes an event on the channel's topic and resolves with the reply's `response`. */
   push(event: string, payload: unknown, timeoutMs = 10_000): Promise<unknown> {
     const ws = this.#ws;

@@ -128,6 +128,11 @@ export class PortalClient {
     if (this.#state !== "signed_out") this.#state = "stopped";
   }
 
+  /** Reconnects at once with the backoff started over (the network changed); see PhoenixChannel. */
+  reconnect(reason: string): void {
+    this.#channel.reconnect(reason);
+  }
+
   /** Subscribes to one event; returns the unsubscribe function. */
   on<E extends keyof PortalClientEvents>(event: E, listener: Listener<E>): () => void {
     let set = this.#listeners.get(event);

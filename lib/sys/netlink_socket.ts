@@ -15,6 +15,8 @@ const SO_RCVTIMEO = 20;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
+const NETLINK_ADD_MEMBERSHIP = 1;
+const SOCK_NONBLOCK = 0o4000;
 const MSG_TRUNC = 0x20;
 const EINTR = 4;
 const EAGAIN = 11;
@@ -27,6 +29,11 @@ export interface NetlinkSocketOptions {
   timeoutMs?: number;
   /** Receive buffer for one datagram; dumps arrive in datagrams of at most a few pages. */
   bufferSize?: number;
+  /**
+   * Multicast groups to join (RTNLGRP_* numbers): the socket then receives the kernel's change
+   * notifications. Such a socket is non-blocking, for a reader that waits on readiness.
+   */
+  groups?: readonly number[];
 }
 
 /** One netlink socket bound to a kernel-assigned port id; `send` goes to the kernel (port 0). */
@@ -41,7 +48,11 @@ export class NetlinkSocket {
   constructor(protocol: number, options: NetlinkSocketOptions = {}) {
     this.protocol = protocol;
     this.#buf = new Uint8Array(options.bufferSize ?? 1 << 17);
-    this.fd = check("socket(AF_NETLINK)", libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
+    const nonBlocking = options.groups?.length ? SOCK_NONBLOCK : 0;
+    this.fd = check(
+      "socket(AF_NETLINK)",
+      libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | nonBlocking, protocol),
+    );
     try {
       const ms = options.timeoutMs ?? 5000;
       const tv = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt((ms % 1000) * 1000)]);
@@ -59,6 +70,13 @@ export class NetlinkSocket {
       const len = new Uint32Array([addr.length]);
       check("getsockname(AF_NETLINK)", libc.getsockname(this.fd, ptr(addr), ptr(len)));
       this.portId = addr.readUInt32LE(4);
+      for (const group of options.groups ?? []) {
+        const g = new Int32Array([group]);
+        check(
+          "setsockopt(NETLINK_ADD_MEMBERSHIP)",
+          libc.setsockopt(this.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, ptr(g), 4),
+        );
+      }
       this.#kernel = sockaddrNl(0);
     } catch (e) {
       libc.close(this.fd);

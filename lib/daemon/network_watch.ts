@@ -1,0 +1,213 @@
+// Decides, from the kernel's link, address and route notifications (lib/netlink's monitor), when
+// the way to the portal and the gateways has really changed, and says so once per burst. What
+// counts is in docs/session.md ("Network changes, sleep and wake"); the tunnel's own interface and
+// routes never count, or every reconcile would reset the session it belongs to.
+import {
+  type Address,
+  IFF_LOWER_UP,
+  type Link,
+  type NetlinkEvent,
+  NetlinkMonitor,
+  type Route,
+  Rtnetlink,
+} from "../netlink/index.ts";
+import type { Logger } from "../util/index.ts";
+
+/** A burst is over once no relevant notification came for this long... */
+export const NETWORK_QUIET_MS = 250;
+/** ...or at most this long after its first notification, so a flapping link still gets a reset. */
+export const NETWORK_MAX_WAIT_MS = 1000;
+/** At most this many reasons are named in one change (the log line stays short). */
+const MAX_REASONS = 4;
+/** IFA_F_TEMPORARY: an IPv6 privacy address, rotated by the host on a timer, not a new network. */
+const IFA_F_TEMPORARY = 0x01;
+
+/** Where the monitor's notifications come from; lib/netlink's NetlinkMonitor by default. */
+export interface MonitorLike {
+  start(): void;
+  stop(): void;
+}
+
+export interface NetworkWatchOptions {
+  /** The tunnel's interface: its links, addresses and routes are ignored. */
+  tunnelName: string;
+  /** Route protocol the tunnel marks its routes with (lib/wireguard ROUTE_PROTOCOL): ignored too. */
+  tunnelProtocol: number;
+  /** Called once per burst of relevant changes, with what changed (a few phrases). Must not throw. */
+  onChange: (reasons: string[]) => void;
+  logger: Logger;
+  quietMs?: number;
+  maxWaitMs?: number;
+  /** What the network looks like now (default: one rtnetlink dump of links, addresses, routes). */
+  snapshot?: () => { links: Link[]; addresses: Address[]; routes: Route[] };
+  createMonitor?: (handlers: {
+    onEvents: (events: NetlinkEvent[]) => void;
+    onLost: (reason: string) => void;
+  }) => MonitorLike;
+}
+
+interface LinkState {
+  name: string;
+  /** Administratively up and with a carrier: it can carry packets. */
+  running: boolean;
+}
+
+function dumpNetwork(): { links: Link[]; addresses: Address[]; routes: Route[] } {
+  const rt = new Rtnetlink({ timeoutMs: 2000 });
+  try {
+    return { links: rt.links(), addresses: rt.addresses(), routes: rt.routes() };
+  } finally {
+    rt.close();
+  }
+}
+
+const running = (l: Link) => l.up && (l.flags & IFF_LOWER_UP) !== 0;
+const isLinkLocal6 = (a: Address) => a.family === 6 && /^fe[89ab][0-9a-f]:/i.test(a.cidr);
+const routeKey = (r: Route) =>
+  `${r.family} table ${r.table} via ${r.gateway ?? "-"} dev ${r.oif} metric ${r.metric}`;
+
+/** Watches the host's network for changes of the way out; start() once, stop() at shutdown. */
+export class NetworkWatch {
+  readonly #o: NetworkWatchOptions;
+  readonly #links = new Map<number, LinkState>();
+  readonly #addresses = new Set<string>();
+  readonly #defaults = new Set<string>();
+  #monitor: MonitorLike | null = null;
+  #reasons: string[] = [];
+  #firstAt = 0;
+  #timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(options: NetworkWatchOptions) {
+    this.#o = options;
+  }
+
+  /** Reads the network as it is, then follows its notifications. Throws if netlink is unusable. */
+  start(): void {
+    this.#learn();
+    const handlers = {
+      onEvents: (events: NetlinkEvent[]) => this.#take(events),
+      onLost: (reason: string) => {
+        // Notifications were dropped: what we knew may be stale. Start over and count it as a change.
+        this.#o.logger.warn("network notifications were lost; re-reading the network", { reason });
+        try {
+          this.#learn();
+        } catch (err) {
+          this.#o.logger.warn("cannot re-read the network", { error: (err as Error).message });
+        }
+        this.#note("network notifications were lost");
+      },
+    };
+    this.#monitor = this.#o.createMonitor?.(handlers) ?? new NetlinkMonitor(handlers);
+    this.#monitor.start();
+  }
+
+  stop(): void {
+    this.#monitor?.stop();
+    this.#monitor = null;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#reasons = [];
+  }
+
+  #learn(): void {
+    const now = (this.#o.snapshot ?? dumpNetwork)();
+    this.#links.clear();
+    this.#addresses.clear();
+    this.#defaults.clear();
+    for (const l of now.links) this.#links.set(l.index, { name: l.name, running: running(l) });
+    for (const a of now.addresses) if (this.#addressCounts(a)) this.#addresses.add(`${a.index} ${a.cidr}`);
+    for (const r of now.routes) if (this.#routeCounts(r)) this.#defaults.add(routeKey(r));
+  }
+
+  #ignoredIndex(index: number): boolean {
+    const name = this.#links.get(index)?.name;
+    return name === this.#o.tunnelName || name === "lo" || index === 1;
+  }
+
+  #addressCounts(a: Address): boolean {
+    return !this.#ignoredIndex(a.index) && !isLinkLocal6(a) && (a.flags & IFA_F_TEMPORARY) === 0;
+  }
+
+  /** Default routes (any table but through the tunnel) are the way out; other routes are not watched. */
+  #routeCounts(r: Route): boolean {
+    if (!r.dst.endsWith("/0") || r.protocol === this.#o.tunnelProtocol) return false;
+    if (r.oif !== 0 && this.#ignoredIndex(r.oif)) return false;
+    // Local and broadcast tables hold the host's own addresses; unreachable/prohibit entries are policy.
+    return r.table !== 255;
+  }
+
+  #take(events: NetlinkEvent[]): void {
+    for (const e of events) {
+      if (e.kind === "link") this.#onLink(e.link, e.removed);
+      else if (e.kind === "address") this.#onAddress(e.address, e.removed);
+      else this.#onRoute(e.route, e.removed);
+    }
+  }
+
+  #onLink(link: Link, removed: boolean): void {
+    const before = this.#links.get(link.index);
+    if (link.name === this.#o.tunnelName || link.name === "lo") {
+      if (removed) this.#links.delete(link.index);
+      else this.#links.set(link.index, { name: link.name, running: running(link) });
+      return;
+    }
+    if (removed) {
+      this.#links.delete(link.index);
+      if (before?.running) this.#note(`${before.name} went away`);
+      return;
+    }
+    const now = running(link);
+    this.#links.set(link.index, { name: link.name, running: now });
+    // RTM_NEWLINK comes for any attribute change (MTU, statistics, a name): only up/down counts.
+    if ((before?.running ?? false) !== now) this.#note(`${link.name} went ${now ? "up" : "down"}`);
+  }
+
+  #onAddress(a: Address, removed: boolean): void {
+    if (!this.#addressCounts(a)) return;
+    const key = `${a.index} ${a.cidr}`;
+    const name = this.#links.get(a.index)?.name ?? `interface ${a.index}`;
+    if (removed) {
+      if (this.#addresses.delete(key)) this.#note(`address ${a.cidr} removed from ${name}`);
+      // A renewed lease re-announces the address it already had: not a change.
+    } else if (!this.#addresses.has(key)) {
+      this.#addresses.add(key);
+      this.#note(`address ${a.cidr} added on ${name}`);
+    }
+  }
+
+  #onRoute(r: Route, removed: boolean): void {
+    if (!this.#routeCounts(r)) return;
+    const key = routeKey(r);
+    const name = this.#links.get(r.oif)?.name ?? `interface ${r.oif}`;
+    const what = `IPv${r.family} default route${r.gateway ? ` via ${r.gateway}` : ""} on ${name}`;
+    if (removed) {
+      if (this.#defaults.delete(key)) this.#note(`${what} removed`);
+    } else if (!this.#defaults.has(key)) {
+      this.#defaults.add(key);
+      this.#note(`${what} added`);
+    }
+  }
+
+  #note(reason: string): void {
+    const now = performance.now();
+    if (this.#reasons.length === 0) this.#firstAt = now;
+    if (this.#reasons.length < MAX_REASONS) this.#reasons.push(reason);
+    else if (this.#reasons.length === MAX_REASONS) this.#reasons.push("and more");
+    if (this.#timer) clearTimeout(this.#timer);
+    const quiet = this.#o.quietMs ?? NETWORK_QUIET_MS;
+    const latest = this.#firstAt + (this.#o.maxWaitMs ?? NETWORK_MAX_WAIT_MS);
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, Math.min(now + quiet, latest) - now));
+  }
+
+  #fire(): void {
+    this.#timer = null;
+    const reasons = this.#reasons;
+    this.#reasons = [];
+    if (reasons.length === 0) return;
+    try {
+      this.#o.onChange(reasons);
+    } catch (err) {
+      this.#o.logger.error("reacting to a network change failed", { error: err });
+    }
+  }
+}
