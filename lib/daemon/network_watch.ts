@@ -125,7 +125,9 @@ export class NetworkWatch {
   }
 
   #addressCounts(a: Address): boolean {
-    return !this.#ignoredIndex(a.index) && !isLinkLocal6(a) && (a.flags & IFA_F_TEMPORARY) === 0;
+    // (The same bit means "secondary" for IPv4, where it is an ordinary address.)
+    const temporary = a.family === 6 && (a.flags & IFA_F_TEMPORARY) !== 0;
+    return !this.#ignoredIndex(a.index) && !isLinkLocal6(a) && !temporary;
   }
 
   /** Default routes (any table but through the tunnel) are the way out; other routes are not watched. */

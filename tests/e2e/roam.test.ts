@@ -254,10 +254,14 @@ describe.skipIf(!canRun)("a laptop's day", () => {
   test("a two-minute black hole, then recovery: traffic resumes and the long-lived connection survives", async () => {
     // Everything from and to the client is dropped at the hub: no link or route changes on the
     // client, so nothing tells it; the portal connection dies by its heartbeat and is retried.
-    await hub(
-      "nft",
-      'add table inet blackhole { chain c { type filter hook prerouting priority -300; iifname { "to-client", "to-client2" } drop; } chain o { type filter hook output priority -300; oifname { "to-client", "to-client2" } drop; } chain f { type filter hook forward priority -300; oifname { "to-client", "to-client2" } drop; } }',
-    );
+    await hub("nft", "add table inet blackhole");
+    for (const [chain, hook, dir] of [
+      ["in", "prerouting", "iifname"],
+      ["out", "postrouting", "oifname"],
+    ] as const) {
+      await hub("nft", `add chain inet blackhole ${chain} { type filter hook ${hook} priority -300; }`);
+      await hub("nft", `add rule inet blackhole ${chain} ${dir} { "to-client", "to-client2" } drop`);
+    }
     await stack.waitForState("reconnecting", 30_000);
     expect(await stack.fetchFromClient(stack.seed.web.address, 2000)).toBeNull();
     await Bun.sleep(120_000 - 30_000);
