@@ -29,6 +29,26 @@ export {
   planInternet,
   subtract,
 } from "./internet_plan.ts";
+export {
+  RESET_CAUSES,
+  type ResetCause,
+  type ResetRecord,
+  type Resettable,
+  resetSession,
+} from "./network_reset.ts";
+export {
+  type ResetTriggersOptions,
+  startResetTriggers,
+  type TriggerSettings,
+  triggerSettings,
+} from "./network_triggers.ts";
+export {
+  type MonitorLike,
+  NETWORK_MAX_WAIT_MS,
+  NETWORK_QUIET_MS,
+  NetworkWatch,
+  type NetworkWatchOptions,
+} from "./network_watch.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
 export { MAX_SECRET_BYTES, readRootSecretFile, type SecretFileResult } from "./root_secret_file.ts";
@@ -52,6 +72,7 @@ export {
   SettingsStore,
   type SettingsStoreOptions,
 } from "./settings.ts";
+export { CLOCK_CHECK_MS, CLOCK_JUMP_MS, SleepWatch, type SleepWatchOptions } from "./sleep_watch.ts";
 export { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 export type { TunnelControl, TunnelPeer } from "./tunnel_control.ts";
 export {
