@@ -30,9 +30,9 @@ async function signIn(): Promise<void> {
 const scenarios: Record<string, () => Promise<void>> = {
   "address change": async () => {
     const next = address === "10.77.1.2" ? "10.77.1.3" : "10.77.1.2";
-    await cli("ip", "addr", "add", `${next}/24`, "dev", "to-hub");
     await cli("ip", "addr", "del", `${address}/24`, "dev", "to-hub");
-    await cli("ip", "route", "replace", "default", "via", "10.77.1.1", "src", next);
+    await cli("ip", "addr", "add", `${next}/24`, "dev", "to-hub");
+    await cli("ip", "route", "replace", "default", "via", "10.77.1.1");
     address = next;
   },
   "link flap": async () => {

@@ -106,13 +106,31 @@ export class SleepWatch {
   async #startBus(): Promise<void> {
     const bus = (this.#o.openBus ?? ((p) => openUnixBus(p, "system bus")))(this.#o.busPath);
     this.#bus = bus;
+    // dbus-next leaves calls pending when the connection fails: the first error ends the start.
+    let fail: (err: Error) => void = () => {};
+    const failed = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    failed.catch(() => {});
+    const timer = setTimeout(() => fail(new Error(`no answer from ${this.#o.busPath} within 5 s`)), 5000);
     bus.on("error", (err: unknown) => {
+      fail(err instanceof Error ? err : new Error(String(err)));
       if (this.#bus !== bus) return;
       this.#o.logger.warn("the system bus connection failed; waking up is noticed by the clock only", {
         error: err instanceof Error ? err.message : String(err),
       });
       this.#closeBus();
     });
+    try {
+      await Promise.race([this.#subscribe(bus), failed]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#stopped) this.#closeBus();
+    else this.#o.logger.info("following logind's sleep signals", { owner: this.#owner ?? "none yet" });
+  }
+
+  async #subscribe(bus: MessageBus): Promise<void> {
     bus.on("message", (msg: RawMessage) => {
       try {
         this.#onMessage(msg);
@@ -131,10 +149,9 @@ export class SleepWatch {
     try {
       this.#owner = await driver.GetNameOwner(LOGIND);
     } catch {
+      // Not owned (yet): NameOwnerChanged says when logind takes it.
       this.#owner = null;
     }
-    if (this.#stopped) this.#closeBus();
-    else this.#o.logger.info("following logind's sleep signals", { owner: this.#owner ?? "none yet" });
   }
 
   #onMessage(msg: RawMessage): void {
