@@ -44,6 +44,14 @@ const scenarios: Record<string, () => Promise<void>> = {
   },
 };
 
+/** Polls with a fresh TCP connection every 0.3 s at most, so the figure is not a SYN's 1 s retry. */
+async function firstGet(address: string, started: number): Promise<number> {
+  for (;;) {
+    if ((await stack.fetchFromClient(address, 300)) !== null) return performance.now() - started;
+    if (performance.now() - started > 120_000) throw new Error(`${address} did not answer within 120 s`);
+  }
+}
+
 /** Runs one round of `change`: both times, measured from just before the change. */
 async function round(change: () => Promise<void>): Promise<{ known: number; fresh: number }> {
   // The session must be settled first: connected for a while, so a dead connection is not already
@@ -53,10 +61,8 @@ async function round(change: () => Promise<void>): Promise<{ known: number; fres
   const started = performance.now();
   await change();
   stack.store((s) => s.createPolicy(stack.seed.accountId, stack.seed.everyone, stack.seed.secret.id));
-  const known = stack.waitForFetch(stack.seed.web.address, 120_000).then(() => performance.now() - started);
-  const fresh = stack
-    .waitForFetch(stack.seed.secret.address, 120_000)
-    .then(() => performance.now() - started);
+  const known = firstGet(stack.seed.web.address, started);
+  const fresh = firstGet(stack.seed.secret.address, started);
   const result = { known: await known, fresh: await fresh };
   stack.store((s) => s.deletePolicy(stack.seed.everyone, stack.seed.secret.id));
   // The revocation reaches the client before the next round (its route goes).

@@ -145,8 +145,8 @@ export class PortalSession implements Session {
   /** The last reset; its cause stays in status as `reconnectCause` until the portal's next init. */
   #lastReset: ResetRecord | undefined;
   #resetPending = false;
-  /** The next tunnel pass removes and re-adds every peer, so each gateway handshakes anew. */
-  #rehandshake = false;
+  /** The next tunnel pass sets every peer's endpoint again (a reset: the uplink changed). */
+  #refreshPaths = false;
 
   /** The DNS stub and resolver control, while configured (`opts.dns`). */
   readonly #dns: DnsSession | null;
@@ -304,7 +304,7 @@ export class PortalSession implements Session {
     void this.#resolvePortal(generation);
     portal.reconnect?.(cause);
     if (this.#tunnelAddresses) {
-      this.#rehandshake = true;
+      this.#refreshPaths = true;
       this.#scheduleReconcile(generation);
     }
     return true;
@@ -724,13 +724,16 @@ export class PortalSession implements Session {
       this.#emit("status");
     }
     internet.addPeer(plan.peers);
-    // A reset: each peer is removed and added again in one change, which drops its session keys, so
-    // WireGuard handshakes at once (keepalive) from whatever uplink and source address are current.
-    const renew = this.#rehandshake
-      ? [...this.#appliedPeers.keys()].map((publicKey) => ({ publicKey, allowedIps: [], remove: true }))
+    // A reset: every peer's endpoint is set again, which makes both backends forget the source
+    // address they had pinned for it (an address the host may no longer have) and send from the
+    // current uplink; the session keys stay, so traffic flows at once and the gateway follows the
+    // client to its new address on the first packet (docs/session.md says why not a forced handshake).
+    const renew = this.#refreshPaths
+      ? [...plan.peers.values()]
+          .filter((p) => p.endpoint !== undefined && this.#appliedPeers.has(p.publicKey))
+          .map((p) => ({ publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: [], updateOnly: true }))
       : [];
-    if (this.#rehandshake) this.#appliedPeers = new Map();
-    this.#rehandshake = false;
+    this.#refreshPaths = false;
     const { changes, next } = peerChanges(this.#appliedPeers, plan.peers);
     if (changes.length > 0 || renew.length > 0) {
       await tunnel.setPeers([...renew, ...changes], { replace: false });
@@ -763,7 +766,7 @@ export class PortalSession implements Session {
     this.#portalAddresses = [];
     this.#internetActive = false;
     this.#resetPending = false;
-    this.#rehandshake = false;
+    this.#refreshPaths = false;
     this.#warnings.clear();
     this.#routeWarnings = [];
     this.#loggedRouteWarnings = [];

@@ -9,6 +9,8 @@ export interface TunnelPeer {
   replaceAllowedIps?: boolean;
   /** Remove this peer. */
   remove?: boolean;
+  /** Change the peer only if it exists (a reset's endpoint refresh never re-creates a removed one). */
+  updateOnly?: boolean;
 }
 
 export interface TunnelControl {

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { capture } from "../../devstack/shared/capture.ts";
 import { inNs } from "../../devstack/shared/netns.ts";
 import type { Proc } from "../../devstack/world.ts";
+import { buildMenu } from "../../lib/gui/menu.ts";
+import { initialView, tooltip } from "../../lib/gui/tray_view.ts";
 import { BUN } from "../_support/build.ts";
 import { Stack } from "../_support/stack.ts";
 
@@ -264,9 +266,20 @@ describe.skipIf(!canRun)("a laptop's day", () => {
     }
     await stack.waitForState("reconnecting", 30_000);
     expect(await stack.fetchFromClient(stack.seed.web.address, 2000)).toBeNull();
+    // A reset while the portal cannot be reached: its cause stays in status until the portal is back.
+    process.kill(stack.daemon!.proc.pid, "SIGHUP");
+    await until("the reset's cause in status", async () => (await status()).reconnectCause === "SIGHUP");
+    const text = (await stack.ctl(["status"])).out;
+    expect(text.split("\n")[0]).toStartWith("Reconnecting (SIGHUP)");
+    const st = (await stack.ctl(["status", "--json"])).out;
+    const view = { ...initialView, link: "up" as const, status: JSON.parse(st) };
+    expect(tooltip(view).title).toBe("Firezone: Reconnecting (SIGHUP)");
+    expect(tooltip(view).body).toMatch(/^Last reset: SIGHUP, \d{4}-/);
+    expect(JSON.stringify(buildMenu(view))).toContain("Reconnecting (SIGHUP)...");
     await Bun.sleep(120_000 - 30_000);
     await hub("nft", "delete table inet blackhole");
     await stack.waitForState("connected", 60_000);
+    expect((await status()).reconnectCause).toBeUndefined();
     expect(await stack.waitForFetch(stack.seed.web.address, 60_000)).toContain("hello from web");
     // TCP's retransmissions back off to about a minute apart after two minutes of silence.
     await echoResumes(150_000);
