@@ -160,7 +160,7 @@ describe.skipIf(!canRun)("a laptop's day", () => {
     await recovers("network changed", before);
     await echoResumes(30_000);
     expect(await tunIndex()).toBe(index);
-    // The gateway now sees the client at its new address: a new handshake came from it.
+    // The gateway follows the client to its new address (its first packet from there).
     await until("the gateway's peer at the new address", async () =>
       (await inNs(stack.world.gateway, ["wg", "show", `g${stack.tun}`.slice(0, 15), "endpoints"])).includes(
         "10.77.1.3:",
