@@ -1,0 +1,34 @@
+// The two knobs of the reset triggers, parsed where they enter: a bad value is named in a warning
+// that says what is used instead, and never stops the daemon.
+import { describe, expect, test } from "bun:test";
+import { SYSTEM_BUS_SOCKET, triggerSettings } from "../../lib/daemon/network_triggers.ts";
+
+describe("FIREZONE_NETWORK_MONITOR and DBUS_SYSTEM_BUS_ADDRESS", () => {
+  test("unset: the monitor is on and the standard system bus is used", () => {
+    expect(triggerSettings({})).toEqual({ monitor: true, systemBus: SYSTEM_BUS_SOCKET, problems: [] });
+  });
+
+  test("off, 0 and false turn the monitor off; on, 1 and true keep it on", () => {
+    for (const v of ["off", "0", "false", " OFF "])
+      expect(triggerSettings({ FIREZONE_NETWORK_MONITOR: v }).monitor).toBe(false);
+    for (const v of ["on", "1", "true", ""])
+      expect(triggerSettings({ FIREZONE_NETWORK_MONITOR: v }).monitor).toBe(true);
+  });
+
+  test("another value keeps the monitor on, with a warning naming the value", () => {
+    const s = triggerSettings({ FIREZONE_NETWORK_MONITOR: "sometimes" });
+    expect(s.monitor).toBe(true);
+    expect(s.problems).toEqual([
+      'FIREZONE_NETWORK_MONITOR="sometimes" is not on or off; the network monitor stays on.',
+    ]);
+  });
+
+  test("a unix:path= bus address is used; any other falls back to the standard socket, with a warning", () => {
+    expect(triggerSettings({ DBUS_SYSTEM_BUS_ADDRESS: "unix:path=/tmp/x/bus,guid=abc" }).systemBus).toBe(
+      "/tmp/x/bus",
+    );
+    const s = triggerSettings({ DBUS_SYSTEM_BUS_ADDRESS: "tcp:host=10.0.0.1,port=1" });
+    expect(s.systemBus).toBe(SYSTEM_BUS_SOCKET);
+    expect(s.problems[0]).toContain("DBUS_SYSTEM_BUS_ADDRESS has no unix:path= address");
+  });
+});
