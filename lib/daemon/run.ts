@@ -251,18 +251,20 @@ async function serve(
       .catch((err: Error) => log.warn("service sign-in failed", { reason: err.message }));
   }
 
+  // The handlers first: a signal that comes before them would end the process uncleanly.
+  const hangup = () => onHangup(session, log.child("roam"));
+  process.on("SIGHUP", hangup);
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
   const triggers = startResetTriggers({
     session,
     tunnelName: config.tunName,
     settings: triggerSettings(env),
     logger: log.child("roam"),
   });
-  const hangup = () => onHangup(session, log.child("roam"));
-  process.on("SIGHUP", hangup);
-  const signal = await new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
+  const signal = await stopSignal;
   process.off("SIGHUP", hangup);
   triggers.stop();
   log.info("shutting down", { signal });
