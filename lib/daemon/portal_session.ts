@@ -289,8 +289,8 @@ export class PortalSession implements Session {
 
   /**
    * The way out changed (docs/session.md): the portal is dialled again at once with its backoff
-   * started over, every gateway gets a new handshake from the current uplink, and the device, its
-   * addresses and routes stay, so connections to resources survive a short outage.
+   * started over, every gateway's endpoint is set again so WireGuard sends from the current uplink,
+   * and the device, its addresses and routes stay, so connections to resources survive.
    */
   reset(cause: ResetCause): boolean {
     const portal = this.#portal;
