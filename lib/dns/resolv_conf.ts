@@ -5,8 +5,8 @@
 //   resolv.conf.ours    what we wrote; its presence means "ours is (or may be) in place"
 //   resolv.conf.backup  the original regular file, same bytes and mode
 //   resolv.conf.link    the original symlink's target, when it was a symlink
-import { existsSync } from "node:fs";
-import { chmod, lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { constants, existsSync } from "node:fs";
+import { lstat, mkdir, open, readFile, readlink, rename, rm, symlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { formatIp, type Logger, parseIp, silentLogger } from "../util/index.ts";
 import type { Upstream } from "./forwarder.ts";
@@ -61,7 +61,8 @@ export class ResolvConfControl {
    * always the system's own file. Safe to call again with new servers or search domains.
    */
   async apply(config: SystemDnsConfig): Promise<void> {
-    if (!existsSync(this.#files.ours)) {
+    const first = !existsSync(this.#files.ours);
+    if (first) {
       await this.recover();
       await mkdir(this.#files.dir, { recursive: true, mode: 0o700 });
       const original = await lstat(this.path).catch(() => null);
@@ -82,7 +83,14 @@ export class ResolvConfControl {
     // The marker goes first: a crash between the two writes leaves a marker whose content does not
     // match the file, and recovery then leaves the file alone.
     await atomicWrite(this.#files.ours, content, 0o600);
-    await atomicWrite(this.path, content, 0o644);
+    try {
+      await replaceFile(this.path, content, 0o644);
+    } catch (err) {
+      // Nothing was changed: forget the backup, so no later recovery acts on it. (On a re-apply the
+      // file is ours already and the backup is still needed.)
+      if (first) for (const f of [this.#files.ours, this.#files.backup, this.#files.link]) await rm(f, { force: true });
+      throw err;
+    }
     this.#log.info("DNS: /etc/resolv.conf points at the stub", {
       path: this.path,
       servers: config.servers.join(","),
@@ -110,17 +118,23 @@ export class ResolvConfControl {
       const backup = await readFile(this.#files.backup).catch(() => null);
       if (link !== null) {
         const tmp = join(dirname(this.path), `.${basename(this.path)}.firezoned.tmp`);
-        await rm(tmp, { force: true });
-        await symlink(link, tmp);
-        await rename(tmp, this.path);
+        try {
+          await rm(tmp, { force: true });
+          await symlink(link, tmp);
+          await rename(tmp, this.path);
+        } catch (err) {
+          throw needsDirectory(this.path, `put back the symlink to ${link}`, err);
+        }
         restored = true;
       } else if (backup !== null) {
         const mode = (await lstat(this.#files.backup)).mode & 0o7777;
-        await atomicWrite(this.path, backup, mode);
+        await replaceFile(this.path, backup, mode);
         restored = true;
       } else {
         // There was no file before us.
-        await rm(this.path, { force: true });
+        await rm(this.path, { force: true }).catch((err: unknown) => {
+          throw needsDirectory(this.path, "remove the file it created", err);
+        });
         restored = true;
       }
       this.#log.info("DNS: restored the original /etc/resolv.conf", { path: this.path });
@@ -187,12 +201,73 @@ function canonical(text: string): string | null {
   return ip ? formatIp(ip.bytes) : null;
 }
 
-/** Write to a temporary file beside the target, then rename over it: readers see old or new, never half. */
+/**
+ * Write to a temporary file beside the target, flushed to disk, then rename over it: readers see old
+ * or new, never half, and after a power cut the backup is there before anything depends on it.
+ */
 async function atomicWrite(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.firezoned.tmp`);
-  await writeFile(tmp, data, { mode });
-  await chmod(tmp, mode);
+  const fh = await open(tmp, "w", mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, path);
+  const dir = await open(dirname(path), "r");
+  await dir.sync().finally(() => dir.close());
+}
+
+/** Errors that mean "this directory cannot take a new entry here", not "something is broken". */
+const READ_ONLY_DIR = new Set(["EROFS", "EACCES", "EPERM", "EBUSY", "EXDEV"]);
+
+/**
+ * /etc/resolv.conf's contents replaced. Where /etc takes new entries (outside the unit, or with a
+ * drop-in opening /etc) by rename, as atomicWrite. Under the unit's sandbox only the file itself is
+ * writable (ReadWritePaths=/etc/resolv.conf, a bind mount of that one file, written by install.sh
+ * for resolv-conf mode): then it is rewritten in place (same inode, O_TRUNC), which is safe because
+ * the backup it is restored from was flushed to disk before. Readers may see an empty file for the
+ * instant between truncate and write; glibc reads it again on the next lookup.
+ */
+async function replaceFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const st = await lstat(path).catch(() => null);
+  // Bind-mounted into the sandbox when the unit started, then replaced on the host by another
+  // program's rename: what we see is the old file, unlinked. Writing it would change nothing.
+  if (st?.isFile() && st.nlink === 0)
+    throw new Error(
+      `${path} was replaced by another program after firezoned started, so firezoned sees only the old copy. Run: sudo systemctl restart firezoned`,
+    );
+  try {
+    await atomicWrite(path, data, mode);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (!READ_ONLY_DIR.has(code)) throw err;
+    await rm(join(dirname(path), `.${basename(path)}.firezoned.tmp`), { force: true }).catch(() => {});
+    if (!st?.isFile()) throw needsDirectory(path, st ? "replace the symlink" : "create the file", err);
+  }
+  // O_NOFOLLOW: a symlink swapped in since the lstat above is refused, never written through.
+  const fh = await open(path, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW).catch((err) => {
+    throw needsDirectory(path, "rewrite the file", err);
+  });
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The error a person reads when the sandbox (or the file system) keeps us from changing the file. */
+function needsDirectory(path: string, what: string, cause: unknown): Error {
+  const why = (cause as Error).message ?? String(cause);
+  return new Error(
+    `cannot ${what} at ${path} (${why}). Under the firezoned unit, resolv-conf mode needs the drop-in install.sh writes for it: run install.sh again, or see "The unit's sandbox" in docs/dns.md. Or use dns_control = systemd-resolved, or off.`,
+    { cause },
+  );
 }
 
 /** The nameservers a resolv.conf-format file names (following a symlink), without changing anything. */

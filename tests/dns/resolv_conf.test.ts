@@ -163,6 +163,57 @@ describe("resolv-conf DNS control", () => {
   });
 });
 
+// What the unit's sandbox does in resolv-conf mode (ProtectSystem=strict, ReadWritePaths=
+// /etc/resolv.conf): the directory is read-only, the file alone is a writable bind mount. Built
+// here with real mounts in a mount namespace of the test's own, the same kernel mechanism.
+const canMount = process.getuid?.() === 0 && Bun.which("unshare") !== null && Bun.which("mount") !== null;
+describe.skipIf(!canMount)("resolv-conf DNS control with only the file writable (the unit's sandbox)", () => {
+  const LIB = resolve(import.meta.dir, "../../lib/dns/index.ts");
+  /** Runs `body` (apply or revert on `path`) in a mount namespace where only `path` is writable. */
+  const inSandbox = (body: string, bindFile = true) => {
+    const script = `import { ResolvConfControl } from ${JSON.stringify(LIB)};
+const c = new ResolvConfControl({ path: process.argv[1], stateDir: process.argv[2] });
+try { ${body}; console.log("done"); } catch (e) { console.log("error: " + e.message); }`;
+    const etc = join(dir, "etc");
+    const mounts = [
+      bindFile ? `mount --bind "$1" "$1"` : "true",
+      `mount --rbind "${etc}" "${etc}"`,
+      `mount -o remount,bind,ro "${etc}"`,
+      `exec "${process.execPath}" -e '${script.replaceAll("'", "'\\''")}' "$1" "$2"`,
+    ].join(" && ");
+    const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", mounts, "sh", path, state], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    return (r.stdout.toString() + r.stderr.toString()).trim();
+  };
+
+  test("a regular file is rewritten in place (same inode) and restored byte for byte with its mode", () => {
+    writeFileSync(path, ORIGINAL);
+    chmodSync(path, 0o640);
+    const inode = lstatSync(path).ino;
+    expect(inSandbox(`await c.apply({ servers: ${JSON.stringify(STUB)}, searchDomains: ["corp.example"] })`)).toBe(
+      "done",
+    );
+    expect(readFileSync(path, "utf8")).toContain("nameserver 100.100.111.1\n");
+    expect(lstatSync(path).ino).toBe(inode);
+    expect(inSandbox("await c.revert()")).toBe("done");
+    expect(readFileSync(path, "utf8")).toBe(ORIGINAL);
+    expect(lstatSync(path).mode & 0o777).toBe(0o640);
+    expect(lstatSync(path).ino).toBe(inode);
+    expect(resolvConfIsManaged(state)).toBe(false);
+  });
+
+  test("a symlink cannot be replaced there: a clear error naming the fix, and the link is left as it was", () => {
+    symlinkSync("/run/systemd/resolve/stub-resolv.conf", path);
+    const out = inSandbox(`await c.apply({ servers: ${JSON.stringify(STUB)}, searchDomains: [] })`, false);
+    expect(out).toContain("error: cannot replace the symlink");
+    expect(out).toContain("run install.sh again");
+    expect(readlinkSync(path)).toBe("/run/systemd/resolve/stub-resolv.conf");
+    expect(resolvConfIsManaged(state)).toBe(false);
+  });
+});
+
 describe("dns_control detection", () => {
   test("resolved running and resolv.conf linked to its stub: systemd-resolved", async () => {
     const runtime = join(dir, "run", "systemd", "resolve");
