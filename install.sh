@@ -5,6 +5,10 @@ set -eu
 
 BIN_DIR=/usr/local/bin
 UNIT_FILE=/etc/systemd/system/firezoned.service
+DROP_IN_DIR=/etc/systemd/system/firezoned.service.d
+# Opens /etc/resolv.conf (or /etc, for a symlink) to the unit when DNS control is resolv-conf.
+DNS_DROP_IN=$DROP_IN_DIR/dns-resolv-conf.conf
+RESOLV_CONF=/etc/resolv.conf
 APP_DIR=/usr/local/share/applications
 DEEP_LINK_DESKTOP=$APP_DIR/dev.firezone.client.desktop
 # Before sign-in links came over D-Bus, the handler passed them in argv; upgrades remove it.
@@ -47,7 +51,8 @@ Options:
                    (e.g. dist/), the unit and .desktop files from DIR or from packaging/ beside
                    this script
   --uninstall      stop and remove everything install.sh installed (the unit, the binaries, the
-                   .desktop files, the group); keeps the token, state and logs
+                   .desktop files, the group); keeps the token, state and logs. Puts back
+                   /etc/resolv.conf if firezoned replaced it and could not restore it itself
   --purge          like --uninstall, and also delete the token and state: $CONFIG_DIR,
                    $STATE_DIR and $LOG_DIR
   -h, --help       show this help
@@ -284,6 +289,77 @@ invoking_user() {
 	fi
 }
 
+# The dns_control mode firezoned will use: the setting in the configuration file, else detected the
+# way firezoned detects it (lib/dns/dns_control.ts).
+dns_mode() {
+	m=$(sed -n 's/^[[:space:]]*dns_control[[:space:]]*=[[:space:]]*\([a-z-]*\)[[:space:]]*$/\1/p' "$CONFIG_FILE" 2>/dev/null | tail -n 1)
+	case $m in
+	systemd-resolved | resolv-conf | off)
+		echo "$m"
+		return 0
+		;;
+	esac
+	if [ -d /run/systemd/resolve ]; then
+		if [ -L "$RESOLV_CONF" ]; then
+			case $(readlink "$RESOLV_CONF") in
+			*systemd/resolve*)
+				echo systemd-resolved
+				return 0
+				;;
+			esac
+		fi
+		if grep -q '^[[:space:]]*nameserver[[:space:]][[:space:]]*127\.0\.0\.53[[:space:]]*$' "$RESOLV_CONF" 2>/dev/null; then
+			echo systemd-resolved
+			return 0
+		fi
+	fi
+	echo resolv-conf
+}
+
+# The unit's sandbox keeps /etc read-only. resolv-conf mode needs /etc/resolv.conf writable: a
+# regular file is opened alone (firezoned rewrites it in place); a symlink or a missing file needs
+# /etc itself, since replacing a directory entry is a write to the directory (docs/dns.md). Other
+# modes get no opening at all.
+write_dns_drop_in() {
+	mode=$(dns_mode)
+	if [ "$mode" != resolv-conf ]; then
+		rm -f "$DNS_DROP_IN"
+		rmdir "$DROP_IN_DIR" 2>/dev/null || true
+		return 0
+	fi
+	if [ -f "$RESOLV_CONF" ] && [ ! -L "$RESOLV_CONF" ]; then
+		open_path=-$RESOLV_CONF
+		why="firezoned rewrites it in place"
+	else
+		open_path=/etc
+		why="$RESOLV_CONF is a symlink or missing: replacing it writes to /etc"
+		say "DNS control is resolv-conf and $RESOLV_CONF is not a regular file: the unit may write to /etc (see docs/dns.md)"
+	fi
+	mkdir -p "$DROP_IN_DIR"
+	printf '# Written by install.sh: dns_control is resolv-conf (%s).\n[Service]\nReadWritePaths=%s\n' "$why" "$open_path" >"$DNS_DROP_IN.new"
+	chmod 0644 "$DNS_DROP_IN.new"
+	mv -f "$DNS_DROP_IN.new" "$DNS_DROP_IN"
+}
+
+# Puts back the /etc/resolv.conf firezoned replaced, if it is still firezoned's: the procedure of
+# docs/dns.md ("Restoring by hand"), with firezoned's backup in $STATE_DIR/dns as the source. Run
+# only while firezoned is stopped.
+fz_dns_restore() {
+	d="${1:-/var/lib/firezoned}/dns"
+	f="${2:-/etc/resolv.conf}"
+	[ -f "$d/resolv.conf.ours" ] || return 0
+	if { [ ! -e "$f" ] && [ ! -L "$f" ]; } || { [ -f "$f" ] && [ ! -L "$f" ] && cmp -s "$f" "$d/resolv.conf.ours"; }; then
+		if [ -f "$d/resolv.conf.link" ]; then
+			ln -s "$(cat "$d/resolv.conf.link")" "$f.fz-restore" && mv -f "$f.fz-restore" "$f"
+		elif [ -f "$d/resolv.conf.backup" ]; then
+			cp -p "$d/resolv.conf.backup" "$f.fz-restore" && mv -f "$f.fz-restore" "$f"
+		else
+			rm -f "$f"
+		fi
+	fi
+	rm -f "$d/resolv.conf.link" "$d/resolv.conf.backup" "$d/resolv.conf.ours"
+}
+
 do_install() {
 	TMP=$(mktemp -d)
 	trap 'rm -rf "$TMP"' EXIT
@@ -345,6 +421,7 @@ do_install() {
 	chmod 0700 "$CONFIG_DIR"
 	write_config
 	install_file 0644 "$(find_file firezoned.service)" "$UNIT_FILE"
+	write_dns_drop_in
 	systemctl daemon-reload
 	systemctl enable --quiet "$SERVICE"
 	systemctl reset-failed "$SERVICE" 2>/dev/null || true
@@ -369,9 +446,21 @@ do_install() {
 
 do_uninstall() {
 	if systemctl list-unit-files "$SERVICE.service" >/dev/null 2>&1 && [ -f "$UNIT_FILE" ]; then
+		# A clean stop puts the system's DNS configuration back itself.
 		systemctl disable --now --quiet "$SERVICE" 2>/dev/null || true
 	fi
-	rm -f "$UNIT_FILE"
+	# A firezoned outside the unit (started by hand) still owns /etc/resolv.conf: restoring under it
+	# would race with its own restore on exit. Stop before removing anything.
+	if pgrep -x firezoned >/dev/null 2>&1; then
+		pids=$(pgrep -x firezoned | tr '\n' ' ')
+		die "firezoned is still running outside systemd (pid ${pids% }). Stop it (kill -TERM ${pids% }) so it restores DNS, then run install.sh --uninstall again. Nothing was removed."
+	fi
+	# What a daemon that could not stop cleanly (kill -9, power cut) left: its backup is the source.
+	if [ -f "$STATE_DIR/dns/resolv.conf.ours" ]; then
+		fz_dns_restore "$STATE_DIR" "$RESOLV_CONF" && say "restored $RESOLV_CONF from firezoned's backup"
+	fi
+	rm -f "$UNIT_FILE" "$DNS_DROP_IN"
+	rmdir "$DROP_IN_DIR" 2>/dev/null || true
 	systemctl daemon-reload
 	systemctl reset-failed "$SERVICE" 2>/dev/null || true
 	# firezoned removes its device, policy rules and routes on stop; this only catches what a crash

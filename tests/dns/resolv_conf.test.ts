@@ -155,6 +155,14 @@ describe("resolv-conf DNS control", () => {
     expect(resolvConfIsManaged(state)).toBe(false);
   });
 
+  test("install.sh --uninstall runs the documented procedure", () => {
+    const script = readFileSync(resolve(import.meta.dir, "../../install.sh"), "utf8");
+    const inScript = /\n(fz_dns_restore\(\) \{\n[\s\S]*?\n\})\n/.exec(script)?.[1] ?? "";
+    const squash = (t: string) => t.replace(/\s+/g, " ").trim();
+    expect(inScript.length).toBeGreaterThan(100);
+    expect(squash(procedure)).toEndWith(squash(inScript));
+  });
+
   test("the shell procedure restores a symlink with the same target text", async () => {
     symlinkSync("/run/systemd/resolve/stub-resolv.conf", path);
     await control().apply({ servers: STUB, searchDomains: [] });
