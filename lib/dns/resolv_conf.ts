@@ -88,7 +88,9 @@ export class ResolvConfControl {
     } catch (err) {
       // Nothing was changed: forget the backup, so no later recovery acts on it. (On a re-apply the
       // file is ours already and the backup is still needed.)
-      if (first) for (const f of [this.#files.ours, this.#files.backup, this.#files.link]) await rm(f, { force: true });
+      if (first)
+        for (const f of [this.#files.ours, this.#files.backup, this.#files.link])
+          await rm(f, { force: true });
       throw err;
     }
     this.#log.info("DNS: /etc/resolv.conf points at the stub", {

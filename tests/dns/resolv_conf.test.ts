@@ -189,10 +189,13 @@ try { ${body}; console.log("done"); } catch (e) { console.log("error: " + e.mess
       `mount -o remount,bind,ro "${etc}"`,
       `exec "${process.execPath}" -e '${script.replaceAll("'", "'\\''")}' "$1" "$2"`,
     ].join(" && ");
-    const r = Bun.spawnSync(["unshare", "-m", "--propagation", "private", "sh", "-c", mounts, "sh", path, state], {
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const r = Bun.spawnSync(
+      ["unshare", "-m", "--propagation", "private", "sh", "-c", mounts, "sh", path, state],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
     return (r.stdout.toString() + r.stderr.toString()).trim();
   };
 
@@ -200,9 +203,9 @@ try { ${body}; console.log("done"); } catch (e) { console.log("error: " + e.mess
     writeFileSync(path, ORIGINAL);
     chmodSync(path, 0o640);
     const inode = lstatSync(path).ino;
-    expect(inSandbox(`await c.apply({ servers: ${JSON.stringify(STUB)}, searchDomains: ["corp.example"] })`)).toBe(
-      "done",
-    );
+    expect(
+      inSandbox(`await c.apply({ servers: ${JSON.stringify(STUB)}, searchDomains: ["corp.example"] })`),
+    ).toBe("done");
     expect(readFileSync(path, "utf8")).toContain("nameserver 100.100.111.1\n");
     expect(lstatSync(path).ino).toBe(inode);
     expect(inSandbox("await c.revert()")).toBe("done");

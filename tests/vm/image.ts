@@ -35,6 +35,8 @@ export const PACKAGES = [
   "ca-certificates",
   "busybox",
   "iputils-ping",
+  // The DNS checks' resolvers (the machine's own, the gateway's): dnsmasq without its service.
+  "dnsmasq-base",
 ];
 
 // Module folders the guest needs (9p share, virtio, WireGuard, nftables, TUN); the rest of the 400 MB

@@ -307,6 +307,16 @@ t_e2e_userspace() {
 	return $rc
 }
 
+t_dns() { # MODE: tests/vm/guest/dns.ts (resolved or resolv-conf)
+	if [ ! -f /mnt/repo/devstack/world.ts ]; then
+		echo "the source tree is not shared"
+		return 1
+	fi
+	(cd /mnt/repo && timeout -k 5 420 "$FZ/bin/bun" tests/vm/guest/dns.ts "$1")
+}
+t_dns_resolved() { t_dns resolved; }
+t_dns_resolv_conf() { t_dns resolv-conf; }
+
 t_stop_cleans_up() {
 	systemctl stop firezoned || return 1
 	[ ! -e /run/firezoned/ipc.sock ] || { echo "socket left after stop"; return 1; }
@@ -425,6 +435,8 @@ check "install.sh again upgrades in place and restarts firezoned" t_reinstall_up
 check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
 check "end to end under systemd: firezoned signs in to the devstack portal and reaches a resource through a gateway" t_e2e
 check "end to end under systemd with wireguard-go (no kernel module): sign-in and a resource through the gateway" t_e2e_userspace
+check "DNS under the unit with systemd-resolved: resolvectl query and getent ahosts give proxy addresses for a resource name and real ones for others; kill -9 then restart leaves no link settings" t_dns_resolved
+check "DNS under the unit in resolv-conf mode (install.sh opens only /etc/resolv.conf, or /etc for a symlink): getent ahosts, stop and kill -9 then restart restore the file byte for byte, install.sh --uninstall restores it, a symlink comes back as the same link" t_dns_resolv_conf
 check "systemctl stop removes the socket and the device" t_stop_cleans_up
 check "install.sh --uninstall leaves no unit, group, binary, socket, device, policy rule, route or process" t_uninstall_leaves_nothing
 check "install.sh --purge also removes the token, state and logs" t_purge
