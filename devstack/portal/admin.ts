@@ -24,6 +24,7 @@ const USAGE = `usage: admin.ts <command> --db FILE [options]
   create-policy        --account A --group G --resource R       (group 'everyone' holds every actor)
   delete-policy        --account A --group G --resource R
   set-upstream-dns     --account A --servers 1.1.1.1,9.9.9.9
+  set-search-domain    --account A --domain corp.example             (--domain "" removes it)
   show                 --account A`;
 
 function duration(text: string | undefined): number | null | undefined {
@@ -56,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       resource: { type: "string" },
       address: { type: "string" },
       servers: { type: "string" },
+      domain: { type: "string" },
       "expires-in": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -196,6 +198,14 @@ async function main(argv: string[]): Promise<number> {
           .filter(Boolean);
         store.setUpstreamDns(account.id, servers);
         out({ upstream_dns: servers });
+        return 0;
+      }
+      case "set-search-domain": {
+        // An empty --domain removes it, so `need` (which refuses empty values) is not used.
+        if (typeof values.domain !== "string") throw new UsageError(`${command} needs --domain`);
+        const domain = values.domain.trim();
+        store.setSearchDomain(account.id, domain === "" ? null : domain);
+        out({ search_domain: domain === "" ? null : domain });
         return 0;
       }
       case "show":

@@ -93,7 +93,11 @@ export class ClientSession {
   #interface(store: Store): InterfaceWire {
     const client = store.client(this.clientId)!;
     const account = store.requireAccount(this.accountId);
-    return { ...addressesOf(client), upstream_dns: JSON.parse(account.upstream_dns) as string[] };
+    return {
+      ...addressesOf(client),
+      upstream_dns: JSON.parse(account.upstream_dns) as string[],
+      ...(account.search_domain ? { search_domain: account.search_domain } : {}),
+    };
   }
 }
 

@@ -23,6 +23,10 @@ export class IdentityStore {
     this.now = options.now ?? Date.now;
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
     this.db.exec(SCHEMA);
+    // Databases created before accounts had a search domain.
+    const columns = this.db.query("PRAGMA table_info(accounts)").all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === "search_domain"))
+      this.db.exec("ALTER TABLE accounts ADD COLUMN search_domain TEXT");
   }
 
   close(): void {
@@ -68,6 +72,11 @@ export class IdentityStore {
     this.db
       .query("UPDATE accounts SET upstream_dns = ? WHERE id = ?")
       .run(JSON.stringify(servers), accountId);
+  }
+
+  /** The account's search domain (as the admin typed it: the client checks it), or null for none. */
+  setSearchDomain(accountId: string, domain: string | null): void {
+    this.db.query("UPDATE accounts SET search_domain = ? WHERE id = ?").run(domain, accountId);
   }
 
   createActor(

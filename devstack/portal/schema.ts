@@ -2,7 +2,7 @@
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
   id TEXT PRIMARY KEY, slug TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-  upstream_dns TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL);
+  upstream_dns TEXT NOT NULL DEFAULT '[]', search_domain TEXT, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS actors (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   name TEXT NOT NULL, type TEXT NOT NULL CHECK (type IN ('user', 'service_account')),
@@ -63,6 +63,8 @@ export interface AccountRow {
   slug: string;
   name: string;
   upstream_dns: string;
+  /** Sent to clients as interface.search_domain; null: none. */
+  search_domain: string | null;
 }
 export interface ActorRow {
   id: string;

@@ -44,7 +44,8 @@ export function formatStatus(st: Status): string {
   if (st.dnsMode) {
     const servers = st.dnsServers?.length ? st.dnsServers.join(" ") : "not applied";
     const upstream = st.dnsUpstreams?.length ? st.dnsUpstreams.join(" ") : "none";
-    field("DNS", `${st.dnsMode}: ${servers} (upstream ${upstream})`);
+    const search = st.dnsSearchDomains?.length ? `, search ${st.dnsSearchDomains.join(" ")}` : "";
+    field("DNS", `${st.dnsMode}: ${servers} (upstream ${upstream}${search})`);
   }
   if (st.state !== "signed_out" && st.state !== "not_configured")
     field("Resources", String(st.resourceCount));

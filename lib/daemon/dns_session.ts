@@ -66,6 +66,8 @@ export interface DnsStatus {
   dnsServers: string[];
   /** Where the stub forwards names that are not resources. */
   dnsUpstreams: string[];
+  /** The portal's search domains (empty: none). */
+  dnsSearchDomains: string[];
 }
 
 /** The interface index of a link by name (the tunnel device), or throws if there is none. */
@@ -230,6 +232,7 @@ export class DnsSession {
       dnsMode: this.#mode,
       dnsServers: this.#control ? [...DNS_SENTINELS] : [],
       dnsUpstreams: this.#upstreams().map((u) => u.address),
+      dnsSearchDomains: [...this.#searchDomains],
     };
   }
 

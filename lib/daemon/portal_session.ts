@@ -109,6 +109,8 @@ export class PortalSession implements Session {
   #actor: string | undefined;
   #addresses: string[] = [];
   #upstreamDns: string[] = [];
+  /** The portal's search_domain, for systemd-resolved's link domains and resolv.conf's `search`. */
+  #searchDomains: string[] = [];
   /** An init arrived on this connection: later config_changed and resource events apply to it. */
   #joined = false;
   #lastError: string | undefined;
@@ -444,6 +446,8 @@ export class PortalSession implements Session {
     if (entry.ok) {
       this.#setAddresses(entry.value);
       this.#warnings.delete("interface");
+      if (entry.warning) this.#warn("search_domain", `The portal's search domain is not used: ${entry.warning}`, {});
+      else this.#warnings.delete("search_domain");
       return true;
     }
     const reason = entry.reason;
@@ -465,6 +469,7 @@ export class PortalSession implements Session {
   #setAddresses(iface: InterfaceConfig): void {
     this.#addresses = [`${iface.ipv4}/32`, `${iface.ipv6}/128`];
     this.#upstreamDns = [...iface.upstream_dns];
+    this.#searchDomains = iface.search_domain ? [iface.search_domain] : [];
   }
 
   /** New addresses or DNS servers, applied without leaving the portal session. */
@@ -608,7 +613,7 @@ export class PortalSession implements Session {
         await dns.start({
           ifindex: linkIndex(this.opts.tunnel.name),
           upstreamDns: this.#upstreamDns,
-          searchDomains: [],
+          searchDomains: this.#searchDomains,
           resources: this.#dnsEntries(),
         });
         this.#dnsResourcesVersion = this.#resourcesVersion;
@@ -624,7 +629,7 @@ export class PortalSession implements Session {
       dns.setResources(this.#dnsEntries());
       this.#dnsResourcesVersion = this.#resourcesVersion;
     }
-    await dns.reconfigure(this.#upstreamDns, []);
+    await dns.reconfigure(this.#upstreamDns, this.#searchDomains);
   }
 
   #setGatewayStatus(resourceId: string, status: NonNullable<IpcResource["gatewayStatus"]>): void {
@@ -760,6 +765,7 @@ export class PortalSession implements Session {
     this.#actor = undefined;
     this.#addresses = [];
     this.#upstreamDns = [];
+    this.#searchDomains = [];
     this.#joined = false;
     this.#resources.clear();
     this.#details.clear();

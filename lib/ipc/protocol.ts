@@ -88,6 +88,8 @@ export const StatusSchema = v.object({
   lastReset: v.optional(v.object({ cause: v.string(), at: v.string() })),
   /** While a reset's reconnection is under way: its cause, shown as "reconnecting (network changed)". */
   reconnectCause: v.optional(v.string()),
+  /** The portal's search domains, applied by the resolver (resolved's link domains, resolv.conf's search). */
+  dnsSearchDomains: v.optional(v.array(v.string())),
 });
 
 export const EventSchema = v.variant("kind", [

@@ -12,9 +12,11 @@ import {
   parseEndpointValue,
   parseIpAddr,
   parseIpPrefix,
+  parseSearchDomain,
   parseText,
   parseWgKey,
   prefixContains,
+  type SearchDomain,
   TUNNEL_POOL_V4,
   TUNNEL_POOL_V6,
   type WgKey,
@@ -138,10 +140,22 @@ const InterfaceFields = v.object({
   ipv4: IpAddrSchema,
   ipv6: IpAddrSchema,
   upstream_dns: v.optional(v.pipe(v.array(IpAddrSchema), v.maxLength(LIMITS.upstreamDns)), []),
+  /** Upstream Firezone's portal sends one optional search domain (null or absent: none). */
+  search_domain: v.nullish(v.unknown()),
 });
-export type InterfaceConfig = v.InferOutput<typeof InterfaceFields>;
-export type InterfaceWire = v.InferInput<typeof InterfaceFields>;
-export type InterfaceEntry = { ok: true; value: InterfaceConfig } | { ok: false; reason: string };
+export type InterfaceConfig = Omit<v.InferOutput<typeof InterfaceFields>, "search_domain"> & {
+  search_domain?: SearchDomain;
+};
+export type InterfaceWire = Omit<v.InferInput<typeof InterfaceFields>, "search_domain"> & {
+  search_domain?: string | null;
+};
+/**
+ * `warning`: a part that was left out while the rest is used (a search domain that is not a domain
+ * name: the tunnel works without it).
+ */
+export type InterfaceEntry =
+  | { ok: true; value: InterfaceConfig; warning?: string }
+  | { ok: false; reason: string };
 
 /**
  * Interface addresses must come from the pools DESIGN.md reserves: an address the portal picks
@@ -155,7 +169,17 @@ export function parseInterface(raw: unknown): InterfaceEntry {
     return { ok: false, reason: `the IPv4 address ${ipv4} is outside ${TUNNEL_POOL_V4}` };
   if (!ipv6.includes(":") || !prefixContains(TUNNEL_POOL_V6, ipv6))
     return { ok: false, reason: `the IPv6 address ${ipv6} is outside ${TUNNEL_POOL_V6}` };
-  return { ok: true, value: parsed.output };
+  const { search_domain: rawSearch, ...rest } = parsed.output;
+  if (rawSearch === undefined || rawSearch === null || rawSearch === "") return { ok: true, value: rest };
+  try {
+    if (typeof rawSearch !== "string")
+      throw new Error(
+        `search_domain is not a string but ${Array.isArray(rawSearch) ? "a list" : `a ${typeof rawSearch}`}`,
+      );
+    return { ok: true, value: { ...rest, search_domain: parseSearchDomain(rawSearch) } };
+  } catch (err) {
+    return { ok: true, value: rest, warning: displayText((err as Error).message, LIMITS.reason) };
+  }
 }
 const InterfaceSchema = v.pipe(v.unknown(), v.transform(parseInterface));
 

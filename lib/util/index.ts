@@ -20,6 +20,7 @@ export { type Clock, systemClock } from "./clock.ts";
 export { Coalescer, type CoalescerOptions } from "./coalescer.ts";
 export { type ClientInterface, closeUnixBus, type MessageBus, openUnixBus, unixPathOf } from "./dbus_bus.ts";
 export { type DnsPattern, parseDnsPattern } from "./dns_pattern.ts";
+export { parseSearchDomain, type SearchDomain } from "./search_domain.ts";
 export { type KeyValueEntry, type KeyValueResult, parseKeyValue } from "./key_value.ts";
 export {
   generatePrivateKey,

@@ -69,6 +69,7 @@ describe.skipIf(!canRun)("DnsSession (namespaces, dnsmasq as the system's resolv
       dnsMode: "resolv-conf",
       dnsServers: [SENTINEL4, SENTINEL6],
       dnsUpstreams: [UPSTREAM_IP],
+      dnsSearchDomains: ["corp.example"],
     });
     const written = readFileSync(resolvConf, "utf8");
     expect(written).toContain(`nameserver ${SENTINEL4}\nnameserver ${SENTINEL6}\n`);

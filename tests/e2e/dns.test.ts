@@ -155,4 +155,47 @@ describe.skipIf(!canRun)("DNS resources end to end", () => {
     const out = await dig("hidden.corp.example");
     expect(out).not.toMatch(/^100\.(9[6-9]|1[01]\d|12[0-7])\./m);
   });
+
+  test("the portal's search domain, set with the devstack admin CLI, reaches the daemon; a bad one is refused with a warning and the tunnel keeps working", async () => {
+    const admin = (domain: string) =>
+      Bun.spawnSync(
+        [
+          process.execPath,
+          join(import.meta.dir, "../../devstack/portal/admin.ts"),
+          "set-search-domain",
+          "--db",
+          stack.db,
+          "--account",
+          stack.seed.accountId,
+          "--domain",
+          domain,
+        ],
+        { stdout: "pipe", stderr: "pipe" },
+      );
+    const statusUntil = async (ok: (st: Record<string, unknown>) => boolean) => {
+      const until = Date.now() + 15_000;
+      let st = (await stack.status()) as Record<string, unknown>;
+      while (!ok(st) && Date.now() < until) {
+        await Bun.sleep(200);
+        st = (await stack.status()) as Record<string, unknown>;
+      }
+      return st;
+    };
+    expect(admin("Corp.Example").exitCode).toBe(0);
+    let st = await statusUntil((s) => JSON.stringify(s.dnsSearchDomains) === '["corp.example"]');
+    expect(st).toMatchObject({ state: "connected", dnsSearchDomains: ["corp.example"] });
+    expect((await stack.ctl(["status"])).out).toContain("search corp.example");
+
+    expect(admin("*.corp.example").exitCode).toBe(0);
+    st = await statusUntil((s) => JSON.stringify(s.warnings ?? []).includes("search domain"));
+    expect(st.state).toBe("connected");
+    expect(st.dnsSearchDomains).toEqual([]);
+    expect(JSON.stringify(st.warnings)).toContain('search domain \\"*.corp.example\\" is not a domain name');
+    // Names still resolve.
+    expect(await dig("web.upstream.example")).toBe("192.0.2.80");
+
+    expect(admin("").exitCode).toBe(0);
+    st = await statusUntil((s) => !JSON.stringify(s.warnings ?? []).includes("search domain"));
+    expect(st.dnsSearchDomains).toEqual([]);
+  });
 });
