@@ -321,7 +321,9 @@ export class Store extends IdentityStore {
   dump(accountId: string): Record<string, unknown> {
     const q = (sql: string) => this.db.query(sql).all(accountId);
     return {
-      account: this.db.query("SELECT id, slug, name, upstream_dns, search_domain FROM accounts WHERE id = ?").get(accountId),
+      account: this.db
+        .query("SELECT id, slug, name, upstream_dns, search_domain FROM accounts WHERE id = ?")
+        .get(accountId),
       actors: q(
         "SELECT id, name, type, password_hash IS NOT NULL AS has_password, disabled_at FROM actors WHERE account_id = ?",
       ),

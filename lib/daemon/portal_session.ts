@@ -446,7 +446,8 @@ export class PortalSession implements Session {
     if (entry.ok) {
       this.#setAddresses(entry.value);
       this.#warnings.delete("interface");
-      if (entry.warning) this.#warn("search_domain", `The portal's search domain is not used: ${entry.warning}`, {});
+      if (entry.warning)
+        this.#warn("search_domain", `The portal's search domain is not used: ${entry.warning}`, {});
       else this.#warnings.delete("search_domain");
       return true;
     }

@@ -20,7 +20,6 @@ export { type Clock, systemClock } from "./clock.ts";
 export { Coalescer, type CoalescerOptions } from "./coalescer.ts";
 export { type ClientInterface, closeUnixBus, type MessageBus, openUnixBus, unixPathOf } from "./dbus_bus.ts";
 export { type DnsPattern, parseDnsPattern } from "./dns_pattern.ts";
-export { parseSearchDomain, type SearchDomain } from "./search_domain.ts";
 export { type KeyValueEntry, type KeyValueResult, parseKeyValue } from "./key_value.ts";
 export {
   generatePrivateKey,
@@ -45,4 +44,5 @@ export {
   TUNNEL_POOL_V4,
   TUNNEL_POOL_V6,
 } from "./netip.ts";
+export { parseSearchDomain, type SearchDomain } from "./search_domain.ts";
 export { displayText, parseText } from "./text.ts";
