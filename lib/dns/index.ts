@@ -85,12 +85,12 @@ export {
   type ResolvedRouting,
   zoneOfPattern,
 } from "./resolved.ts";
+export { DnsStub } from "./stub.ts";
 export {
   DEFAULT_STUB_LIMITS,
-  DnsStub,
   type DnsStubLimits,
   type DnsStubOptions,
   type DnsStubStats,
   type ListenAddress,
   type ResourceQueryHook,
-} from "./stub.ts";
+} from "./stub_options.ts";

@@ -4,6 +4,7 @@
 // the upstream resolvers. Bad input is dropped and counted; nothing here throws into the daemon.
 import type { Socket, TCPSocketListener, udp } from "bun";
 import { formatIp, type Logger, parseIp, silentLogger } from "../util/index.ts";
+import { inRange, reverseAddress, sameAddress } from "./_addresses.ts";
 import {
   buildAnswer,
   encodeMessage,
@@ -27,77 +28,18 @@ import {
 import { type DnsResourceEntry, DnsResourceTable } from "./pattern.ts";
 import {
   ProxyIpAllocator,
-  type ProxyIpAllocatorOptions,
   type ProxyIps,
   ProxyIpsExhaustedError,
 } from "./proxy_ips.ts";
 import { SourceRateLimiter } from "./rate_limit.ts";
-
-export interface ListenAddress {
-  address: string;
-  port: number;
-}
-
-/**
- * Called when a name matching a resource is asked for A or AAAA. The answer waits for the returned
- * promise (up to hookTimeoutMs), so the daemon can request the connection before the application
- * connects. Returning nothing answers at once. A rejection or timeout is logged and the answer sent.
- */
-export type ResourceQueryHook = (name: string, resourceId: string, ips: ProxyIps) => unknown;
-
-export interface DnsStubLimits {
-  /** Sustained queries per second from one source address (UDP and TCP together). */
-  perSourceQps: number;
-  perSourceBurst: number;
-  /** Forwarded queries waiting for an upstream at once; more are dropped. */
-  maxInFlight: number;
-  maxTcpConnections: number;
-  /** A TCP query longer than this closes its connection (queries are small; answers may not be). */
-  maxTcpQueryBytes: number;
-  /** Queries one TCP connection may have unanswered at once. */
-  maxTcpPipeline: number;
-  tcpIdleSeconds: number;
-}
-
-export const DEFAULT_STUB_LIMITS: DnsStubLimits = {
-  perSourceQps: 2000,
-  perSourceBurst: 4000,
-  maxInFlight: 1024,
-  maxTcpConnections: 128,
-  maxTcpQueryBytes: 4096,
-  maxTcpPipeline: 32,
-  tcpIdleSeconds: 10,
-};
-
-export interface DnsStubOptions {
-  listen: readonly ListenAddress[];
-  upstreams?: readonly Upstream[];
-  resources?: readonly DnsResourceEntry[];
-  onResourceQuery?: ResourceQueryHook;
-  hookTimeoutMs?: number;
-  /** TTL of proxy-address answers, in seconds. */
-  ttl?: number;
-  proxyIps?: ProxyIpAllocatorOptions;
-  limits?: Partial<DnsStubLimits>;
-  upstreamTimeoutMs?: number;
-  upstreamAttempts?: number;
-  logger?: Logger;
-}
-
-export interface DnsStubStats {
-  queries: number;
-  resourceAnswers: number;
-  forwarded: number;
-  upstreamFailures: number;
-  truncated: number;
-  dropped: {
-    malformed: number;
-    rateLimited: number;
-    inFlight: number;
-    tcpOversized: number;
-    tcpConnections: number;
-  };
-}
+import {
+  DEFAULT_STUB_LIMITS,
+  type DnsStubLimits,
+  type DnsStubOptions,
+  type DnsStubStats,
+  type ListenAddress,
+  type ResourceQueryHook,
+} from "./stub_options.ts";
 
 // The sentinel ranges of our own stub: an upstream in them would be the stub asking itself.
 const SELF_RANGES = ["100.100.111.0/24", "fd00:2021:1111:8000:100:100:111:0/120"];
@@ -559,39 +501,4 @@ function safeQuestionEnd(answer: Uint8Array): number {
   } catch {
     return HEADER_LENGTH;
   }
-}
-
-function sameAddress(a: string, b: string): boolean {
-  const x = parseIp(a);
-  return x !== null && formatIp(x.bytes) === b;
-}
-
-function inRange(bytes: Uint8Array, cidr: string): boolean {
-  const [net, len] = cidr.split("/");
-  const n = parseIp(net!);
-  if (!n || n.bytes.length !== bytes.length) return false;
-  const prefix = Number(len);
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    const mask = (0xff << (8 - keep)) & 0xff;
-    if ((bytes[i]! & mask) !== (n.bytes[i]! & mask)) return false;
-  }
-  return true;
-}
-
-/** The address of a full-length reverse name ("1.0.96.100.in-addr.arpa", 32 nibbles of ip6.arpa), or null. */
-function reverseAddress(name: string): Uint8Array | null {
-  if (name.endsWith(".in-addr.arpa")) {
-    const parts = name.slice(0, -".in-addr.arpa".length).split(".");
-    if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) < 256))
-      return null;
-    return Uint8Array.from(parts.reverse().map(Number));
-  }
-  if (name.endsWith(".ip6.arpa")) {
-    const nibbles = name.slice(0, -".ip6.arpa".length).split(".");
-    if (nibbles.length !== 32 || !nibbles.every((n) => /^[0-9a-f]$/.test(n))) return null;
-    const hex = nibbles.reverse().join("");
-    return Uint8Array.from({ length: 16 }, (_, i) => Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16));
-  }
-  return null;
 }
