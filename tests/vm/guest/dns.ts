@@ -249,6 +249,13 @@ try {
     );
     const rw = sh(["systemctl", "show", "-p", "ReadWritePaths", "--value", "firezoned"]).out.trim();
     check("the unit opens nothing else for DNS", rw.replace(/^-/, "") === "/etc/resolv.conf", rw);
+    const sec = sh(["systemd-analyze", "security", "firezoned"]).out;
+    const exposure = /Overall exposure level for firezoned\.service: ([0-9.]+)/.exec(sec)?.[1] ?? "";
+    check(
+      `systemd-analyze security firezoned with the resolv-conf drop-in: exposure ${exposure || "?"}, 2.0 or lower`,
+      exposure !== "" && Number(exposure) <= 2.0,
+      sec.split("\n").slice(-3).join(" "),
+    );
     if (await startSignedIn("resolv-conf")) {
       const text = resolvConfBytes();
       check(
