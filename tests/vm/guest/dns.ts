@@ -51,9 +51,13 @@ async function waitFor(what: () => boolean, timeoutMs: number): Promise<boolean>
   return what();
 }
 
-function state(): string {
+function status(): Record<string, unknown> {
   const r = sh([CTL, "status", "--json"]);
-  return r.code === 0 ? (JSON.parse(r.out).state as string) : "unknown";
+  try {
+    return r.code === 0 ? (JSON.parse(r.out) as Record<string, unknown>) : { state: "unknown" };
+  } catch {
+    return { state: "unknown" };
+  }
 }
 
 const mainPid = () => sh(["systemctl", "show", "-p", "MainPID", "--value", "firezoned"]).out.trim();
@@ -118,15 +122,24 @@ function checkNames(how: string): void {
   ]);
   check(
     `${how}: curl http://app.corp.example/ reaches the resource through the gateway, by its proxy address`,
-    curl.code === 0 && /^[1-5]\d\d 100\./.test(curl.out),
+    curl.code === 0 && /^[1-5]\d\d (100\.|fd00:2021:1111:8000:)/.test(curl.out),
     curl.out,
   );
 }
 
 async function startSignedIn(what: string): Promise<boolean> {
   const r = sh(["systemctl", "restart", "firezoned"]);
-  const ok = r.code === 0 && (await waitFor(() => state() === "connected", 90_000));
-  check(`${what}: firezoned signs in`, ok, `${r.out} state=${state()}`);
+  // Connected, and DNS up with the system's resolver pointed at the stub (dnsServers is set then).
+  const ready = () => {
+    const st = status();
+    return st.state === "connected" && Array.isArray(st.dnsServers) && st.dnsServers.length > 0;
+  };
+  const ok = r.code === 0 && (await waitFor(ready, 120_000));
+  check(
+    `${what}: firezoned signs in and points the system's resolver at the stub`,
+    ok,
+    `${r.out} ${JSON.stringify(status())}`,
+  );
   return ok;
 }
 
@@ -201,7 +214,7 @@ try {
       before.out,
     );
     if (await startSignedIn("systemd-resolved")) {
-      const st = JSON.parse(sh([CTL, "status", "--json"]).out) as Record<string, unknown>;
+      const st = status();
       check(
         "firezonectl status: DNS mode systemd-resolved (detected), the stub as server, the LAN's server upstream",
         st.dnsMode === "systemd-resolved" &&
@@ -279,7 +292,7 @@ try {
           lstatSync(RESOLV_CONF).ino === inode,
         text,
       );
-      const st = JSON.parse(sh([CTL, "status", "--json"]).out) as Record<string, unknown>;
+      const st = status();
       check(
         "firezonectl status: DNS mode resolv-conf (detected) and the machine's resolver upstream",
         st.dnsMode === "resolv-conf" && JSON.stringify(st.dnsUpstreams) === JSON.stringify([HUB_DNS]),

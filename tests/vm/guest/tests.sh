@@ -312,7 +312,7 @@ t_dns() { # MODE: tests/vm/guest/dns.ts (resolved or resolv-conf)
 		echo "the source tree is not shared"
 		return 1
 	fi
-	(cd /mnt/repo && timeout -k 5 420 "$FZ/bin/bun" tests/vm/guest/dns.ts "$1")
+	(cd /mnt/repo && timeout -k 5 900 "$FZ/bin/bun" tests/vm/guest/dns.ts "$1")
 }
 t_dns_resolved() { t_dns resolved; }
 t_dns_resolv_conf() { t_dns resolv-conf; }
