@@ -26,11 +26,7 @@ import {
   TYPE,
 } from "./message.ts";
 import { type DnsResourceEntry, DnsResourceTable } from "./pattern.ts";
-import {
-  ProxyIpAllocator,
-  type ProxyIps,
-  ProxyIpsExhaustedError,
-} from "./proxy_ips.ts";
+import { ProxyIpAllocator, type ProxyIps, ProxyIpsExhaustedError } from "./proxy_ips.ts";
 import { SourceRateLimiter } from "./rate_limit.ts";
 import {
   DEFAULT_STUB_LIMITS,
@@ -38,7 +34,6 @@ import {
   type DnsStubOptions,
   type DnsStubStats,
   type ListenAddress,
-  type ResourceQueryHook,
 } from "./stub_options.ts";
 
 // The sentinel ranges of our own stub: an upstream in them would be the stub asking itself.
