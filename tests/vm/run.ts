@@ -106,7 +106,7 @@ const result = await boot({
   runDir: RUN_DIR,
   shareDir: SHARE,
   repoDir: ROOT,
-  timeoutMs: Number(process.env.FIREZONE_VM_TIMEOUT_S ?? 1500) * 1000,
+  timeoutMs: Number(process.env.FIREZONE_VM_TIMEOUT_S ?? 2700) * 1000,
 });
 log(`guest stopped after ${result.seconds} s${result.timedOut ? " (timed out, killed)" : ""}`);
 
