@@ -290,7 +290,8 @@ invoking_user() {
 }
 
 # The dns_control mode firezoned will use: the setting in the configuration file, else detected the
-# way firezoned detects it (lib/dns/dns_control.ts).
+# way firezoned detects it (lib/dns/dns_control.ts): resolv.conf points at resolved, and resolved
+# runs now (its runtime directory outlives it).
 dns_mode() {
 	m=$(sed -n 's/^[[:space:]]*dns_control[[:space:]]*=[[:space:]]*\([a-z-]*\)[[:space:]]*$/\1/p' "$CONFIG_FILE" 2>/dev/null | tail -n 1)
 	case $m in
@@ -299,7 +300,7 @@ dns_mode() {
 		return 0
 		;;
 	esac
-	if [ -d /run/systemd/resolve ]; then
+	if [ -d /run/systemd/resolve ] && systemctl is-active --quiet systemd-resolved 2>/dev/null; then
 		if [ -L "$RESOLV_CONF" ]; then
 			case $(readlink "$RESOLV_CONF") in
 			*systemd/resolve*)

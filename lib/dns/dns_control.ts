@@ -3,7 +3,7 @@
 import { lstat, readFile, readlink, stat } from "node:fs/promises";
 import type { Logger } from "../util/index.ts";
 import { RESOLV_CONF, ResolvConfControl, type SystemDnsConfig } from "./resolv_conf.ts";
-import { type ResolvedConfig, ResolvedControl, type ResolvedRouting } from "./resolved.ts";
+import { type ResolvedConfig, ResolvedControl, type ResolvedRouting, resolvedIsRunning } from "./resolved.ts";
 
 export const DNS_CONTROL_MODES = ["systemd-resolved", "resolv-conf", "off"] as const;
 export type DnsControlMode = (typeof DNS_CONTROL_MODES)[number];
@@ -18,30 +18,40 @@ export function parseDnsControlMode(text: string): DnsControlMode {
 
 export interface DetectPaths {
   resolvConf?: string;
-  /** resolved's runtime directory; it exists while resolved runs. */
+  /** resolved's runtime directory; it exists once resolved has run since boot. */
   resolvedRuntime?: string;
+  /** Whether resolved runs now (default: its bus name has an owner); null when it cannot be told. */
+  resolvedRunning?: () => Promise<boolean | null>;
 }
 
 /**
  * systemd-resolved when it runs and the system uses it (/etc/resolv.conf links into
- * /run/systemd/resolve, or names its stub 127.0.0.53); otherwise resolv-conf.
+ * /run/systemd/resolve, or names its stub 127.0.0.53); otherwise resolv-conf. "Runs" is asked of
+ * the bus only when the file says resolved: its runtime directory outlives a stopped resolved, and
+ * a link to its stub then names a server that is not there (resolv-conf replaces that link).
  */
 export async function detectDnsControl(paths: DetectPaths = {}): Promise<DnsControlMode> {
   const resolvConf = paths.resolvConf ?? RESOLV_CONF;
   const runtime = paths.resolvedRuntime ?? "/run/systemd/resolve";
-  const running = await stat(runtime).then(
+  const ranSinceBoot = await stat(runtime).then(
     (s) => s.isDirectory(),
     () => false,
   );
-  if (!running) return "resolv-conf";
+  if (!ranSinceBoot) return "resolv-conf";
+  let usesResolved = false;
   const st = await lstat(resolvConf).catch(() => null);
   if (st?.isSymbolicLink()) {
     const target = await readlink(resolvConf).catch(() => "");
-    if (target.includes("/run/systemd/resolve/") || target.includes("systemd/resolve"))
-      return "systemd-resolved";
+    usesResolved = target.includes("systemd/resolve");
   }
-  const text = await readFile(resolvConf, "utf8").catch(() => "");
-  return /^\s*nameserver\s+127\.0\.0\.53\s*$/m.test(text) ? "systemd-resolved" : "resolv-conf";
+  if (!usesResolved) {
+    const text = await readFile(resolvConf, "utf8").catch(() => "");
+    usesResolved = /^\s*nameserver\s+127\.0\.0\.53\s*$/m.test(text);
+  }
+  if (!usesResolved) return "resolv-conf";
+  // A bus that cannot be asked: trust the files, as before there was a bus to ask.
+  const running = await (paths.resolvedRunning ?? (() => resolvedIsRunning()))();
+  return running === false ? "resolv-conf" : "systemd-resolved";
 }
 
 /** The small surface the daemon calls, whichever mode: apply on connect, revert on sign-out/stop. */

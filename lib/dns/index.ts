@@ -83,6 +83,7 @@ export {
   ResolvedControl,
   type ResolvedOptions,
   type ResolvedRouting,
+  resolvedIsRunning,
   zoneOfPattern,
 } from "./resolved.ts";
 export { DnsStub } from "./stub.ts";

@@ -124,6 +124,34 @@ export class ResolvedControl {
   }
 }
 
+/**
+ * Whether systemd-resolved runs now: its bus name has an owner. (Its runtime directory is no
+ * answer: the unit keeps it after resolved stops, RuntimeDirectoryPreserve=yes.) A bus that cannot
+ * be asked within `timeoutMs` gives null: the caller decides.
+ */
+export async function resolvedIsRunning(bus?: MessageBus, timeoutMs = 2000): Promise<boolean | null> {
+  const own = bus ?? null;
+  let opened: MessageBus | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const b = own ?? (opened = openSystemBus());
+    const ask = (async () => {
+      const obj = await b.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus");
+      const reply = await obj.getInterface("org.freedesktop.DBus").NameHasOwner!(DEST);
+      return reply === true;
+    })();
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), timeoutMs);
+    });
+    return await Promise.race([ask, timeout]).catch(() => null);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    if (opened) closeSystemBus(opened);
+  }
+}
+
 /** The zone a pattern routes: its labels after the last wildcard ("**.a.corp.example" -> "a.corp.example"). */
 export function zoneOfPattern(pattern: string): string {
   const labels = pattern.split(".");

@@ -226,18 +226,38 @@ try { ${body}; console.log("done"); } catch (e) { console.log("error: " + e.mess
 });
 
 describe("dns_control detection", () => {
+  const running = async () => true;
   test("resolved running and resolv.conf linked to its stub: systemd-resolved", async () => {
     const runtime = join(dir, "run", "systemd", "resolve");
     mkdirSync(runtime, { recursive: true });
     symlinkSync("../run/systemd/resolve/stub-resolv.conf", path);
-    expect(await detectDnsControl({ resolvConf: path, resolvedRuntime: runtime })).toBe("systemd-resolved");
+    expect(
+      await detectDnsControl({ resolvConf: path, resolvedRuntime: runtime, resolvedRunning: running }),
+    ).toBe("systemd-resolved");
   });
 
   test("resolved running and a plain file naming 127.0.0.53: systemd-resolved", async () => {
     const runtime = join(dir, "resolve");
     mkdirSync(runtime);
     writeFileSync(path, "nameserver 127.0.0.53\n");
-    expect(await detectDnsControl({ resolvConf: path, resolvedRuntime: runtime })).toBe("systemd-resolved");
+    expect(
+      await detectDnsControl({ resolvConf: path, resolvedRuntime: runtime, resolvedRunning: running }),
+    ).toBe("systemd-resolved");
+  });
+
+  test("resolved stopped (its runtime directory kept, resolv.conf still linked to its stub): resolv-conf", async () => {
+    const runtime = join(dir, "run", "systemd", "resolve");
+    mkdirSync(runtime, { recursive: true });
+    symlinkSync("../run/systemd/resolve/stub-resolv.conf", path);
+    const stopped = async () => false;
+    expect(
+      await detectDnsControl({ resolvConf: path, resolvedRuntime: runtime, resolvedRunning: stopped }),
+    ).toBe("resolv-conf");
+    // A bus that cannot be asked: the files decide, as they say resolved.
+    const unknown = async () => null;
+    expect(
+      await detectDnsControl({ resolvConf: path, resolvedRuntime: runtime, resolvedRunning: unknown }),
+    ).toBe("systemd-resolved");
   });
 
   test("resolved running but not used by resolv.conf, or not running: resolv-conf", async () => {
