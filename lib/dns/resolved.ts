@@ -130,11 +130,11 @@ export class ResolvedControl {
  * be asked within `timeoutMs` gives null: the caller decides.
  */
 export async function resolvedIsRunning(bus?: MessageBus, timeoutMs = 2000): Promise<boolean | null> {
-  const own = bus ?? null;
   let opened: MessageBus | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const b = own ?? (opened = openSystemBus());
+    if (!bus) opened = openSystemBus();
+    const b = bus ?? opened!;
     const ask = (async () => {
       const obj = await b.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus");
       const reply = await obj.getInterface("org.freedesktop.DBus").NameHasOwner!(DEST);
