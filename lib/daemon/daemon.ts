@@ -11,6 +11,7 @@ import {
 import { FzError, VERSION } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { AuditSink } from "./audit.ts";
+import { type DiagnosticsDeps, diagnosticHandlers } from "./diagnostic_handlers.ts";
 import { ResourcePages } from "./resource_pages.ts";
 import type { Session } from "./session.ts";
 import type { SettingsStore } from "./settings.ts";
@@ -26,6 +27,8 @@ export interface DaemonOptions {
   logger: Logger;
   audit: AuditSink;
   now?: () => number;
+  /** For doctor, logs and the debug bundle; without it those methods answer `internal`. */
+  diagnostics?: (daemon: Daemon) => DiagnosticsDeps;
 }
 
 const RESOURCES_EVENT_DELAY_MS = 50;
@@ -126,6 +129,7 @@ export class Daemon {
         if (!status) throw new FzError("internal", "the session did not report the Internet Resource");
         return status;
       },
+      ...diagnosticHandlers(this.opts.diagnostics?.(this) ?? null),
     };
   }
 }

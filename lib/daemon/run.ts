@@ -15,6 +15,7 @@ import { recoverDns } from "./dns_session.ts";
 import { LogFile } from "./log_file.ts";
 import { type Resettable, resetSession } from "./network_reset.ts";
 import { startResetTriggers, triggerSettings } from "./network_triggers.ts";
+import { LogRing } from "./log_ring.ts";
 import { PortalSession } from "./portal_session.ts";
 import { loadServiceToken, type ServiceToken } from "./service_token.ts";
 import { SettingsStore } from "./settings.ts";
@@ -77,6 +78,9 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     return EX_CONFIG;
   }
   const logFile = new LogFile(join(config.logDir, "firezoned.log"));
+  // Recent lines for members (firezonectl logs, debug bundles), starting with the previous run's tail.
+  const logRing = new LogRing();
+  logRing.seedFromFile(join(config.logDir, "firezoned.log"));
   const log = createLogger({
     name: "firezoned",
     level: config.logLevel,
@@ -84,6 +88,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     write: (line) => {
       process.stderr.write(`${line}\n`);
       logFile.write(line);
+      logRing.push(line);
     },
   });
   if (process.getuid?.() !== 0) {
@@ -100,7 +105,7 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     log.warn("cannot turn core dumps off", { error: (err as Error).message });
   }
   try {
-    return await serve(config, log, logFile, env);
+    return await serve(config, log, logFile, env, logRing);
   } catch (err) {
     log.error(err instanceof FzError ? err.message : `failed to start: ${(err as Error).message}`);
     return err instanceof FzError && err.code === "busy" ? 1 : EX_CONFIG;
@@ -119,6 +124,7 @@ async function serve(
   log: Logger,
   logFile: LogFile,
   env: Record<string, string | undefined>,
+  logRing: LogRing,
 ): Promise<number> {
   const group = groupByName(config.group);
   if (!group) {
@@ -214,6 +220,15 @@ async function serve(
     serviceMode: token !== null || tokenProblem !== null,
     logger: log,
     audit,
+    diagnostics: (d) => ({
+      source: {
+        config,
+        status: () => d.status(),
+        resources: () => session.resources().list,
+        tunnel,
+      },
+      ring: logRing,
+    }),
   });
 
   // The socket is born 0660 so no one outside the group can connect in the instant before chown.
@@ -270,6 +285,7 @@ async function serve(
   log.info("shutting down", { signal });
   sdNotify("STOPPING=1");
   daemon.server.stop();
+  logRing.wakeAll();
   audit.close();
   await session.stop();
   if (existsSync(config.socketPath)) unlinkSync(config.socketPath);

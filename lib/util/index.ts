@@ -32,6 +32,7 @@ export {
   publicKeyOf,
   type WgKey,
 } from "./keys.ts";
+export { LOG_KEEP, LOG_MAX_BYTES, LogFile } from "./log_file.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";
 export {
   type Endpoint,
@@ -44,5 +45,6 @@ export {
   TUNNEL_POOL_V4,
   TUNNEL_POOL_V6,
 } from "./netip.ts";
+export { Anonymizer, type AnonymizerOptions, REDACTED, redactSecrets } from "./redact.ts";
 export { parseSearchDomain, type SearchDomain } from "./search_domain.ts";
 export { displayText, parseText } from "./text.ts";
