@@ -3,9 +3,12 @@ import { type ArgsDef, type CommandDef, defineCommand, renderUsage } from "citty
 import { FzError, VERSION } from "../types/index.ts";
 import { displayText } from "../util/index.ts";
 import { parseFlags } from "./_flags.ts";
+import { debugCommand } from "./debug.ts";
+import { doctorCommand } from "./doctor.ts";
 import { DataError, EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
 import { internetCommand } from "./internet.ts";
 import { type CliIo, processIo, setContext } from "./io.ts";
+import { logsCommand } from "./logs.ts";
 import { resourcesCommand } from "./resources.ts";
 import { signInCommand } from "./sign_in.ts";
 import { signOutCommand } from "./sign_out.ts";
@@ -20,6 +23,9 @@ const SUBCOMMANDS: Record<string, CommandDef<any>> = {
   "sign-out": signOutCommand,
   "internet-resource": internetCommand,
   version: versionCommand,
+  doctor: doctorCommand,
+  logs: logsCommand,
+  debug: debugCommand,
 };
 
 const root = defineCommand({ meta: { name: "firezonectl", version: VERSION }, subCommands: SUBCOMMANDS });
@@ -38,11 +44,16 @@ Commands:
   internet-resource on|off [--allow-lan|--no-allow-lan]
                                switch it; kept across restarts
   version                      versions of firezonectl and firezoned
+  doctor                       check this machine's set-up; each failure with its fix (exit 0: all pass)
+  logs [--follow] [--since 10m]
+                               firezoned's recent log (members of the group may read it)
+  debug bundle [--output FILE] [--anonymize]
+                               a .tar.gz for support; tokens and keys are always redacted
 
 Options:
   --socket PATH   firezoned's socket (default: $FIREZONE_SOCKET or /run/firezoned/ipc.sock)
   --json          machine-readable output (status, resources, version, sign-in, sign-out,
-                  internet-resource)
+                  internet-resource, doctor, logs, debug bundle)
   -h, --help      help for firezonectl or for one command
 
 Exit codes: 0 ok, 64 usage error, 65 bad input (a token that is binary or over 8 KiB),
@@ -84,16 +95,30 @@ async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
       io.out(`firezonectl ${VERSION}\n`);
       return EXIT.ok;
     }
-    const command = SUBCOMMANDS[name];
+    let command = SUBCOMMANDS[name];
+    let label = name;
     if (!command)
       throw new UsageError(name.startsWith("-") ? `unknown option '${name}'` : `unknown command '${name}'`);
+    // A command of commands (`debug bundle`): the next word picks one of them.
+    const nested = command.subCommands as Record<string, CommandDef<ArgsDef>> | undefined;
+    if (nested) {
+      const [sub, ...subRest] = subArgs;
+      if (sub === undefined || sub.startsWith("-"))
+        throw new UsageError(`'${name}' needs a command: ${Object.keys(nested).join(", ")}`);
+      const picked = Object.hasOwn(nested, sub) ? nested[sub] : undefined;
+      if (!picked)
+        throw new UsageError(`unknown command '${name} ${sub}'; known: ${Object.keys(nested).join(", ")}`);
+      command = picked;
+      label = `${name} ${sub}`;
+      subArgs.splice(0, subArgs.length, ...subRest);
+    }
     if (subArgs.includes("--help") || subArgs.includes("-h")) {
       const usage = await renderUsage(command, root);
       // citty colours its usage text; keep escape codes out of pipes and files.
       io.out(`${io.isTty() ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "")}\n`);
       return EXIT.ok;
     }
-    const args = parseFlags(name, (command.args ?? {}) as ArgsDef, subArgs);
+    const args = parseFlags(label, (command.args ?? {}) as ArgsDef, subArgs);
     await command.run?.({ rawArgs: subArgs, args, cmd: command });
     return EXIT.ok;
   } catch (err) {

@@ -1,6 +1,7 @@
 // The IPC handlers of the diagnostic methods (diagnose, logs, debug_info); all read-only.
+
+import { type Handlers, LOG_PAGE_BYTES, MAX_LOG_PAGE_LINES } from "../ipc/index.ts";
 import { FzError } from "../types/index.ts";
-import { LOG_PAGE_BYTES, type Handlers, MAX_LOG_PAGE_LINES } from "../ipc/index.ts";
 import { debugInfo } from "./debug_info.ts";
 import { type DiagnosticsSource, runDiagnostics } from "./diagnostics.ts";
 import type { LogRing } from "./log_ring.ts";

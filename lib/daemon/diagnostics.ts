@@ -2,10 +2,10 @@
 // its session): TUN, WireGuard, the configuration, the portal step by step, the token, clock skew,
 // route conflicts, rp_filter and DNS control. Each check says what it saw and, when it fails, the
 // exact fix. See docs/troubleshooting.md.
-import { constants, existsSync, openSync, closeSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import type { Check, IpcResource, Status } from "../ipc/index.ts";
 import { type Link, Rtnetlink } from "../netlink/index.ts";
-import { displayText, parseCidr, networkOf, formatCidr } from "../util/index.ts";
+import { displayText, formatCidr, networkOf, parseCidr } from "../util/index.ts";
 import type { DaemonConfig } from "./config.ts";
 import { DNS_PROXY_RANGES, DNS_SENTINELS } from "./dns_session.ts";
 import { probePortal } from "./portal_probe.ts";

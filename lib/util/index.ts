@@ -32,7 +32,7 @@ export {
   publicKeyOf,
   type WgKey,
 } from "./keys.ts";
-export { LOG_KEEP, LOG_MAX_BYTES, LogFile } from "./log_file.ts";
+export { guiLogPath, LOG_KEEP, LOG_MAX_BYTES, LogFile } from "./log_file.ts";
 export { createLogger, type Logger, type LoggerOptions, type LogLevel, silentLogger } from "./logger.ts";
 export {
   type Endpoint,

@@ -71,3 +71,16 @@ export class LogFile {
     }
   }
 }
+
+/**
+ * The tray's own log: `$XDG_STATE_HOME/firezone/gui.log` (default `~/.local/state/...`), where the
+ * debug bundle finds it. Null without a home to put it in.
+ */
+export function guiLogPath(env: Record<string, string | undefined>): string | null {
+  const state = env.XDG_STATE_HOME?.startsWith("/")
+    ? env.XDG_STATE_HOME
+    : env.HOME?.startsWith("/")
+      ? `${env.HOME}/.local/state`
+      : null;
+  return state ? `${state}/firezone/gui.log` : null;
+}

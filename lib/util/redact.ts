@@ -84,7 +84,7 @@ export class Anonymizer {
     out = out.replace(IPV4, (m) => (keep(m) ? m : this.#placeholder("ip4", m)));
     out = out.replace(IPV6, (m) => {
       const ip = parseIp(m);
-      if (!ip || ip.family !== 6) return m;
+      if (ip?.family !== 6) return m;
       return keep(m) ? m : this.#placeholder("ip6", m.toLowerCase());
     });
     return out;
