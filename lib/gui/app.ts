@@ -7,6 +7,7 @@ import type { MessageBus } from "./_dbus.ts";
 import { type CopyResult, copyToClipboard } from "./clipboard.ts";
 import { DaemonLink, type LinkEvent } from "./daemon_link.ts";
 import { parseDeepLink } from "./deep_link.ts";
+import { type ExportResult, exportLogs } from "./export_logs.ts";
 import type { InstanceMessage, InstanceReply } from "./instance.ts";
 import type { MenuAction } from "./menu.ts";
 import { type Notification, Notifier } from "./notifier.ts";
@@ -33,6 +34,8 @@ export interface AppOptions {
   signInTtlMs?: number;
   copy?: (text: string) => Promise<CopyResult>;
   onQuit: () => void;
+  /** "Export Logs"; runs firezonectl debug bundle unless a test says otherwise. */
+  exportLogs?: () => Promise<ExportResult>;
 }
 
 // Long enough for a browser's cold start to read the page, short enough that the nonce does not sit
@@ -359,6 +362,23 @@ export class App {
       case "retry":
         this.link.retryNow();
         return;
+      case "export_logs": {
+        const result = await (
+          this.opts.exportLogs ?? (() => exportLogs(this.opts.env, settings.daemonSocket))
+        )();
+        if (result.ok) logger.info("exported logs", { path: result.path });
+        else logger.warn("could not export logs", { reason: result.reason });
+        this.notify(
+          result.ok
+            ? {
+                summary: "Logs exported",
+                body: `Saved to ${result.path}. Tokens and keys are left out; look inside before you share it.`,
+                topic: "export",
+              }
+            : { summary: "Could not export logs", body: result.reason, topic: "export" },
+        );
+        return;
+      }
       case "about": {
         const d = this.link.client?.hello;
         const daemon = d

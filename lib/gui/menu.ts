@@ -15,6 +15,7 @@ export type MenuAction =
   | { kind: "copy"; what: "address" | "name" | "command"; text: string }
   | { kind: "internet_resource"; enabled?: boolean; allowLan?: boolean }
   | { kind: "retry" }
+  | { kind: "export_logs" }
   | { kind: "about" }
   | { kind: "quit" };
 
@@ -137,6 +138,7 @@ export function buildMenu(view: TrayView): MenuNode[] {
   return [
     ...sessionSection(view),
     SEPARATOR,
+    item("Export Logs", { kind: "export_logs" }),
     item("About Firezone", { kind: "about" }),
     item("Quit Firezone", { kind: "quit" }),
   ];

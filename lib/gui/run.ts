@@ -1,7 +1,9 @@
 // firezone-gui's main: arguments, the refusal to run as root, the single-instance socket, and the
 // life of the App until Quit or a signal.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { VERSION } from "../types/index.ts";
-import { createLogger } from "../util/index.ts";
+import { createLogger, guiLogPath, LogFile } from "../util/index.ts";
 import type { App } from "./app.ts";
 import { claimInstance, ensurePrivateDir, sendToInstance } from "./instance.ts";
 import { loadSettings } from "./settings.ts";
@@ -46,6 +48,19 @@ async function readLinkFromStdin(): Promise<string | null> {
   }
   const line = text.replace(/\r?\n$/, "");
   return line === "" || line.includes("\n") ? null : line;
+}
+
+/** The tray's log file (0600 in a 0700 directory); null for one-shot commands or when it cannot be written. */
+function openGuiLog(env: Record<string, string | undefined>, tray: boolean): LogFile | null {
+  const path = tray ? guiLogPath(env) : null;
+  if (!path) return null;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch {
+    return null;
+  }
+  const file = new LogFile(path);
+  return file.open() ? file : null;
 }
 
 // sysexits
@@ -95,10 +110,16 @@ export async function run(
     return EX_UNAVAILABLE;
   }
   const { settings } = loaded;
+  // Its own rotated log under $XDG_STATE_HOME, which `firezonectl debug bundle` and Export Logs collect.
+  const logFile = openGuiLog(env, command === undefined || command === SERVICE_FLAG);
   const log = createLogger({
     name: "firezone-gui",
     level: settings.logLevel,
     journald: Boolean(env.JOURNAL_STREAM),
+    write: (line) => {
+      process.stderr.write(`${line}\n`);
+      logFile?.write(line);
+    },
   });
   for (const w of loaded.warnings) log.warn(w);
 
@@ -198,5 +219,6 @@ export async function run(
   instance.stop();
   closeBus(bus);
   log.info("stopped");
+  logFile?.close();
   return code;
 }

@@ -61,7 +61,7 @@ describe("firezone-gui tray", () => {
     expect(pixmaps.map(([w]) => w)).toContain(22);
     for (const [w, h, data] of pixmaps) expect(data.length).toBe(w * h * 4);
     const labelsNow = await waitForMenu((l) => l.includes("Sign In"), "Sign In");
-    expect(labelsNow).toEqual(["Sign In", "---", "About Firezone", "Quit Firezone"]);
+    expect(labelsNow).toEqual(["Sign In", "---", "Export Logs", "About Firezone", "Quit Firezone"]);
     const tip = (await itemProperties(desktop.bus, gui.itemName)).ToolTip as [
       string,
       unknown,
@@ -85,6 +85,7 @@ describe("firezone-gui tray", () => {
       "Waiting for browser...",
       "Cancel sign-in",
       "---",
+      "Export Logs",
       "About Firezone",
       "Quit Firezone",
     ]);

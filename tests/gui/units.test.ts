@@ -129,11 +129,18 @@ const top = (nodes: MenuNode[]) => nodes.map((n) => (n.separator ? "---" : n.lab
 
 describe("buildMenu", () => {
   test("signed out: Sign In; signing in: Waiting for browser... and Cancel sign-in", () => {
-    expect(top(buildMenu(view({})))).toEqual(["Sign In", "---", "About Firezone", "Quit Firezone"]);
+    expect(top(buildMenu(view({})))).toEqual([
+      "Sign In",
+      "---",
+      "Export Logs",
+      "About Firezone",
+      "Quit Firezone",
+    ]);
     expect(top(buildMenu(view({ signingIn: true })))).toEqual([
       "Waiting for browser...",
       "Cancel sign-in",
       "---",
+      "Export Logs",
       "About Firezone",
       "Quit Firezone",
     ]);
@@ -153,6 +160,7 @@ describe("buildMenu", () => {
       "db",
       "wiki",
       "---",
+      "Export Logs",
       "About Firezone",
       "Quit Firezone",
     ]);
@@ -171,6 +179,7 @@ describe("buildMenu", () => {
       "Not configured: firezoned has no portal",
       msg,
       "---",
+      "Export Logs",
       "About Firezone",
       "Quit Firezone",
     ]);
