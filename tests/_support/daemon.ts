@@ -23,8 +23,12 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "con
   }
 }
 
-/** `group` must exist; extra env is passed through (FIREZONE_TOKEN, ...). */
-export async function startDaemon(group: string, extraEnv: Record<string, string> = {}): Promise<TestDaemon> {
+/** `group` must exist; extra env is passed through (FIREZONE_TOKEN, ...); `wrap` prefixes the command. */
+export async function startDaemon(
+  group: string,
+  extraEnv: Record<string, string> = {},
+  opts: { wrap?: string[] } = {},
+): Promise<TestDaemon> {
   ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), "fzd-"));
   Bun.spawnSync(["chmod", "755", dir]);
@@ -47,7 +51,13 @@ export async function startDaemon(group: string, extraEnv: Record<string, string
     FIREZONE_TUN_NAME: `tfz${Math.random().toString(36).slice(2, 9)}`,
     ...extraEnv,
   };
-  const proc = Bun.spawn([FIREZONED], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  // `wrap` runs firezoned under another program (unshare, ...), which must exec it in the end.
+  const proc = Bun.spawn([...(opts.wrap ?? []), FIREZONED], {
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   let err = "";
   const reader = (async () => {
     for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);

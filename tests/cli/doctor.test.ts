@@ -1,0 +1,187 @@
+// `firezonectl doctor` in set-ups broken for real: a stopped daemon, a user outside the group, a user
+// added to the group after their session started, a daemon that cannot see /dev/net/tun (a mount
+// namespace hides it), an unreachable portal and a bad configuration file. Each run must name the
+// fix for what is broken.
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureBuilt, FIREZONECTL } from "../_support/build.ts";
+import { startDaemon, type TestDaemon } from "../_support/daemon.ts";
+import { runAs, TestAccounts } from "../_support/users.ts";
+import { UserShell } from "../ipc/_user_shell.ts";
+
+const accounts = new TestAccounts();
+const tmp = mkdtempSync(join(tmpdir(), "fzdoc-"));
+chmodSync(tmp, 0o755);
+const daemons: TestDaemon[] = [];
+const isRoot = process.getuid?.() === 0;
+const hasUnshare = Bun.which("unshare") !== null;
+
+afterAll(async () => {
+  for (const d of daemons) await d.stop();
+  accounts.cleanup();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Check {
+  id: string;
+  status: "pass" | "fail" | "skip";
+  detail: string;
+  fix?: string;
+}
+
+function doctor(socket: string): { code: number; out: string; report: { ok: boolean; checks: Check[] } } {
+  ensureBuilt();
+  const env = { PATH: "/usr/bin:/bin", FIREZONE_SOCKET: socket };
+  const human = Bun.spawnSync([FIREZONECTL, "doctor"], { env, stdin: "ignore" });
+  const json = Bun.spawnSync([FIREZONECTL, "doctor", "--json"], { env, stdin: "ignore" });
+  return {
+    code: human.exitCode ?? -1,
+    out: human.stdout.toString(),
+    report: JSON.parse(json.stdout.toString()),
+  };
+}
+
+function check(report: { checks: Check[] }, id: string): Check {
+  const c = report.checks.find((x) => x.id === id);
+  if (!c) throw new Error(`no check '${id}' in ${JSON.stringify(report.checks.map((x) => x.id))}`);
+  return c;
+}
+
+async function daemon(env: Record<string, string> = {}, wrap?: string[]): Promise<TestDaemon> {
+  const group = accounts.group();
+  const d = await startDaemon(group, env, wrap ? { wrap } : {});
+  daemons.push(d);
+  return d;
+}
+
+describe("firezonectl doctor", () => {
+  test("daemon stopped: the socket and the daemon fail with 'sudo systemctl start firezoned', exit 1", () => {
+    const r = doctor(join(tmp, "none", "ipc.sock"));
+    expect(r.code).toBe(1);
+    expect(r.report.ok).toBe(false);
+    expect(r.report).toHaveProperty("schemaVersion", 1);
+    expect(check(r.report, "socket")).toMatchObject({
+      status: "fail",
+      fix: "sudo systemctl start firezoned",
+    });
+    expect(check(r.report, "daemon")).toMatchObject({
+      status: "fail",
+      fix: "sudo systemctl start firezoned",
+    });
+    expect(r.out).toContain("[FAIL] Socket");
+    expect(r.out).toContain("Fix: sudo systemctl start firezoned");
+  });
+
+  test.skipIf(!isRoot)(
+    "portal unreachable: TCP fails from the daemon's side with the port named",
+    async () => {
+      const d = await daemon({ FIREZONE_API_URL: "ws://127.0.0.1:9" });
+      const r = doctor(d.socketPath);
+      expect(r.code).toBe(1);
+      expect(check(r.report, "daemon").status).toBe("pass");
+      expect(check(r.report, "portal_dns").status).toBe("pass");
+      const tcp = check(r.report, "portal_tcp");
+      expect(tcp.status).toBe("fail");
+      expect(tcp.detail).toContain("127.0.0.1 port 9");
+      expect(tcp.fix).toContain("nc -vz 127.0.0.1 9");
+      expect(check(r.report, "portal_websocket").status).toBe("skip");
+      expect(r.out).toContain("[FAIL] Portal accepts TCP");
+    },
+  );
+
+  test.skipIf(!isRoot)(
+    "bad configuration file: the line is named and the fix is to edit that file",
+    async () => {
+      const dir = mkdtempSync(join(tmp, "conf-"));
+      const conf = join(dir, "firezoned.conf");
+      writeFileSync(conf, "portal_url = wss://portal.example.com\nportal_ulr = typo\n", { mode: 0o644 });
+      const d = await daemon({ FIREZONE_CONFIG: conf, FIREZONE_API_URL: "" });
+      const r = doctor(d.socketPath);
+      expect(r.code).toBe(1);
+      const c = check(r.report, "config");
+      expect(c.status).toBe("fail");
+      expect(c.detail).toContain("line 2");
+      expect(c.detail).toContain("portal_ulr");
+      expect(c.fix).toContain(`sudoedit ${conf}`);
+    },
+  );
+
+  test.skipIf(!isRoot)(
+    "user not in the group: the fix is usermod with the user's and the group's names",
+    async () => {
+      const d = await daemon();
+      const group = d.env.FIREZONE_GROUP!;
+      const user = accounts.user();
+      const r = await runAs(user, [FIREZONECTL, "doctor", "--json"], { FIREZONE_SOCKET: d.socketPath });
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout);
+      const g = check(report, "group");
+      expect(g.status).toBe("fail");
+      expect(g.detail).toContain(`${user} is not in group '${group}'`);
+      expect(g.fix).toStartWith(`sudo usermod -aG ${group} ${user}`);
+      expect(check(report, "daemon").status).toBe("fail");
+    },
+  );
+
+  test.skipIf(!isRoot)(
+    "user added to the group after login: the fix is newgrp (or logging in again)",
+    async () => {
+      const d = await daemon();
+      const group = d.env.FIREZONE_GROUP!;
+      const user = accounts.user();
+      const shell = await UserShell.start(user, { FIREZONE_SOCKET: d.socketPath });
+      try {
+        const add = Bun.spawnSync(["usermod", "-aG", group, user]);
+        expect(add.exitCode).toBe(0);
+        const r = await shell.run(`${FIREZONECTL} doctor --json`);
+        expect(r.code).toBe(1);
+        const report = JSON.parse(r.out);
+        const g = check(report, "group");
+        expect(g.status).toBe("fail");
+        expect(g.detail).toContain("after this session started");
+        expect(g.fix).toStartWith(`newgrp ${group}`);
+        // A fresh session of the same user holds the group: the check passes there.
+        const fresh = await runAs(user, [FIREZONECTL, "doctor", "--json"], { FIREZONE_SOCKET: d.socketPath });
+        expect(check(JSON.parse(fresh.stdout), "group").status).toBe("pass");
+      } finally {
+        shell.close();
+      }
+    },
+  );
+
+  test.skipIf(!isRoot || !hasUnshare)(
+    "no /dev/net/tun in the daemon's mount namespace: the TUN check fails with the command that makes it",
+    async () => {
+      // The daemon runs in a mount namespace of its own where an empty tmpfs covers /dev/net.
+      const d = await daemon({}, [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        'mount -t tmpfs tmpfs /dev/net && exec "$0"',
+      ]);
+      const r = doctor(d.socketPath);
+      expect(r.code).toBe(1);
+      const tun = check(r.report, "tun");
+      expect(tun.status).toBe("fail");
+      expect(tun.detail).toContain("/dev/net/tun does not exist");
+      const kernelHasTun = existsSync("/sys/module/tun") || existsSync("/sys/devices/virtual/misc/tun");
+      expect(tun.fix).toContain(kernelHasTun ? "mknod -m 0666 /dev/net/tun c 10 200" : "modprobe tun");
+      // Outside that namespace the device is there: the test broke only the daemon's view.
+      expect(existsSync("/dev/net/tun")).toBe(true);
+    },
+  );
+
+  test("every failed check carries a fix, and the human output prints it under the failure", () => {
+    const r = doctor(join(tmp, "none", "ipc.sock"));
+    for (const c of r.report.checks) if (c.status === "fail") expect(c.fix).toBeTruthy();
+    const lines = r.out.split("\n");
+    lines.forEach((line, i) => {
+      if (line.startsWith("[FAIL]")) expect(lines[i + 1]).toStartWith("       Fix: ");
+    });
+  });
+});
