@@ -7,14 +7,20 @@ import { type IpAddr, type IpPrefix, prefixContains } from "./netip.ts";
 export const REDACTED = "[REDACTED]";
 
 /**
- * Long opaque words (tokens, WireGuard keys, signed blobs): 40 or more characters of the base64,
- * base64url and JWT alphabets holding letters and digits. UUIDs (36) and plain words stay readable.
+ * Long opaque words: a WireGuard key (43 base64 characters and `=`), or 32 or more characters of the
+ * base64url alphabet holding letters and digits (tokens, the parts of a signed blob). Paths keep
+ * their short segments and UUIDs stay readable.
  */
 const OPAQUE =
-  /(?<![A-Za-z0-9+/_.=-])(?=[A-Za-z0-9+/_.=-]*[0-9])(?=[A-Za-z0-9+/_.=-]*[A-Za-z])[A-Za-z0-9+/_.=-]{40,}/g;
-/** A secret after a label, whatever its length: `Bearer x`, `token=x`, `private_key: x`, `"token":"x"`. */
+  /(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{43}=(?![A-Za-z0-9+/=_-])|(?<![A-Za-z0-9_+-])(?=[A-Za-z0-9_+-]*[0-9])(?=[A-Za-z0-9_+-]*[A-Za-z])[A-Za-z0-9_+-]{32,}/g;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * A secret after a label: `token=x`, `private_key: x`, `"token":"x"` (values of 8 or more
+ * characters, so "token: signed in" stays), and anything after `Bearer`.
+ */
 const LABELLED =
-  /\b(bearer|token|private[_ -]?key|preshared[_ -]?key|secret|password|authorization)(["']?\s*[:=]\s*["']?|\s+)([^\s"',;&]+)/gi;
+  /\b(token|private[_ -]?key|preshared[_ -]?key|secret|password)(["']?\s*[:=]\s*["']?)([^\s"',;&]{8,})/gi;
+const BEARER = /\b(bearer)(\s+)([^\s"',;&]+)/gi;
 
 /**
  * Removes what could be a credential: every value in `known` (the exact token and key the caller
@@ -23,8 +29,9 @@ const LABELLED =
 export function redactSecrets(text: string, known: readonly string[] = []): string {
   let out = text;
   for (const secret of known) if (secret.length >= 8) out = out.split(secret).join(REDACTED);
-  out = out.replace(LABELLED, (_m, label: string, sep: string) => `${label}${sep}${REDACTED}`);
-  return out.replace(OPAQUE, REDACTED);
+  const cut = (_m: string, label: string, sep: string) => `${label}${sep}${REDACTED}`;
+  out = out.replace(LABELLED, cut).replace(BEARER, cut);
+  return out.replace(OPAQUE, (m) => (UUID.test(m) ? m : REDACTED));
 }
 
 /** Tunnel-side addresses, kept: they identify nothing outside the tunnel. */
@@ -80,7 +87,11 @@ export class Anonymizer {
   apply(text: string): string {
     let out = text;
     if (this.opts.home && this.opts.home.length > 1) out = out.split(this.opts.home).join("~");
-    for (const name of this.#names) out = out.split(name).join(this.#placeholder("name", name));
+    // Whole words only: a resource called "web" must not turn "websocket" into "name-1socket".
+    for (const name of this.#names) {
+      const word = new RegExp(`(?<![\\w-])${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w-])`, "g");
+      out = out.replace(word, this.#placeholder("name", name));
+    }
     out = out.replace(IPV4, (m) => (keep(m) ? m : this.#placeholder("ip4", m)));
     out = out.replace(IPV6, (m) => {
       const ip = parseIp(m);
