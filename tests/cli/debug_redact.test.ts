@@ -1,13 +1,7 @@
 // What the debug bundle cuts out: credentials always, and with --anonymize names, outside addresses
 // and the home directory, while the tunnel's own addresses and ordinary words stay readable.
 import { describe, expect, test } from "bun:test";
-import {
-  Anonymizer,
-  generatePrivateKey,
-  keyToBase64,
-  REDACTED,
-  redactSecrets,
-} from "../../lib/util/index.ts";
+import { Anonymizer, generatePrivateKey, REDACTED, redactSecrets } from "../../lib/util/index.ts";
 
 describe("redactSecrets", () => {
   test("WireGuard keys, long tokens, labelled values and bearer tokens are cut", () => {
