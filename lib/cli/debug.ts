@@ -2,7 +2,6 @@
 import { defineCommand } from "citty";
 import { DIAGNOSTICS_SCHEMA_VERSION } from "../ipc/index.ts";
 import { displayText } from "../util/index.ts";
-import { buildBundle } from "./debug_bundle.ts";
 import { DataError } from "./exit_codes.ts";
 import { io, printJson } from "./io.ts";
 
@@ -52,6 +51,8 @@ export const bundleCommand = defineCommand({
   },
   run: async ({ args }) => {
     const path = typeof args.output === "string" && args.output !== "" ? args.output : defaultName();
+    // Loaded only here: the bundle's modules (node:os, the archive writer) cost every other command start-up time.
+    const { buildBundle } = await import("./debug_bundle.ts");
     const bundle = await buildBundle({ anonymize: Boolean(args.anonymize), env: io().env });
     writeNew(path, bundle.bytes);
     if (args.json) {

@@ -7,7 +7,10 @@ export { type DaemonConfig, DEFAULTS, loadCaFile, loadDaemonConfig, type PortalC
 export { type ConfigFileResult, readConfigFile, readRootFile } from "./config_file.ts";
 export { CONFIG_KEYS, type ConfigKey, type FileSettings, parseBool } from "./config_keys.ts";
 export { Daemon, type DaemonOptions } from "./daemon.ts";
+export { debugInfo } from "./debug_info.ts";
 export { loadDeviceId } from "./device_id.ts";
+export { type DiagnosticsDeps, diagnosticHandlers } from "./diagnostic_handlers.ts";
+export { type DiagnosticsSource, MAX_CLOCK_SKEW_MS, runDiagnostics } from "./diagnostics.ts";
 export { addDnsProxies } from "./dns_plan.ts";
 export {
   DNS_PROXY_RANGES,

@@ -20,6 +20,7 @@ export {
   SIGN_IN_CALLBACK_HOST,
   type SignInCallback,
 } from "./deep_link.ts";
+export { type ExportResult, exportLogs, exportPath, findFirezonectl } from "./export_logs.ts";
 export { iconPixmaps, type Pixmap, renderIcon } from "./icons.ts";
 export {
   claimInstance,
