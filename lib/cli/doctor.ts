@@ -31,9 +31,39 @@ function daemonFix(err: FzError): string {
   }
 }
 
+/** False only when the kernel would refuse this process the socket (EACCES), judged by access(2) alone. */
+function mayOpen(socketPath: string): boolean {
+  const { accessSync, constants } = require("node:fs") as typeof import("node:fs");
+  try {
+    accessSync(socketPath, constants.R_OK | constants.W_OK);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code !== "EACCES";
+  }
+}
+
 async function daemonChecks(): Promise<Check[]> {
   const title = "firezoned answers";
   const opts = clientOptions();
+  // A socket this session may not open is not connected to: the client's own diagnosis of a refused
+  // connect asks the group database in-process, which a hung LDAP or SSSD would stall for good.
+  const socketPath = opts.socketPath ?? DEFAULT_SOCKET;
+  if (!mayOpen(socketPath))
+    return [
+      {
+        id: "daemon",
+        title,
+        status: "fail",
+        detail: `this session may not open ${socketPath}`,
+        fix: "see the access check above",
+      },
+      {
+        id: "daemon_checks",
+        title: "Checks from firezoned's side",
+        status: "skip",
+        detail: "firezoned is not reachable: portal, routes, DNS, TUN and WireGuard were not checked",
+      },
+    ];
   let client: Awaited<ReturnType<typeof connectDaemon>>;
   try {
     client = await connectDaemon({ ...opts, timeoutMs: 5000 });

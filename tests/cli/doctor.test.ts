@@ -176,6 +176,68 @@ describe("firezonectl doctor", () => {
     },
   );
 
+  test.skipIf(!isRoot || !hasUnshare)(
+    "a group database that never answers makes the access check say so; doctor still finishes",
+    async () => {
+      const d = await daemon();
+      const user = accounts.user();
+      const ids = (flag: string) => Bun.spawnSync(["id", flag, user]).stdout.toString().trim();
+      // In a mount namespace of its own, /etc/group is a FIFO nobody writes: every lookup of a group
+      // (getent, id, glibc in-process) blocks, as an LDAP or SSSD that stopped answering would. A
+      // holder process keeps the namespace; nsenter switches to the user by number, reading no
+      // group database itself.
+      const ns = mkdtempSync(join(tmp, "nss-"));
+      for (const sub of ["upper", "work"]) Bun.spawnSync(["mkdir", join(ns, sub)]);
+      Bun.spawnSync(["mkfifo", "-m", "644", join(ns, "upper", "group")]);
+      const holder = Bun.spawn(
+        [
+          "unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          `mount -t overlay overlay -o lowerdir=/etc,upperdir=${ns}/upper,workdir=${ns}/work /etc && echo ready && exec sleep 300`,
+        ],
+        { stdout: "pipe", stdin: "ignore" },
+      );
+      try {
+        await holder.stdout.getReader().read();
+        const proc = Bun.spawn(
+          [
+            "nsenter",
+            "--mount",
+            `--target=${holder.pid}`,
+            `--setuid=${ids("-u")}`,
+            `--setgid=${ids("-g")}`,
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            `FIREZONE_SOCKET=${d.socketPath}`,
+            FIREZONECTL,
+            "doctor",
+            "--json",
+          ],
+          { stdout: "pipe", stderr: "pipe", stdin: "ignore" },
+        );
+        // A guard only: a doctor that hangs is killed here, and the assertions below then fail.
+        const guard = setTimeout(() => proc.kill("SIGKILL"), 60_000);
+        const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+        clearTimeout(guard);
+        expect(proc.signalCode).toBeNull();
+        expect(code).toBe(1);
+        const report = JSON.parse(out);
+        const g = check(report, "group");
+        expect(g.status).toBe("fail");
+        expect(g.detail).toContain("did not answer");
+        expect(g.fix).toContain(`sudo usermod -aG`);
+        expect(check(report, "daemon")).toMatchObject({ status: "fail", fix: "see the access check above" });
+      } finally {
+        holder.kill("SIGKILL");
+      }
+    },
+  );
+
   test("every failed check carries a fix, and the human output prints it under the failure", () => {
     const r = doctor(join(tmp, "none", "ipc.sock"));
     for (const c of r.report.checks) if (c.status === "fail") expect(c.fix).toBeTruthy();
