@@ -6,16 +6,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportLogs } from "../../lib/gui/index.ts";
 import { STAGED_DIST } from "../_support/build.ts";
-import { startDaemon, type TestDaemon } from "../_support/daemon.ts";
+import { startDaemon, type TestDaemon, waitFor } from "../_support/daemon.ts";
 import { runAs, TestAccounts } from "../_support/users.ts";
-import { ensureGuiBuilt, GUI } from "./fixtures/desktop.ts";
+import { type Desktop, ensureGuiBuilt, GUI, startDesktop } from "./fixtures/desktop.ts";
+import { TestFirezoned } from "./fixtures/firezoned.ts";
+import { click, eventually, find, labels, readMenu } from "./fixtures/tray_reader.ts";
 
 const isRoot = process.getuid?.() === 0;
 const accounts = new TestAccounts();
 const tmp = mkdtempSync(join(tmpdir(), "fzguilog-"));
 let daemon: TestDaemon | null = null;
+let desktop: Desktop | null = null;
+let trayDaemon: TestFirezoned | null = null;
 
 afterAll(async () => {
+  await desktop?.close();
+  await trayDaemon?.close();
   await daemon?.stop();
   accounts.cleanup();
   rmSync(tmp, { recursive: true, force: true });
@@ -71,4 +77,36 @@ describe("the tray's log and Export Logs", () => {
     const result = await exportLogs({ HOME: tmp, PATH: "/nonexistent" }, "/nonexistent.sock");
     expect(result).toEqual({ ok: false, reason: "firezonectl was not found beside firezone-gui or on PATH" });
   });
+
+  test.skipIf(!isRoot)(
+    "clicking Export Logs in the tray saves a bundle holding the tray's own log, and a notification says where",
+    async () => {
+      ensureGuiBuilt();
+      const group = accounts.group();
+      trayDaemon = new TestFirezoned(group);
+      await trayDaemon.start();
+      desktop = await startDesktop({ groups: [group] });
+      const gui = await desktop.startGui({ FIREZONE_SOCKET: trayDaemon.socketPath });
+      const menu = await eventually(
+        () => readMenu(desktop!.bus, gui.itemName),
+        (m) => labels(m).includes("Export Logs"),
+        "the Export Logs item",
+      );
+      await click(desktop.bus, gui.itemName, find(menu, "Export Logs")!);
+      await waitFor(
+        () => desktop!.notificationSummaries().includes("Logs exported"),
+        60_000,
+        "the notification",
+      );
+      const note = desktop.notifications.received.find((n) => n.summary === "Logs exported")!;
+      const saved = /Saved to (\S+\.tar\.gz)\./.exec(note.body)?.[1];
+      expect(saved?.startsWith(`${desktop.home}/firezone-logs-`)).toBe(true);
+      const list = Bun.spawnSync(["tar", "tzf", saved!]).stdout.toString();
+      expect(list).toContain("firezone-debug/gui/gui.log");
+      expect(list).toContain("firezone-debug/daemon/firezoned.log");
+      // The user's file, readable by the user alone.
+      expect(statSync(saved!).uid).toBe(desktop.uid);
+      expect(statSync(saved!).mode & 0o777).toBe(0o600);
+    },
+  );
 });
