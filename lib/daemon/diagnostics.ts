@@ -4,7 +4,7 @@
 // exact fix. See docs/troubleshooting.md.
 import { closeSync, constants, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import type { Check, IpcResource, Status } from "../ipc/index.ts";
-import { type Link, Rtnetlink } from "../netlink/index.ts";
+import { type Link, listNetconf, NETCONF_ALL, Rtnetlink } from "../netlink/index.ts";
 import { displayText, formatCidr, networkOf, parseCidr } from "../util/index.ts";
 import type { DaemonConfig } from "./config.ts";
 import { DNS_PROXY_RANGES, DNS_SENTINELS } from "./dns_session.ts";
@@ -238,8 +238,22 @@ export function checkRoutes(src: DiagnosticsSource, rt: Rtnetlink): Check {
   );
 }
 
-export function checkRpFilter(src: DiagnosticsSource): Check {
-  const title = "Reverse-path filter (rp_filter)";
+/** rp_filter of `all` and of the tunnel: over rtnetlink (the unit's ProcSubset=pid hides /proc/sys), else /proc. */
+function rpFilterValues(
+  src: DiagnosticsSource,
+  rt: Rtnetlink | null,
+): { all: number | null; dev: number | null } {
+  if (rt) {
+    try {
+      const entries = listNetconf(rt.conn);
+      const index = rt.link(src.tunnel.name)?.index;
+      const all = entries.find((e) => e.ifindex === NETCONF_ALL)?.rpFilter ?? null;
+      const dev = index === undefined ? null : (entries.find((e) => e.ifindex === index)?.rpFilter ?? null);
+      if (all !== null) return { all, dev };
+    } catch {
+      // Fall back to /proc below.
+    }
+  }
   const proc = src.paths?.proc ?? "/proc";
   const read = (dev: string) => {
     try {
@@ -248,10 +262,19 @@ export function checkRpFilter(src: DiagnosticsSource): Check {
       return null;
     }
   };
-  const all = read("all");
-  const dev = read(src.tunnel.name);
+  return { all: read("all"), dev: read(src.tunnel.name) };
+}
+
+export function checkRpFilter(src: DiagnosticsSource, rt: Rtnetlink | null = null): Check {
+  const title = "Reverse-path filter (rp_filter)";
+  const { all, dev } = rpFilterValues(src, rt);
   if (all === null)
-    return { id: "rp_filter", title, status: "skip", detail: "cannot read /proc/sys/net/ipv4" };
+    return {
+      id: "rp_filter",
+      title,
+      status: "skip",
+      detail: "the kernel did not report net.ipv4.conf.all.rp_filter",
+    };
   // The kernel uses the larger of `all` and the device's value.
   const effective = Math.max(all, dev ?? 0);
   const name = ["off", "strict", "loose"][effective] ?? String(effective);
@@ -346,10 +369,10 @@ export async function runDiagnostics(src: DiagnosticsSource): Promise<Check[]> {
       status: "skip",
       detail: show((err as Error).message),
     });
-  } finally {
-    rt?.close();
   }
-  checks.push(guarded("rp_filter", "Reverse-path filter (rp_filter)", () => checkRpFilter(src)));
+  const conn = rt;
+  checks.push(guarded("rp_filter", "Reverse-path filter (rp_filter)", () => checkRpFilter(src, conn)));
+  rt?.close();
   checks.push(guarded("dns", "DNS control", () => checkDns(src)));
   return checks;
 }

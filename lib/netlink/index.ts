@@ -45,6 +45,7 @@ export {
   setLink,
   writeIfinfo,
 } from "./links.ts";
+export { listNetconf, NETCONF_ALL, NETCONF_DEFAULT, type Netconf } from "./netconf.ts";
 export {
   decodeEvents,
   IFF_LOWER_UP,

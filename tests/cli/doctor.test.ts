@@ -238,6 +238,38 @@ describe("firezonectl doctor", () => {
     },
   );
 
+  test.skipIf(!isRoot || !hasUnshare)(
+    "rp_filter is read from the daemon's network namespace over rtnetlink, with /proc/sys hidden as the unit hides it",
+    async () => {
+      const ns = `fzdoc${Math.random().toString(36).slice(2, 8)}`;
+      expect(Bun.spawnSync(["ip", "netns", "add", ns]).exitCode).toBe(0);
+      try {
+        Bun.spawnSync(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=2"]);
+        // The unit's ProcSubset=pid leaves no /proc/sys; an empty tmpfs over it does the same here.
+        const d = await daemon({}, [
+          "ip",
+          "netns",
+          "exec",
+          ns,
+          "unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          'mount -t tmpfs tmpfs /proc/sys && exec "$0"',
+        ]);
+        const rp = check(doctor(d.socketPath).report, "rp_filter");
+        expect(rp.status).toBe("pass");
+        expect(rp.detail).toStartWith("loose (all=2");
+        await d.stop();
+        daemons.splice(daemons.indexOf(d), 1);
+      } finally {
+        Bun.spawnSync(["ip", "netns", "del", ns]);
+      }
+    },
+  );
+
   test("every failed check carries a fix, and the human output prints it under the failure", () => {
     const r = doctor(join(tmp, "none", "ipc.sock"));
     for (const c of r.report.checks) if (c.status === "fail") expect(c.fix).toBeTruthy();
