@@ -113,6 +113,25 @@ t_api_url() {
 	grep -qx "portal_url = wss://portal.example.test" /etc/firezoned/firezoned.conf || { echo "a refused --api-url changed the file"; return 1; }
 }
 
+t_doctor_under_unit() {
+	out=$(runuser -l alice -c "$CTL doctor" 2>&1)
+	rc=$?
+	echo "$out"
+	# The portal (portal.example.test) cannot be reached from the guest: doctor must say so and exit 1.
+	expect_eq "doctor's exit code with an unreachable portal" 1 "$rc" || return 1
+	for line in "[ OK ] firezoned service (systemd): active" "[ OK ] Socket /run/firezoned/ipc.sock: root:" \
+		"[ OK ] Your access to firezoned" "[ OK ] firezoned answers" "[ OK ] TUN device /dev/net/tun" \
+		"[ OK ] WireGuard" "[ OK ] Reverse-path filter" "[FAIL] Portal"; do
+		echo "$out" | grep -qF "$line" || { echo "doctor under the unit: no line '$line'"; return 1; }
+	done
+	logs=$(runuser -l alice -c "$CTL logs") || return 1
+	echo "$logs" | grep -q "listening" || { echo "alice cannot read firezoned's log through firezonectl logs"; return 1; }
+	if runuser -l alice -c "cat /var/log/firezoned/firezoned.log" >/dev/null 2>&1; then
+		echo "alice can read /var/log/firezoned/firezoned.log itself"
+		return 1
+	fi
+}
+
 t_outsider_refused() {
 	out=$(runuser -l bob -c "$CTL status" 2>&1)
 	rc=$?
@@ -423,6 +442,7 @@ check "a user in group firezone (su -l) gets firezonectl status --json" t_member
 check "an installed firezoned without a portal URL reports not_configured with the file, the key and install.sh --api-url; sign-in exits 78" t_not_configured
 check "install.sh --api-url writes firezoned.conf (644 root), keeps its other lines, and firezoned uses the URL after the restart" t_api_url
 check "a user outside group firezone gets exit 77 and the usermod fix" t_outsider_refused
+check "under the unit, alice's firezonectl doctor sees the unit, socket, access, TUN, WireGuard and rp_filter pass and the portal fail; logs reach her, the file does not" t_doctor_under_unit
 check "root gets firezonectl version --json" t_root_version
 check "under the unit: audit names alice with exe \"?\", and gpasswd -d takes away her right to sign out" t_identity_under_unit
 check "kill -9 of firezoned: systemd restarts it, it removes the stale interface and the socket works again" t_kill9_restart
