@@ -97,11 +97,12 @@ async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
     }
     let command = SUBCOMMANDS[name];
     let label = name;
+    let parent = root;
     if (!command)
       throw new UsageError(name.startsWith("-") ? `unknown option '${name}'` : `unknown command '${name}'`);
     // A command of commands (`debug bundle`): the next word picks one of them.
     const nested = command.subCommands as Record<string, CommandDef<ArgsDef>> | undefined;
-    if (nested) {
+    if (nested && subArgs[0] !== "--help" && subArgs[0] !== "-h") {
       const [sub, ...subRest] = subArgs;
       if (sub === undefined || sub.startsWith("-"))
         throw new UsageError(`'${name}' needs a command: ${Object.keys(nested).join(", ")}`);
@@ -110,10 +111,11 @@ async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
         throw new UsageError(`unknown command '${name} ${sub}'; known: ${Object.keys(nested).join(", ")}`);
       command = picked;
       label = `${name} ${sub}`;
+      parent = defineCommand({ meta: { name: `firezonectl ${name}`, version: VERSION } });
       subArgs.splice(0, subArgs.length, ...subRest);
     }
     if (subArgs.includes("--help") || subArgs.includes("-h")) {
-      const usage = await renderUsage(command, root);
+      const usage = await renderUsage(command, parent);
       // citty colours its usage text; keep escape codes out of pipes and files.
       io.out(`${io.isTty() ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "")}\n`);
       return EXIT.ok;

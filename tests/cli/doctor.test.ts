@@ -270,6 +270,34 @@ describe("firezonectl doctor", () => {
     },
   );
 
+  test.skipIf(!isRoot)(
+    "another interface in the tunnel's address range is a route conflict naming it",
+    async () => {
+      const ns = `fzdoc${Math.random().toString(36).slice(2, 8)}`;
+      expect(Bun.spawnSync(["ip", "netns", "add", ns]).exitCode).toBe(0);
+      try {
+        // What another VPN using CGNAT space (as Tailscale's 100.64.0.0/10 does) leaves on a host.
+        for (const cmd of [
+          ["ip", "link", "add", "othervpn0", "type", "veth", "peer", "name", "othervpn1"],
+          ["ip", "addr", "add", "100.64.7.1/24", "dev", "othervpn0"],
+          ["ip", "link", "set", "othervpn0", "up"],
+          ["ip", "link", "set", "othervpn1", "up"],
+        ])
+          expect(Bun.spawnSync(["ip", "netns", "exec", ns, ...cmd]).exitCode).toBe(0);
+        const d = await daemon({}, ["ip", "netns", "exec", ns]);
+        const routes = check(doctor(d.socketPath).report, "routes");
+        expect(routes.status).toBe("fail");
+        expect(routes.detail).toContain("othervpn0 has address 100.64.7.1/24 inside 100.64.0.0/11");
+        expect(routes.detail).toContain("100.64.7.0/24 in table 254 goes through othervpn0");
+        expect(routes.fix).toContain("ip rule");
+        await d.stop();
+        daemons.splice(daemons.indexOf(d), 1);
+      } finally {
+        Bun.spawnSync(["ip", "netns", "del", ns]);
+      }
+    },
+  );
+
   test("every failed check carries a fix, and the human output prints it under the failure", () => {
     const r = doctor(join(tmp, "none", "ipc.sock"));
     for (const c of r.report.checks) if (c.status === "fail") expect(c.fix).toBeTruthy();
@@ -277,5 +305,30 @@ describe("firezonectl doctor", () => {
     lines.forEach((line, i) => {
       if (line.startsWith("[FAIL]")) expect(lines[i + 1]).toStartWith("       Fix: ");
     });
+  });
+
+  test("--help lists doctor, logs and debug bundle; debug needs its subcommand (64); each has its own --help", () => {
+    ensureBuilt();
+    const run = (args: string[]) => {
+      const r = Bun.spawnSync([FIREZONECTL, ...args], { env: { PATH: "/usr/bin:/bin" }, stdin: "ignore" });
+      return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+    };
+    const help = run(["--help"]);
+    for (const word of [
+      "doctor",
+      "logs [--follow] [--since 10m]",
+      "debug bundle [--output FILE] [--anonymize]",
+    ])
+      expect(help.out).toContain(word);
+    const bare = run(["debug"]);
+    expect(bare.code).toBe(64);
+    expect(bare.err).toContain("'debug' needs a command: bundle");
+    expect(run(["debug", "frob"]).code).toBe(64);
+    const bundleHelp = run(["debug", "bundle", "--help"]);
+    expect(bundleHelp.code).toBe(0);
+    expect(bundleHelp.out).toContain("firezonectl debug bundle");
+    expect(bundleHelp.out).toContain("--anonymize");
+    expect(run(["debug", "bundle", "--frob"]).code).toBe(64);
+    expect(run(["doctor", "extra"]).code).toBe(64);
   });
 });
