@@ -221,6 +221,23 @@ async function nameOnBus(env: Record<string, string | undefined>, name: string):
   return activatable.code === 0 && activatable.out.split(/\s+/).includes(name);
 }
 
+/** Where the XDG base directories put the handler's desktop file, if anywhere. */
+function desktopFileIn(env: Record<string, string | undefined>): string | null {
+  const { existsSync } = require("node:fs") as typeof import("node:fs");
+  const home = env.XDG_DATA_HOME?.startsWith("/")
+    ? env.XDG_DATA_HOME
+    : env.HOME
+      ? `${env.HOME}/.local/share`
+      : null;
+  const dirs = [home, ...(env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":")];
+  for (const dir of dirs) {
+    if (!dir?.startsWith("/")) continue;
+    const path = `${dir}/applications/${DESKTOP_FILE}`;
+    if (existsSync(path)) return path;
+  }
+  return null;
+}
+
 /** The tray's needs on this user's session bus; skipped for root and outside a desktop session. */
 export async function checkDesktop(
   env: Record<string, string | undefined>,
@@ -281,23 +298,33 @@ export async function checkDesktop(
           },
     );
   const handler = mime.out.trim();
-  checks.push(
-    handler === DESKTOP_FILE
-      ? {
-          id: did,
-          title: dtitle,
-          status: "pass",
-          detail: `${DESKTOP_FILE} handles ${DEEP_LINK_SCHEME}:// links`,
-        }
-      : {
-          id: did,
-          title: dtitle,
-          status: "fail",
-          detail: handler
-            ? `${DEEP_LINK_SCHEME}:// links open ${show(handler)}, not firezone-gui`
-            : `nothing handles ${DEEP_LINK_SCHEME}:// links: browser sign-in cannot come back`,
-          fix: `xdg-mime default ${DESKTOP_FILE} x-scheme-handler/${DEEP_LINK_SCHEME}`,
-        },
-  );
+  const installed = desktopFileIn(env);
+  let linkCheck: Check;
+  if (handler === DESKTOP_FILE)
+    linkCheck = {
+      id: did,
+      title: dtitle,
+      status: "pass",
+      detail: `${DESKTOP_FILE} handles ${DEEP_LINK_SCHEME}:// links`,
+    };
+  else if (!installed)
+    linkCheck = {
+      id: did,
+      title: dtitle,
+      status: "fail",
+      detail: `${DESKTOP_FILE} is not installed in any applications directory, so nothing can take sign-in links back to firezone-gui`,
+      fix: "sudo sh install.sh --from-dir DIR   # installs the desktop files; then sign in again",
+    };
+  else
+    linkCheck = {
+      id: did,
+      title: dtitle,
+      status: "fail",
+      detail: handler
+        ? `${DEEP_LINK_SCHEME}:// links open ${show(handler)}, not firezone-gui`
+        : `${installed} is installed but not the handler of ${DEEP_LINK_SCHEME}:// links: browser sign-in cannot come back`,
+      fix: `xdg-mime default ${DESKTOP_FILE} x-scheme-handler/${DEEP_LINK_SCHEME}`,
+    };
+  checks.push(linkCheck);
   return checks;
 }
