@@ -116,13 +116,14 @@ export async function runDoctor(env: Record<string, string | undefined>): Promis
   const uid = process.getuid?.() ?? -1;
   const caller = currentCaller(uid === 0 ? "root" : await userName(uid));
   const socketPath = clientOptions().socketPath ?? DEFAULT_SOCKET;
-  const [unit, group, fromDaemon, desktop] = await Promise.all([
+  const [unit, socket, group, fromDaemon, desktop] = await Promise.all([
     checkUnit(),
+    checkSocket(socketPath),
     checkGroup(socketPath, caller),
     daemonChecks(),
     checkDesktop(env, caller),
   ]);
-  const checks = [unit, checkSocket(socketPath), group, ...fromDaemon, ...desktop];
+  const checks = [unit, socket, group, ...fromDaemon, ...desktop];
   return { schemaVersion: DIAGNOSTICS_SCHEMA_VERSION, ok: !checks.some((c) => c.status === "fail"), checks };
 }
 

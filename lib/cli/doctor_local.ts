@@ -98,7 +98,7 @@ export async function checkUnit(): Promise<Check> {
   };
 }
 
-export function checkSocket(socketPath: string): Check {
+export async function checkSocket(socketPath: string): Promise<Check> {
   const title = `Socket ${socketPath}`;
   const s = statOf(socketPath);
   if ("error" in s) {

@@ -90,7 +90,13 @@ export function checkWireguard(src: DiagnosticsSource): Check {
     return pass("wireguard", title, `the tunnel runs on ${src.tunnel.backend} WireGuard`);
   if (existsSync(`${sys}/module/wireguard`)) return pass("wireguard", title, "kernel WireGuard is loaded");
   const go = onPath("wireguard-go");
-  if (go) return pass("wireguard", title, `no kernel module; ${go} will be used`);
+  // An unloaded module is loaded by the kernel on demand when the tunnel starts, if the kernel has one.
+  if (go)
+    return pass(
+      "wireguard",
+      title,
+      `kernel WireGuard is not loaded yet; ${go} is there if the kernel has none`,
+    );
   return fail(
     "wireguard",
     title,
