@@ -45,7 +45,6 @@ export {
   setLink,
   writeIfinfo,
 } from "./links.ts";
-export { listNetconf, NETCONF_ALL, NETCONF_DEFAULT, type Netconf } from "./netconf.ts";
 export {
   decodeEvents,
   IFF_LOWER_UP,
@@ -54,6 +53,7 @@ export {
   type NetlinkMonitorOptions,
   RTNLGRP,
 } from "./monitor.ts";
+export { listNetconf, NETCONF_ALL, NETCONF_DEFAULT, type Netconf } from "./netconf.ts";
 export {
   attrMap,
   type NlAttr,
