@@ -355,7 +355,7 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
   // bind mount: the rename fails with EBUSY, firezoned logs "could not point the system's resolver
   // at the DNS stub" and names stay with Docker's resolver. Needs lib/dns/resolv_conf.ts to write a
   // mount point in place; until then this states the behaviour wanted.
-  test.todo("resolv-conf DNS mode: the container's resolver asks the stub, which answers the DNS resource", async () => {
+  test("resolv-conf DNS mode: the container's resolver asks the stub, which answers the DNS resource", async () => {
     const r = await d!.docker(["exec", CLIENT, "getent", "ahostsv4", "app.corp.example"]);
     expect(r.code).toBe(0);
     const proxy = r.out.trim().split(/\s+/)[0] ?? "";
