@@ -199,6 +199,28 @@ write_config() {
 	say "wrote portal_url = $API_URL to $CONFIG_FILE"
 }
 
+# A client installed from the Debian packages belongs to dpkg: install.sh neither installs over it
+# nor removes it, so two installs never run one daemon from two places (docs/install.md).
+check_package() {
+	command -v dpkg-query >/dev/null 2>&1 || return 0
+	for pkg in firezone-client firezone-gui; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) || continue
+		case $status in
+		"" | not-installed) ;;
+		config-files)
+			# Removed but not purged: only /etc/firezoned is left, which this install uses too.
+			if [ "$MODE" = install ]; then
+				say "note: dpkg keeps the configuration of the removed package $pkg; 'apt purge $pkg' would delete $CONFIG_DIR, which this installation uses too"
+			fi
+			;;
+		*)
+			version=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
+			die "the Firezone client is installed from the Debian package $pkg $version (dpkg state: $status), so install.sh changes nothing. Upgrade it with: sudo apt install ./firezone-client_VERSION_ARCH.deb ./firezone-gui_VERSION_ARCH.deb; remove it with: sudo apt remove firezone-client firezone-gui (apt purge also deletes $CONFIG_DIR). To switch to install.sh, remove the packages first: $CONFIG_DIR is kept."
+			;;
+		esac
+	done
+}
+
 preflight() {
 	[ "$(id -u)" -eq 0 ] || die "must run as root. Run it with sudo: sudo sh install.sh [OPTION]..."
 	if [ ! -d /run/systemd/system ]; then
@@ -498,6 +520,7 @@ do_uninstall() {
 }
 
 check_api_url
+check_package
 preflight
 case $MODE in
 install) do_install ;;
