@@ -41,8 +41,15 @@ t_deb_setup() {
 	chmod -R a+rX "$DEB_DIR"
 	for u in alice bob; do id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh "$u" || return 1; done
 	deb_file deb firezone-client && deb_file deb firezone-gui && deb_file deb-old firezone-client || return 1
-	left=$(fz_files)
-	[ -z "$left" ] || { echo "before the packages, the system already holds:"; echo "$left"; return 1; }
+	# What the install.sh checks before left (drop-in directories, in a full run): the baseline that
+	# apt purge must return to.
+	fz_files >"$DEB_DIR/baseline"
+	echo "baseline:"
+	cat "$DEB_DIR/baseline"
+}
+
+new_files() { # fz_files that were not there before the packages
+	fz_files | comm -23 - "$DEB_DIR/baseline"
 }
 
 t_deb_refused_over_install_sh() {
@@ -139,7 +146,7 @@ t_deb_remove() {
 	apt_get remove firezone-gui firezone-client || return 1
 	expect_eq firezone-client config-files "$(pkg_status firezone-client)" &&
 		expect_eq "firezoned after remove" inactive "$(systemctl is-active firezoned)" || return 1
-	left=$(fz_files | grep -v '^/etc/firezoned/\|^/var/lib/firezoned/\|^/var/log/firezoned/')
+	left=$(new_files | grep -v '^/etc/firezoned/\|^/var/lib/firezoned/\|^/var/log/firezoned/')
 	if [ "$left" != "$DEB_KEPT_AFTER_REMOVE" ]; then
 		echo "after apt remove, expected:"
 		echo "$DEB_KEPT_AFTER_REMOVE"
@@ -161,7 +168,7 @@ t_deb_purge() {
 	apt_get purge firezone-gui firezone-client || return 1
 	expect_eq firezone-client not-installed "$(pkg_status firezone-client)" &&
 		expect_eq firezone-gui not-installed "$(pkg_status firezone-gui)" || return 1
-	left=$(fz_files)
+	left=$(new_files)
 	[ -z "$left" ] || { echo "left after apt purge:"; echo "$left"; echo "apt purge left files behind"; return 1; }
 	if getent group firezone >/dev/null; then echo "purge kept group firezone"; return 1; fi
 	if systemctl cat firezoned >/dev/null 2>&1; then echo "systemd still knows firezoned"; return 1; fi
@@ -172,7 +179,7 @@ t_deb_member_status() { t_member_status && t_member_status_su; }
 
 # shellcheck disable=SC2034 # read by the tests.sh checks reused here
 CTL=$PKG_CTL
-check "deb: the packages are shared in and nothing of the client is installed" t_deb_setup
+check "deb: the packages are shared in; what the earlier checks left is noted" t_deb_setup
 check "deb: apt refuses to install over an install.sh install, and nothing changes" t_deb_refused_over_install_sh
 check "deb: after install.sh --uninstall, apt install takes the configuration and token over and says how to add users" t_deb_takes_over
 check "deb: firezoned is active after apt install" t_active
