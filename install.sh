@@ -62,7 +62,8 @@ Environment:
   SUDO_USER, PKEXEC_UID
                      the user to add to group '$GROUP' (set by sudo and pkexec)
 
-Needs root, systemd as the init system and /dev/net/tun.
+Needs root, systemd as the init system and /dev/net/tun. Changes nothing while the client is
+installed from the Debian packages firezone-client/firezone-gui: use apt for those.
 EOF
 }
 
