@@ -15,8 +15,8 @@ deb_file() { # DIR PACKAGE
 	return 1
 }
 
-apt_get() { # ARGS...: apt-get, non-interactive, nothing downloaded
-	DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 --no-download "$@"
+apt_get() { # ARGS...: apt-get, non-interactive (local files only: the guest has no network)
+	DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 "$@"
 }
 
 pkg_status() { # PACKAGE: dpkg's state of it (installed, config-files, not-installed...)
