@@ -62,7 +62,8 @@ Environment:
   SUDO_USER, PKEXEC_UID
                      the user to add to group '$GROUP' (set by sudo and pkexec)
 
-Needs root, systemd as the init system and /dev/net/tun.
+Needs root, systemd as the init system and /dev/net/tun. Changes nothing while the client is
+installed from the Debian packages firezone-client/firezone-gui: use apt for those.
 EOF
 }
 
@@ -197,6 +198,28 @@ write_config() {
 	set_config_key portal_url "$API_URL"
 	if [ "$ALLOW_INSECURE" = yes ]; then set_config_key allow_insecure_portal true; fi
 	say "wrote portal_url = $API_URL to $CONFIG_FILE"
+}
+
+# A client installed from the Debian packages belongs to dpkg: install.sh neither installs over it
+# nor removes it, so two installs never run one daemon from two places (docs/install.md).
+check_package() {
+	command -v dpkg-query >/dev/null 2>&1 || return 0
+	for pkg in firezone-client firezone-gui; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) || continue
+		case $status in
+		"" | not-installed) ;;
+		config-files)
+			# Removed but not purged: only /etc/firezoned is left, which this install uses too.
+			if [ "$MODE" = install ]; then
+				say "note: dpkg keeps the configuration of the removed package $pkg; 'apt purge $pkg' would delete $CONFIG_DIR, which this installation uses too"
+			fi
+			;;
+		*)
+			version=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
+			die "the Firezone client is installed from the Debian package $pkg $version (dpkg state: $status), so install.sh changes nothing. Upgrade it with: sudo apt install ./firezone-client_VERSION_ARCH.deb ./firezone-gui_VERSION_ARCH.deb; remove it with: sudo apt remove firezone-client firezone-gui (apt purge also deletes $CONFIG_DIR). To switch to install.sh, remove the packages first: $CONFIG_DIR is kept."
+			;;
+		esac
+	done
 }
 
 preflight() {
@@ -498,6 +521,7 @@ do_uninstall() {
 }
 
 check_api_url
+check_package
 preflight
 case $MODE in
 install) do_install ;;

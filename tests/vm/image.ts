@@ -37,6 +37,10 @@ export const PACKAGES = [
   "iputils-ping",
   // The DNS checks' resolvers (the machine's own, the gateway's): dnsmasq without its service.
   "dnsmasq-base",
+  // For the Debian packages: firezone-gui depends on xdg-utils; desktop-file-utils' dpkg trigger
+  // refreshes the desktop database.
+  "xdg-utils",
+  "desktop-file-utils",
 ];
 
 // Module folders the guest needs (9p share, virtio, WireGuard, nftables, TUN); the rest of the 400 MB

@@ -80,6 +80,22 @@ for (const path of ["install.sh", "packaging", "docker", "tests/vm/guest"]) {
   const src = join(ROOT, path);
   if (existsSync(src)) cpSync(src, join(SHARE, path), { recursive: true });
 }
+// The Debian packages of this build (tests/vm/guest/deb.sh), and the same build numbered as an
+// older release to upgrade from. gzip: xz would take minutes and changes nothing installed.
+for (const [dir, version] of [
+  ["deb", null],
+  ["deb-old", "0.0.1"],
+] as const) {
+  const args = [
+    "scripts/package.ts",
+    "--fast",
+    "--out",
+    join(SHARE, dir),
+    ...(version ? ["--version", version] : []),
+  ];
+  const p = Bun.spawnSync([BUN, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode !== 0) log(`could not build the packages in ${dir}/: ${p.stderr.toString().trim()}`);
+}
 // Bun itself, for test scripts written in TypeScript (the tunnel smoke test).
 cpSync(realpathSync(BUN), join(SHARE, "bin/bun"));
 chmodSync(join(SHARE, "bin/bun"), 0o755);

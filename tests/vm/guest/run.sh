@@ -15,6 +15,8 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro fzrepo /mnt/repo ||
 . "$FZ/tests/vm/guest/lib.sh"
 # shellcheck source=/dev/null
 . "$FZ/tests/vm/guest/tests.sh"
+# shellcheck source=/dev/null
+. "$FZ/tests/vm/guest/deb.sh"
 journalctl -b --no-pager >"$OUT/journal.log" 2>&1
 echo "--- finished (t=$(($(date +%s) - T0))s)"
 echo "done" >>"$OUT/results.txt"

@@ -1,0 +1,55 @@
+// Reading built .deb files with dpkg-deb, for the packaging tests.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const BUN = join(ROOT, "node_modules/.bin/bun");
+
+export function sh(cmd: string[], cwd = ROOT): { code: number; out: string; err: string } {
+  const r = Bun.spawnSync(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+/** `bun run package ARGS`, as a user runs it. */
+export function runPackage(args: string[]): { code: number; out: string; err: string } {
+  return sh([BUN, "scripts/package.ts", ...args]);
+}
+
+export interface Entry {
+  mode: string;
+  owner: string;
+  path: string;
+  link?: string;
+}
+
+/** The data archive's entries: "-rwxr-xr-x root/root 123 2026-01-01 00:00 ./usr/bin/x". */
+export function entries(deb: string): Entry[] {
+  const r = sh(["dpkg-deb", "-c", deb]);
+  if (r.code !== 0) throw new Error(r.err);
+  return r.out
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const m = /^(\S+) (\S+)\s+\d+ \S+ \S+ \.(\/\S*?)\/?(?: -> (\S+))?$/.exec(line);
+      if (!m) throw new Error(`unexpected dpkg-deb -c line: ${line}`);
+      return { mode: m[1]!, owner: m[2]!, path: m[3] === "/" ? "/" : m[3]!, ...(m[4] ? { link: m[4] } : {}) };
+    });
+}
+
+export function field(deb: string, name: string): string {
+  return sh(["dpkg-deb", "-f", deb, name]).out.trim();
+}
+
+/** Unpacks the data (and the control files under DEBIAN/) into a new directory. */
+export function unpack(deb: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "fz-deb-x-"));
+  for (const cmd of [
+    ["dpkg-deb", "-x", deb, dir],
+    ["dpkg-deb", "-e", deb, join(dir, "DEBIAN")],
+  ]) {
+    const r = sh(cmd);
+    if (r.code !== 0) throw new Error(r.err);
+  }
+  return dir;
+}
