@@ -4,8 +4,8 @@ import { X509Certificate } from "node:crypto";
 import type { DnsControlMode } from "../dns/index.ts";
 import { parsePortalUrl } from "../portal/index.ts";
 import { FzError } from "../types/index.ts";
-import { readConfigFile, readRootFile } from "./config_file.ts";
-import { CONFIG_KEYS, parseBool } from "./config_keys.ts";
+import { type ConfigFileResult, readConfigFile, readRootFile } from "./config_file.ts";
+import { CONFIG_KEYS, type FileSettings, parseBool } from "./config_keys.ts";
 import { DEFAULT_INTERNET_RESOURCE } from "./settings.ts";
 
 /** Where the session's portal is, or why there is none (the message names the file, key and fix). */
@@ -33,6 +33,8 @@ export interface DaemonConfig {
   portal: PortalConfig;
   /** Set when the configuration file could not be used; the daemon logs it and runs not_configured. */
   configProblem: string | null;
+  /** What the file itself sets (empty when it is missing or not usable), for `settings get`. */
+  fileSettings: FileSettings;
   tokenFile: string;
   /** FIREZONE_TOKEN's value: the token, or the path of a file holding it (Docker secrets). */
   envToken: string | null;
@@ -80,7 +82,11 @@ export function loadCaFile(path: string): string {
  * Reads FIREZONE_* variables and the configuration file. Deletes FIREZONE_TOKEN from `env` so
  * children (wireguard-go) never inherit it; the process's own /proc/<pid>/environ keeps it (root only).
  */
-export function loadDaemonConfig(env: Record<string, string | undefined>): DaemonConfig {
+export function loadDaemonConfig(
+  env: Record<string, string | undefined>,
+  /** The file's contents; `settings set` checks a new text through here before writing it. */
+  readFile: (path: string) => ConfigFileResult = readConfigFile,
+): DaemonConfig {
   const socketPath = env.FIREZONE_SOCKET || DEFAULTS.socketPath;
   if (!socketPath.startsWith("/")) {
     throw new FzError("invalid_request", `FIREZONE_SOCKET must be an absolute path, got '${socketPath}'`);
@@ -89,7 +95,7 @@ export function loadDaemonConfig(env: Record<string, string | undefined>): Daemo
   if (!configFile.startsWith("/")) {
     throw new FzError("invalid_request", `FIREZONE_CONFIG must be an absolute path, got '${configFile}'`);
   }
-  const file = readConfigFile(configFile);
+  const file = readFile(configFile);
   const settings = file.status === "ok" ? file.settings : {};
   const level = env.FIREZONE_LOG_LEVEL ?? settings.log_level ?? "info";
   if (!(LEVELS as readonly string[]).includes(level)) {
@@ -110,6 +116,7 @@ export function loadDaemonConfig(env: Record<string, string | undefined>): Daemo
       ? { configured: false, message: `The configuration is not usable: ${configProblem}` }
       : portalConfig(env, file.status === "ok" ? file : null, configFile),
     configProblem,
+    fileSettings: settings,
     tokenFile: env.FIREZONE_TOKEN_FILE || DEFAULTS.tokenFile,
     envToken: envToken === "" ? null : envToken,
     credentialsDir: env.CREDENTIALS_DIRECTORY || null,

@@ -58,7 +58,7 @@ export function readRootFile(path: string, maxBytes: number, mode: string): stri
   }
 }
 
-const MAX_CONFIG_BYTES = 64 * 1024;
+export const MAX_CONFIG_BYTES = 64 * 1024;
 
 /** Reads and checks firezoned.conf against the key table. Never throws. */
 export function readConfigFile(path: string): ConfigFileResult {
@@ -69,6 +69,11 @@ export function readConfigFile(path: string): ConfigFileResult {
     return { status: "invalid", message: (err as Error).message };
   }
   if (text === "missing") return { status: "missing" };
+  return checkConfigText(text, path);
+}
+
+/** Checks the text of firezoned.conf against the key table; `path` only names it in messages. */
+export function checkConfigText(text: string, path: string): ConfigFileResult {
   const parsed = parseKeyValue(text);
   if (!parsed.ok) return { status: "invalid", message: `${path} line ${parsed.line}: ${parsed.message}` };
   const settings: Record<string, unknown> = {};

@@ -5,11 +5,29 @@ import type { LogLevel } from "../util/index.ts";
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
+/** When a changed value takes effect (settings set, SIGHUP): at once, by reconnecting, or at the next start. */
+export type Applies = "live" | "reconnect" | "restart";
+
 interface KeySpec<T> {
   /** One line for errors and for the docs: what the key holds. */
   what: string;
   parse(value: string): Parsed<T>;
 }
+
+interface KeyRow<T> extends KeySpec<T> {
+  applies: Applies;
+  /** Why a change waits for a reconnect or a restart, or what "live" means for the key. */
+  note: string;
+  /** The value when neither the file nor the environment sets one (null: none). */
+  fallback: string | null;
+  /** The environment variable that wins over the file, if any. */
+  env?: string;
+}
+
+const row = <T>(spec: KeySpec<T>, extra: Omit<KeyRow<T>, keyof KeySpec<T>>): KeyRow<T> => ({
+  ...spec,
+  ...extra,
+});
 
 const TRUE = ["true", "yes", "on", "1"];
 const FALSE = ["false", "no", "off", "0"];
@@ -48,34 +66,78 @@ const absolutePath = (what: string): KeySpec<string> => ({
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 export const CONFIG_KEYS = {
-  portal_url: text("the portal's URL, wss://host[:port][/path]", 2048),
-  allow_insecure_portal: bool("accept a plaintext ws:// or http:// portal URL (labs and the devstack only)"),
-  ca_file: absolutePath("a PEM file of CA certificates trusted for the portal, besides the system's"),
-  log_level: {
-    what: "debug, info, warn or error",
-    parse: (value: string): Parsed<LogLevel> =>
-      (LEVELS as readonly string[]).includes(value)
-        ? { ok: true, value: value as LogLevel }
-        : { ok: false, message: `'${value.slice(0, 40)}' is not one of ${LEVELS.join(", ")}` },
-  } satisfies KeySpec<LogLevel>,
-  internet_resource: bool(
-    "the Internet Resource switch until a user chooses (docs/internet-resource.md); default off",
-  ),
-  allow_lan: bool("with the Internet Resource on, keep the local network direct, until a user chooses"),
-  dns_control: {
-    what: "how the system's resolver is pointed at the DNS stub: auto, systemd-resolved, resolv-conf or off",
-    // `auto` is the same as leaving the key out: detected at each start.
-    parse: (value: string): Parsed<DnsControlMode | "auto"> => {
-      const v = value.toLowerCase();
-      return v === "auto" || (DNS_CONTROL_MODES as readonly string[]).includes(v)
-        ? { ok: true, value: v as DnsControlMode | "auto" }
-        : {
-            ok: false,
-            message: `'${value.slice(0, 40)}' is not one of auto, ${DNS_CONTROL_MODES.join(", ")}`,
-          };
+  portal_url: row(text("the portal's URL, wss://host[:port][/path]", 2048), {
+    applies: "reconnect",
+    note: "a signed-in session signs in again at the new portal at once",
+    fallback: null,
+    env: "FIREZONE_API_URL",
+  }),
+  allow_insecure_portal: row(
+    bool("accept a plaintext ws:// or http:// portal URL (labs and the devstack only)"),
+    {
+      applies: "reconnect",
+      note: "the portal connection is made again with the new rule",
+      fallback: "false",
+      env: "FIREZONE_ALLOW_INSECURE_PORTAL",
     },
-  } satisfies KeySpec<DnsControlMode | "auto">,
-} as const satisfies Record<string, KeySpec<unknown>>;
+  ),
+  ca_file: row(absolutePath("a PEM file of CA certificates trusted for the portal, besides the system's"), {
+    applies: "reconnect",
+    note: "the portal connection is made again, trusting the new CAs",
+    fallback: null,
+  }),
+  log_level: row(
+    {
+      what: "debug, info, warn or error",
+      parse: (value: string): Parsed<LogLevel> =>
+        (LEVELS as readonly string[]).includes(value)
+          ? { ok: true, value: value as LogLevel }
+          : { ok: false, message: `'${value.slice(0, 40)}' is not one of ${LEVELS.join(", ")}` },
+    } satisfies KeySpec<LogLevel>,
+    {
+      applies: "live",
+      note: "the next log line already follows it",
+      fallback: "info",
+      env: "FIREZONE_LOG_LEVEL",
+    },
+  ),
+  internet_resource: row(
+    bool("the Internet Resource switch until a user chooses (docs/internet-resource.md); default off"),
+    {
+      applies: "live",
+      note: "applies at once where no user has chosen; a user's own choice always wins",
+      fallback: "false",
+    },
+  ),
+  allow_lan: row(bool("with the Internet Resource on, keep the local network direct, until a user chooses"), {
+    applies: "live",
+    note: "applies at once where no user has chosen; a user's own choice always wins",
+    fallback: "false",
+  }),
+  dns_control: row(
+    {
+      what: "how the system's resolver is pointed at the DNS stub: auto, systemd-resolved, resolv-conf or off",
+      // `auto` is the same as leaving the key out: detected at each start.
+      parse: (value: string): Parsed<DnsControlMode | "auto"> => {
+        const v = value.toLowerCase();
+        return v === "auto" || (DNS_CONTROL_MODES as readonly string[]).includes(v)
+          ? { ok: true, value: v as DnsControlMode | "auto" }
+          : {
+              ok: false,
+              message: `'${value.slice(0, 40)}' is not one of auto, ${DNS_CONTROL_MODES.join(", ")}`,
+            };
+      },
+    } satisfies KeySpec<DnsControlMode | "auto">,
+    {
+      applies: "restart",
+      note:
+        "the mode is chosen at start, when firezoned also restores what a crashed run left in the " +
+        "resolver; switching under a live session could leave the system's DNS pointing at a stub that is gone",
+      fallback: "auto",
+      env: "FIREZONE_DNS_CONTROL",
+    },
+  ),
+} as const satisfies Record<string, KeyRow<unknown>>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 

@@ -12,6 +12,7 @@ import { FzError, VERSION } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { AuditSink } from "./audit.ts";
 import { type DiagnosticsDeps, diagnosticHandlers } from "./diagnostic_handlers.ts";
+import type { ConfigControl } from "./reload.ts";
 import { ResourcePages } from "./resource_pages.ts";
 import type { Session } from "./session.ts";
 import type { SettingsStore } from "./settings.ts";
@@ -24,6 +25,8 @@ export interface DaemonOptions {
   /** Choices kept across restarts (the Internet Resource switch). */
   settings: SettingsStore;
   serviceMode: boolean;
+  /** firezoned.conf: `settings get|set` (lib/daemon/reload.ts). */
+  config: Pick<ConfigControl, "get" | "set">;
   logger: Logger;
   audit: AuditSink;
   now?: () => number;
@@ -117,6 +120,12 @@ export class Daemon {
         // Every client learns of a sign-out request at once, even when the state did not change.
         this.publish("status");
         return this.status();
+      },
+      get_settings: (params) => this.opts.config.get(params.key),
+      set_setting: async (params, ctx) => {
+        const result = await this.opts.config.set(params.key, params.value);
+        this.opts.logger.info("setting changed", { key: params.key, by: ctx.peer.user });
+        return result;
       },
       set_internet_resource: async (params, ctx) => {
         this.checkMayOperate(ctx, "the Internet Resource switch is");

@@ -104,6 +104,8 @@ const LARGE_BURST = 5000;
 export class PortalSession implements Session {
   #state: State;
   #portal: PortalLike | null = null;
+  /** The signed-in token, kept only so a new portal URL (settings set, SIGHUP) can reconnect. */
+  #token: string | null = null;
   #privateKey: string | null = null;
   #account: string | undefined;
   #actor: string | undefined;
@@ -242,6 +244,7 @@ export class PortalSession implements Session {
     const config = this.opts.portal;
     if (!config.configured) throw new FzError("not_configured", config.message);
     if (this.#portal) await this.#teardown();
+    this.#token = token;
     const generation = ++this.#generation;
     this.#privateKey = generatePrivateKey();
     this.#lastError = undefined;
@@ -310,6 +313,33 @@ export class PortalSession implements Session {
       this.#scheduleReconcile(generation);
     }
     return true;
+  }
+
+  /**
+   * A reloaded configuration's portal. A signed-in session signs in again at once with the token
+   * it holds; without a usable portal the session tears down and says why (`not_configured`).
+   * Never throws: the outcome shows in status.
+   */
+  async setPortal(portal: PortalConfig): Promise<void> {
+    this.opts.portal = portal;
+    const token = this.#token;
+    if (!portal.configured) {
+      await this.#teardown();
+      this.#lastError = portal.message;
+      this.#setState("not_configured");
+      return;
+    }
+    if (this.#state === "not_configured") {
+      this.#lastError = undefined;
+      this.#setState("signed_out");
+      return;
+    }
+    if (!token || !this.#portal) return;
+    this.opts.logger.info("the portal changed; signing in there", { url: portal.url });
+    // Not awaited: the portal's first answer may take seconds; status and events carry the outcome.
+    void this.signIn(token, {}).catch((err: unknown) =>
+      this.opts.logger.warn("sign-in at the new portal failed", { reason: (err as Error).message }),
+    );
   }
 
   /** A problem outside the portal's view (the tunnel backend failed): shown as the last error. */
@@ -759,6 +789,7 @@ export class PortalSession implements Session {
 
   async #teardown(): Promise<void> {
     this.#generation++;
+    this.#token = null;
     this.#portal?.stop();
     this.#portal = null;
     this.#privateKey = null;

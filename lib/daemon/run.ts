@@ -1,11 +1,12 @@
-// firezoned's main: read the environment, claim the socket, serve until SIGTERM/SIGINT.
+// firezoned's main: read the environment, claim the socket, serve until SIGTERM/SIGINT; SIGHUP reloads
+// the configuration file and resets the session.
 import { existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { groupAuthorizer } from "../ipc/index.ts";
 import { groupByName, sdNotify, setDumpable } from "../sys/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
-import { createLogger, type Logger } from "../util/index.ts";
+import { createLogger, type Logger, type LogLevel } from "../util/index.ts";
 import { clientPolicy, Tunnel } from "../wireguard/index.ts";
 import { createAuditSink } from "./audit.ts";
 import { type DaemonConfig, loadDaemonConfig } from "./config.ts";
@@ -17,17 +18,19 @@ import { LogRing } from "./log_ring.ts";
 import { type Resettable, resetSession } from "./network_reset.ts";
 import { startResetTriggers, triggerSettings } from "./network_triggers.ts";
 import { PortalSession } from "./portal_session.ts";
+import { ConfigControl } from "./reload.ts";
 import { loadServiceToken, type ServiceToken } from "./service_token.ts";
 import { SettingsStore } from "./settings.ts";
 import { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
 
-const HELP = `firezoned ${VERSION}: the Firezone client daemon. Owns the tunnel and serves ${"/run/firezoned/ipc.sock"}.
+export const DAEMON_HELP = `firezoned ${VERSION}: the Firezone client daemon. Owns the tunnel and serves ${"/run/firezoned/ipc.sock"}.
 
 Usage: firezoned [--help] [--version]
 
 Runs in the foreground as root (under systemd, Type=notify, or as a container's main process).
 Settings come from /etc/firezoned/firezoned.conf (portal_url, allow_insecure_portal, ca_file,
-log_level; see docs/configuration.md); these variables override it:
+log_level, internet_resource, allow_lan, dns_control; see firezonectl settings and
+docs/configuration.md); these variables override it:
   FIREZONE_CONFIG      the configuration file (default /etc/firezoned/firezoned.conf)
   FIREZONE_API_URL     portal URL, wss://... (overrides portal_url)
   FIREZONE_ALLOW_INSECURE_PORTAL
@@ -49,7 +52,8 @@ log_level; see docs/configuration.md); these variables override it:
   DBUS_SYSTEM_BUS_ADDRESS
                        the system bus (unix:path=...) where logind announces sleep and wake
 
-Signals: SIGTERM and SIGINT stop the daemon; SIGHUP resets the session on the current network.
+Signals: SIGTERM and SIGINT stop the daemon; SIGHUP reloads the configuration file and resets the
+session on the current network.
 `;
 
 // sysexits: a configuration problem the administrator must fix.
@@ -59,7 +63,7 @@ const EX_NOPERM = 77;
 
 export async function runDaemon(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(HELP);
+    process.stdout.write(DAEMON_HELP);
     return 0;
   }
   if (argv.includes("--version")) {
@@ -81,9 +85,11 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
   // Recent lines for members (firezonectl logs, debug bundles), starting with the previous run's tail.
   const logRing = new LogRing();
   logRing.seedFromFile(join(config.logDir, "firezoned.log"));
+  // Asked at each line, so a reloaded log_level applies to every logger at once.
+  let logLevel = config.logLevel;
   const log = createLogger({
     name: "firezoned",
-    level: config.logLevel,
+    level: () => logLevel,
     journald: Boolean(env.JOURNAL_STREAM),
     write: (line) => {
       process.stderr.write(`${line}\n`);
@@ -105,7 +111,9 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     log.warn("cannot turn core dumps off", { error: (err as Error).message });
   }
   try {
-    return await serve(config, log, logFile, env, logRing);
+    return await serve(config, log, logFile, env, logRing, (level) => {
+      logLevel = level;
+    });
   } catch (err) {
     log.error(err instanceof FzError ? err.message : `failed to start: ${(err as Error).message}`);
     return err instanceof FzError && err.code === "busy" ? 1 : EX_CONFIG;
@@ -114,9 +122,22 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
   }
 }
 
-/** SIGHUP: the session starts over on the network as it is now (docs/session.md). */
-function onHangup(session: Resettable, log: Logger): void {
-  resetSession(session, "SIGHUP", "signal", log);
+/** What SIGHUP acts on, once start-up has made it. */
+interface HangupTargets {
+  control: ConfigControl | null;
+  session: Resettable | null;
+}
+
+/**
+ * SIGHUP (`systemctl reload firezoned`): the configuration file is read again
+ * (docs/configuration.md) and the session starts over on the network as it is now
+ * (docs/session.md). Neither throws.
+ */
+function onHangup(targets: HangupTargets, log: Logger): void {
+  log.info("SIGHUP: reloading the configuration and resetting the session");
+  if (targets.control) void targets.control.reloadConfiguration("SIGHUP");
+  else log.warn("SIGHUP during start-up: the configuration just read stays in use");
+  if (targets.session) resetSession(targets.session, "SIGHUP", "signal", log.child("roam"));
 }
 
 async function serve(
@@ -125,6 +146,28 @@ async function serve(
   logFile: LogFile,
   env: Record<string, string | undefined>,
   logRing: LogRing,
+  setLogLevel: (level: LogLevel) => void,
+): Promise<number> {
+  // Installed before anything is served: a SIGHUP (systemd's reload) during start-up must not end
+  // the process, which is its default action.
+  const targets: HangupTargets = { control: null, session: null };
+  const hangup = () => onHangup(targets, log);
+  process.on("SIGHUP", hangup);
+  try {
+    return await serveWith(config, log, logFile, env, logRing, setLogLevel, targets);
+  } finally {
+    process.off("SIGHUP", hangup);
+  }
+}
+
+async function serveWith(
+  config: DaemonConfig,
+  log: Logger,
+  logFile: LogFile,
+  env: Record<string, string | undefined>,
+  logRing: LogRing,
+  setLogLevel: (level: LogLevel) => void,
+  targets: HangupTargets,
 ): Promise<number> {
   const group = groupByName(config.group);
   if (!group) {
@@ -208,6 +251,28 @@ async function serve(
     dns: { setting: config.dnsControl, stateDir: config.stateDir },
   });
   const audit = createAuditSink(log.child("audit"), auditFile);
+  const portalSession = session;
+  const control = new ConfigControl({
+    env,
+    initial: config,
+    logger: log.child("config"),
+    targets: {
+      setLogLevel,
+      setInternetDefaults: async (defaults) => {
+        settings.setDefaults(defaults);
+        await portalSession.setInternetResource(settings.internetResource());
+      },
+      setPortal: async (portal) => {
+        await portalSession.setPortal(portal);
+        // A service token waits for a configured portal (below); a portal that arrives by reload gets it.
+        if (portal.configured && token && portalSession.snapshot().state === "signed_out")
+          portalSession
+            .signIn(token.token, {})
+            .catch((err: Error) => log.warn("service sign-in failed", { reason: err.message }));
+      },
+    },
+  });
+  targets.control = control;
   const daemon = new Daemon({
     socketPath: config.socketPath,
     group: { name: group.name, gid: group.gid },
@@ -218,6 +283,7 @@ async function serve(
     session,
     settings,
     serviceMode: token !== null || tokenProblem !== null,
+    config: control,
     logger: log,
     audit,
     diagnostics: (d) => ({
@@ -267,8 +333,7 @@ async function serve(
   }
 
   // The handlers first: a signal that comes before them would end the process uncleanly.
-  const hangup = () => onHangup(session, log.child("roam"));
-  process.on("SIGHUP", hangup);
+  targets.session = session;
   const stopSignal = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
@@ -280,7 +345,6 @@ async function serve(
     logger: log.child("roam"),
   });
   const signal = await stopSignal;
-  process.off("SIGHUP", hangup);
   triggers.stop();
   log.info("shutting down", { signal });
   sdNotify("STOPPING=1");

@@ -92,6 +92,11 @@ export class SettingsStore {
     return new SettingsStore(opts, empty);
   }
 
+  /** A reloaded configuration's defaults: they apply at once wherever the user has not chosen. */
+  setDefaults(defaults: InternetResourcePrefs): void {
+    this.opts.defaults = { ...defaults };
+  }
+
   /** The Internet Resource switch as it applies now: the user's choice, else the default. */
   internetResource(): InternetResourcePrefs {
     const s = this.#stored.internet_resource ?? {};

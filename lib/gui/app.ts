@@ -168,8 +168,6 @@ export class App {
       if (notice) this.notify(notice);
     } else if (event.kind === "resources") {
       this.setView({ resources: event.resources });
-    } else {
-      this.opts.logger.warn("daemon reported an error", { code: event.code, message: event.message });
     }
   }
 

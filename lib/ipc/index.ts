@@ -33,6 +33,7 @@ export {
   DIAGNOSTICS_SCHEMA_VERSION,
   EventSchema,
   type Hello,
+  InternetResourceSchema,
   type InternetResourceStatus,
   type IpcResource,
   LOG_PAGE_BYTES,
@@ -48,9 +49,14 @@ export {
   type Params,
   PROTOCOL_VERSION,
   type ResourcePage,
+  ResourcePageSchema,
+  ResourceSchema,
   type Result,
   type Role,
+  type Setting,
+  SettingSchema,
   type Status,
+  StatusSchema,
 } from "./protocol.ts";
 export {
   type CallContext,

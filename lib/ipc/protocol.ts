@@ -96,7 +96,6 @@ export const EventSchema = v.variant("kind", [
   v.object({ kind: v.literal("status"), status: StatusSchema }),
   /** The list changed: read it with `resources` (paged); `version` names the new list. */
   v.object({ kind: v.literal("resources_changed"), version: v.number(), total: v.number() }),
-  v.object({ kind: v.literal("error"), code: v.string(), message: v.string() }),
 ]);
 
 // Diagnostics (docs/troubleshooting.md): the daemon's view of what is broken, its recent log for
@@ -173,6 +172,25 @@ export const diagnosticMethods = {
   },
 } as const;
 
+/** When a change to a key of firezoned.conf takes effect (docs/configuration.md). */
+export const SettingApplies = v.picklist(["live", "reconnect", "restart"]);
+
+/** One key of firezoned.conf: what the file says, what the daemon uses, and why they may differ. */
+export const SettingSchema = v.object({
+  key: v.string(),
+  /** As written in the file; null when the file does not set it. */
+  value: v.nullable(v.string()),
+  /** What the running daemon uses now; null when nothing (no portal URL, no ca_file). */
+  effective: v.nullable(v.string()),
+  source: v.picklist(["file", "environment", "default"]),
+  description: v.string(),
+  applies: SettingApplies,
+  /** For keys that need a restart (or a reconnect): why. */
+  note: v.optional(v.string()),
+});
+export type Setting = v.InferOutput<typeof SettingSchema>;
+const SettingKeyParam = v.pipe(v.string(), v.regex(/^[a-z_]{1,64}$/, "a key is lower case letters and _"));
+
 export const methods = {
   status: { access: "read", mutates: false, params: Empty, result: StatusSchema },
   version: {
@@ -230,6 +248,24 @@ export const methods = {
     result: InternetResourceSchema,
   },
   ...diagnosticMethods,
+
+  /** firezoned.conf as the daemon reads it; the file is root's, its values hold no secret. */
+  get_settings: {
+    access: "read",
+    mutates: false,
+    params: v.strictObject({ key: v.optional(SettingKeyParam) }),
+    result: v.object({ file: v.string(), settings: v.array(SettingSchema) }),
+  },
+  /** Writes one key of firezoned.conf (null removes it), then reloads the configuration. */
+  set_setting: {
+    access: "admin",
+    mutates: true,
+    params: v.strictObject({
+      key: SettingKeyParam,
+      value: v.nullable(v.pipe(v.string(), v.maxLength(4096))),
+    }),
+    result: v.object({ file: v.string(), setting: SettingSchema, message: v.string() }),
+  },
 } as const satisfies Record<
   string,
   { access: Access; mutates: boolean; params: v.GenericSchema; result: v.GenericSchema }

@@ -10,7 +10,8 @@ export interface Logger {
 
 export interface LoggerOptions {
   name: string;
-  level?: LogLevel;
+  /** A function is asked at each line, so a reloaded configuration changes the level live. */
+  level?: LogLevel | (() => LogLevel);
   /** Where lines go; defaults to stderr. */
   write?: (line: string) => void;
   /** Prefix lines with syslog priorities (`<6>`) so journald keeps the level. */
@@ -31,11 +32,12 @@ function formatValue(value: unknown): string {
 
 /** Formats `msg key=value ...` lines; under journald the timestamp is left to the journal. */
 export function createLogger(options: LoggerOptions): Logger {
-  const min = RANK[options.level ?? "info"];
+  const level = options.level ?? "info";
+  const min = typeof level === "function" ? () => RANK[level()] : () => RANK[level];
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const now = options.now ?? (() => new Date());
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (RANK[level] < min) return;
+    if (RANK[level] < min()) return;
     let line = `${level.toUpperCase()} ${options.name}: ${msg}`;
     if (fields) for (const [k, v] of Object.entries(fields)) line += ` ${k}=${formatValue(v)}`;
     write(options.journald ? `<${SYSLOG[level]}>${line}` : `${now().toISOString()} ${line}`);
