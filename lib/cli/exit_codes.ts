@@ -7,6 +7,8 @@ export const EXIT = {
   usage: 64,
   dataError: 65,
   unavailable: 69,
+  /** `wait`: the state was not reached in time (EX_TEMPFAIL). */
+  tempFail: 75,
   noPermission: 77,
   config: 78,
 } as const;

@@ -7,6 +7,7 @@ import {
   type Params,
   type Result,
 } from "../ipc/index.ts";
+import { JSON_SCHEMA_VERSION } from "./json_shapes.ts";
 
 export interface CliIo {
   out: (text: string) => void;
@@ -108,6 +109,12 @@ export async function withDaemon<T>(fn: (client: DaemonClient) => Promise<T>): P
   }
 }
 
-export function printJson(value: unknown): void {
-  current.io.out(`${JSON.stringify(value, null, 2)}\n`);
+/** A `--json` answer: an object that opens with `schemaVersion` (shapes in json_shapes.ts, docs/cli.md). */
+export function printJson(value: object): void {
+  current.io.out(`${JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...value }, null, 2)}\n`);
+}
+
+/** One JSON object on one line (`watch --json`), for line-by-line readers such as `jq -c`. */
+export function printJsonLine(value: object): void {
+  current.io.out(`${JSON.stringify({ schemaVersion: JSON_SCHEMA_VERSION, ...value })}\n`);
 }

@@ -23,8 +23,8 @@ export const resourcesCommand = defineCommand({
   args: { json: { type: "boolean", description: "Print JSON" } },
   run: async ({ args }) => {
     // Read in pages (docs/ipc.md): a list of any length, each frame under the cap.
-    const { resources } = await withDaemon((client) => client.allResources());
-    if (args.json) printJson(resources);
+    const { version, resources } = await withDaemon((client) => client.allResources());
+    if (args.json) printJson({ version, resources });
     else io().out(formatResources(resources));
   },
 });

@@ -3,64 +3,16 @@ import { type ArgsDef, type CommandDef, defineCommand, renderUsage } from "citty
 import { FzError, VERSION } from "../types/index.ts";
 import { displayText } from "../util/index.ts";
 import { parseFlags } from "./_flags.ts";
-import { debugCommand } from "./debug.ts";
-import { doctorCommand } from "./doctor.ts";
+import { COMMANDS } from "./commands.ts";
 import { DataError, EXIT, exitCodeFor, SilentExit, UsageError } from "./exit_codes.ts";
-import { internetCommand } from "./internet.ts";
+import { helpText } from "./help.ts";
 import { type CliIo, processIo, setContext } from "./io.ts";
-import { logsCommand } from "./logs.ts";
-import { resourcesCommand } from "./resources.ts";
-import { signInCommand } from "./sign_in.ts";
-import { signOutCommand } from "./sign_out.ts";
-import { statusCommand } from "./status.ts";
-import { versionCommand } from "./version.ts";
 
-// biome-ignore lint/suspicious/noExplicitAny: citty's command map is heterogeneous by design.
-const SUBCOMMANDS: Record<string, CommandDef<any>> = {
-  status: statusCommand,
-  resources: resourcesCommand,
-  "sign-in": signInCommand,
-  "sign-out": signOutCommand,
-  "internet-resource": internetCommand,
-  version: versionCommand,
-  doctor: doctorCommand,
-  logs: logsCommand,
-  debug: debugCommand,
-};
+const SUBCOMMANDS = Object.fromEntries(
+  Object.entries(COMMANDS).map(([name, entry]) => [name, entry.command]),
+);
 
 const root = defineCommand({ meta: { name: "firezonectl", version: VERSION }, subCommands: SUBCOMMANDS });
-
-const HELP = `firezonectl ${VERSION}: control the Firezone tunnel run by firezoned.
-
-Usage: firezonectl [--socket PATH] COMMAND [--json]
-
-Commands:
-  status                       state, account, addresses, resources count, last error
-  resources                    the resources this account may reach
-  sign-in --token-stdin        sign in with a token read from standard input
-  sign-in --token-file FILE    sign in with a token read from FILE
-  sign-out                     sign out and take the tunnel down
-  internet-resource [status]   whether all traffic goes through the tunnel (the Internet Resource)
-  internet-resource on|off [--allow-lan|--no-allow-lan]
-                               switch it; kept across restarts
-  version                      versions of firezonectl and firezoned
-  doctor                       check this machine's set-up; each failure with its fix (exit 0: all pass)
-  logs [--follow] [--since 10m]
-                               firezoned's recent log (members of the group may read it)
-  debug bundle [--output FILE] [--anonymize]
-                               a .tar.gz for support; tokens and keys are always redacted
-
-Options:
-  --socket PATH   firezoned's socket (default: $FIREZONE_SOCKET or /run/firezoned/ipc.sock)
-  --json          machine-readable output (status, resources, version, sign-in, sign-out,
-                  internet-resource, doctor, logs, debug bundle)
-  -h, --help      help for firezonectl or for one command
-
-Exit codes: 0 ok, 64 usage error, 65 bad input (a token that is binary or over 8 KiB),
-69 firezoned unreachable, 77 permission denied, 78 firezoned has no portal configured
-(see /etc/firezoned/firezoned.conf), 1 other error.
-Members of group 'firezone' and root may use firezoned.
-`;
 
 function takeGlobalSocket(argv: string[]): { socket: string | undefined; rest: string[] } {
   const rest: string[] = [];
@@ -88,18 +40,19 @@ async function runCliUnflushed(argv: string[], io: CliIo): Promise<number> {
     setContext(io, { socket });
     const [name = "status", ...subArgs] = rest;
     if (name === "--help" || name === "-h" || name === "help") {
-      io.out(HELP);
+      io.out(helpText());
       return EXIT.ok;
     }
     if (name === "--version") {
       io.out(`firezonectl ${VERSION}\n`);
       return EXIT.ok;
     }
-    let command = SUBCOMMANDS[name];
+    const found = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
+    if (!found)
+      throw new UsageError(name.startsWith("-") ? `unknown option '${name}'` : `unknown command '${name}'`);
+    let command = found;
     let label = name;
     let parent = root;
-    if (!command)
-      throw new UsageError(name.startsWith("-") ? `unknown option '${name}'` : `unknown command '${name}'`);
     // A command of commands (`debug bundle`): the next word picks one of them.
     const nested = command.subCommands as Record<string, CommandDef<ArgsDef>> | undefined;
     if (nested && subArgs[0] !== "--help" && subArgs[0] !== "-h") {

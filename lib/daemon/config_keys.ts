@@ -1,6 +1,7 @@
 // Every key firezoned.conf may hold, as one table: its value's type, how a value is checked and what
 // it is for. A new setting is one new row here, one line in docs/configuration.md, and its use.
 import { DNS_CONTROL_MODES, type DnsControlMode } from "../dns/index.ts";
+import type { SettingKey } from "../ipc/index.ts";
 import type { LogLevel } from "../util/index.ts";
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -137,7 +138,7 @@ export const CONFIG_KEYS = {
       env: "FIREZONE_DNS_CONTROL",
     },
   ),
-} as const satisfies Record<string, KeyRow<unknown>>;
+} as const satisfies Record<SettingKey, KeyRow<unknown>>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 

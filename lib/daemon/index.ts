@@ -4,8 +4,9 @@
  */
 export { type AuditSink, createAuditSink } from "./audit.ts";
 export { type DaemonConfig, DEFAULTS, loadCaFile, loadDaemonConfig, type PortalConfig } from "./config.ts";
-export { type ConfigFileResult, readConfigFile, readRootFile } from "./config_file.ts";
-export { CONFIG_KEYS, type ConfigKey, type FileSettings, parseBool } from "./config_keys.ts";
+export { editConfigText, writeConfigAtomically } from "./config_edit.ts";
+export { type ConfigFileResult, checkConfigText, readConfigFile, readRootFile } from "./config_file.ts";
+export { type Applies, CONFIG_KEYS, type ConfigKey, type FileSettings, parseBool } from "./config_keys.ts";
 export { Daemon, type DaemonOptions } from "./daemon.ts";
 export { debugInfo } from "./debug_info.ts";
 export { loadDeviceId } from "./device_id.ts";
@@ -32,6 +33,7 @@ export {
   planInternet,
   subtract,
 } from "./internet_plan.ts";
+export { firezonedManPage } from "./man_page.ts";
 export {
   RESET_CAUSES,
   type ResetCause,
@@ -53,9 +55,10 @@ export {
   type NetworkWatchOptions,
 } from "./network_watch.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
+export { ConfigControl, type ReloadReport, type ReloadTargets } from "./reload.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
 export { MAX_SECRET_BYTES, readRootSecretFile, type SecretFileResult } from "./root_secret_file.ts";
-export { runDaemon } from "./run.ts";
+export { DAEMON_HELP, runDaemon } from "./run.ts";
 export {
   CREDENTIAL_NAME,
   loadServiceToken,

@@ -172,6 +172,18 @@ export const diagnosticMethods = {
   },
 } as const;
 
+/** The keys of firezoned.conf, so clients can complete and check them; lib/daemon/config_keys.ts has one row each. */
+export const SETTING_KEYS = [
+  "portal_url",
+  "allow_insecure_portal",
+  "ca_file",
+  "log_level",
+  "internet_resource",
+  "allow_lan",
+  "dns_control",
+] as const;
+export type SettingKey = (typeof SETTING_KEYS)[number];
+
 /** When a change to a key of firezoned.conf takes effect (docs/configuration.md). */
 export const SettingApplies = v.picklist(["live", "reconnect", "restart"]);
 

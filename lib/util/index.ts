@@ -46,5 +46,6 @@ export {
   TUNNEL_POOL_V6,
 } from "./netip.ts";
 export { Anonymizer, type AnonymizerOptions, REDACTED, redactSecrets } from "./redact.ts";
+export { roff } from "./roff.ts";
 export { parseSearchDomain, type SearchDomain } from "./search_domain.ts";
 export { displayText, parseText } from "./text.ts";

@@ -127,7 +127,17 @@ describe("firezonectl", () => {
   test("--help lists every command and the exit codes; version works without a daemon", () => {
     const help = ctl(["--help"]);
     expect(help.code).toBe(0);
-    for (const word of ["status", "resources", "sign-in", "sign-out", "version", "77 permission denied"]) {
+    for (const word of [
+      "status",
+      "resources",
+      "sign-in",
+      "sign-out",
+      "version",
+      "watch",
+      "wait",
+      "settings",
+      "completion",
+    ]) {
       expect(help.out).toContain(word);
     }
     const v = ctl(["version", "--json"], { FIREZONE_SOCKET: join(tmp, "none.sock") });
