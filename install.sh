@@ -17,6 +17,12 @@ DBUS_SERVICE_DIR=/usr/local/share/dbus-1/services
 DBUS_SERVICE=$DBUS_SERVICE_DIR/dev.firezone.client.service
 APP_DESKTOP=$APP_DIR/firezone-gui.desktop
 AUTOSTART_DESKTOP=/etc/xdg/autostart/firezone-gui.desktop
+# Shell completions and man pages (dist/completions, dist/man), where each tool looks under /usr/local.
+BASH_COMPLETION=/usr/local/share/bash-completion/completions/firezonectl
+ZSH_COMPLETION=/usr/local/share/zsh/site-functions/_firezonectl
+FISH_COMPLETION=/usr/local/share/fish/vendor_completions.d/firezonectl.fish
+MAN1=/usr/local/share/man/man1/firezonectl.1
+MAN8=/usr/local/share/man/man8/firezoned.8
 CONFIG_DIR=/etc/firezoned
 CONFIG_FILE=$CONFIG_DIR/firezoned.conf
 STATE_DIR=/var/lib/firezoned
@@ -51,8 +57,9 @@ Options:
                    (e.g. dist/), the unit and .desktop files from DIR or from packaging/ beside
                    this script
   --uninstall      stop and remove everything install.sh installed (the unit, the binaries, the
-                   .desktop files, the group); keeps the token, state and logs. Puts back
-                   /etc/resolv.conf if firezoned replaced it and could not restore it itself
+                   .desktop files, completions, man pages, the group); keeps the token, state and
+                   logs. Puts back /etc/resolv.conf if firezoned replaced it and could not restore
+                   it itself
   --purge          like --uninstall, and also delete the token and state: $CONFIG_DIR,
                    $STATE_DIR and $LOG_DIR
   -h, --help       show this help
@@ -281,10 +288,12 @@ download_release() {
 	url=${BASE_URL%/}/$VERSION/linux-$(arch)
 	say "downloading from $url"
 	fetch "$url/SHA256SUMS" "$TMP/SHA256SUMS" || die "cannot download $url/SHA256SUMS"
-	for f in firezoned firezonectl firezoned.service firezone-gui firezone-gui.desktop dev.firezone.client.desktop dev.firezone.client.service; do
+	mkdir -p "$TMP/completions" "$TMP/man"
+	for f in firezoned firezonectl firezoned.service firezone-gui firezone-gui.desktop dev.firezone.client.desktop dev.firezone.client.service \
+		completions/firezonectl.bash completions/_firezonectl completions/firezonectl.fish man/firezonectl.1 man/firezoned.8; do
 		if ! grep -q "^[0-9a-f]\{64\}  \*\{0,1\}$f\$" "$TMP/SHA256SUMS"; then
 			case $f in
-			firezone-gui*) continue ;;
+			firezone-gui* | completions/* | man/*) continue ;;
 			*) die "SHA256SUMS at $url does not list $f; refusing an incomplete release" ;;
 			esac
 		fi
@@ -384,6 +393,19 @@ fz_dns_restore() {
 	rm -f "$d/resolv.conf.link" "$d/resolv.conf.backup" "$d/resolv.conf.ours"
 }
 
+# Completions and man pages, when the build has them (optional in a release).
+install_docs() {
+	for pair in "completions/firezonectl.bash $BASH_COMPLETION" "completions/_firezonectl $ZSH_COMPLETION" \
+		"completions/firezonectl.fish $FISH_COMPLETION" "man/firezonectl.1 $MAN1" "man/firezoned.8 $MAN8"; do
+		src=${pair%% *}
+		dest=${pair#* }
+		if f=$(find_file "$src"); then
+			mkdir -p "$(dirname "$dest")"
+			install_file 0644 "$f" "$dest"
+		fi
+	done
+}
+
 do_install() {
 	TMP=$(mktemp -d)
 	trap 'rm -rf "$TMP"' EXIT
@@ -440,6 +462,8 @@ do_install() {
 	else
 		say "no firezone-gui in this build; installing the daemon and the CLI only"
 	fi
+
+	install_docs
 
 	install -d -m 0700 -o root -g root "$CONFIG_DIR"
 	chmod 0700 "$CONFIG_DIR"
@@ -505,6 +529,7 @@ do_uninstall() {
 	fi
 	rm -f "$BIN_DIR/firezoned" "$BIN_DIR/firezonectl" "$BIN_DIR/firezone-gui"
 	rm -f "$DEEP_LINK_DESKTOP" "$OLD_DEEP_LINK_DESKTOP" "$DBUS_SERVICE" "$APP_DESKTOP" "$AUTOSTART_DESKTOP"
+	rm -f "$BASH_COMPLETION" "$ZSH_COMPLETION" "$FISH_COMPLETION" "$MAN1" "$MAN8"
 	if command -v update-desktop-database >/dev/null 2>&1 && [ -d "$APP_DIR" ]; then
 		update-desktop-database -q "$APP_DIR" || true
 	fi
