@@ -2,7 +2,6 @@
 export const ERROR_CODES = [
   "permission_denied",
   "service_mode",
-  "not_signed_in",
   "invalid_request",
   "unknown_method",
   "frame_too_large",
@@ -11,7 +10,6 @@ export const ERROR_CODES = [
   "busy",
   "timeout",
   "invalid_token",
-  "tunnel_error",
   "untrusted_daemon",
   "not_configured",
   "internal",
