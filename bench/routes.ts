@@ -111,7 +111,7 @@ try {
     const t = performance.now();
     const r = await lab.dev.ctl(["resources", "--json"]);
     list.push(performance.now() - t);
-    if (r.code !== 0 || (JSON.parse(r.out) as unknown[]).length !== COUNT)
+    if (r.code !== 0 || (JSON.parse(r.out).resources as unknown[]).length !== COUNT)
       throw new Error(`resources --json failed: ${r.err}`);
   }
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -165,7 +165,8 @@ async function main(): Promise<void> {
 
   // Give every resource a moment to get its path, so the listing shows them online.
   for (let i = 0; i < 50; i++) {
-    const listed = JSON.parse((await dev.ctl(["resources", "--json"])).out || "[]") as Array<{
+    const listed = (JSON.parse((await dev.ctl(["resources", "--json"])).out || "{}").resources ??
+      []) as Array<{
       gatewayStatus?: string;
     }>;
     if (listed.length > 0 && listed.every((r) => r.gatewayStatus === "online")) break;

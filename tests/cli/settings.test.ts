@@ -4,7 +4,6 @@
 // restart, only root may write, and SIGHUP reloads the file without stopping the daemon.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { type Portal, startPortal } from "../../devstack/portal/server.ts";
 import { editConfigText } from "../../lib/daemon/index.ts";
 import { silentLogger } from "../../lib/util/index.ts";

@@ -64,7 +64,13 @@ describe("the Internet Resource switch", () => {
     try {
       const r = await ctl(d, ["internet-resource", "--json"]);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.out)).toEqual({ enabled: false, allowLan: false, available: false, active: false });
+      expect(JSON.parse(r.out)).toEqual({
+        schemaVersion: 1,
+        enabled: false,
+        allowLan: false,
+        available: false,
+        active: false,
+      });
       const text = await ctl(d, ["internet-resource", "status"]);
       expect(text.out).toContain(
         "Internet Resource off: only traffic to your resources goes through the tunnel",

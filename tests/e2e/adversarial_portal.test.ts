@@ -88,7 +88,9 @@ describe("a hostile portal", () => {
     expect(warnings).toContain("bad prefix");
     expect(warnings).toContain("1100000 characters long");
     expect(warnings).toContain("holds control characters");
-    const list = JSON.parse((await lab.dev.ctl(["resources", "--json"])).out) as Array<{ id: string }>;
+    const list = JSON.parse((await lab.dev.ctl(["resources", "--json"])).out).resources as Array<{
+      id: string;
+    }>;
     expect(list.map((r) => r.id).sort()).toEqual(["d1", "slow", "web"]);
     alive();
   });
@@ -224,7 +226,7 @@ describe("a hostile portal", () => {
     await waitForStatus((s) => s.resourceCount === 20_001, "20,001 resources", 60_000);
     const r = await lab.dev.ctl(["resources", "--json"]);
     expect(r.code).toBe(0);
-    const list = JSON.parse(r.out) as Array<{ id: string; name: string }>;
+    const list = JSON.parse(r.out).resources as Array<{ id: string; name: string }>;
     expect(list).toHaveLength(20_001);
     expect(new Set(list.map((x) => x.id)).size).toBe(20_001);
     expect(list[0]!.name).toBe("bulk resource 00000 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");

@@ -111,7 +111,9 @@ describe.skipIf(!canRun)("DNS resources end to end", () => {
   });
 
   test("firezonectl resources lists the dns resource with its pattern; status shows the DNS mode and servers", async () => {
-    const list = JSON.parse((await stack.ctl(["resources", "--json"])).out) as Array<Record<string, unknown>>;
+    const list = JSON.parse((await stack.ctl(["resources", "--json"])).out).resources as Array<
+      Record<string, unknown>
+    >;
     expect(list.find((r) => r.id === appId)).toMatchObject({
       name: "app",
       type: "dns",

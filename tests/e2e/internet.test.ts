@@ -93,7 +93,9 @@ describe.skipIf(!canRun)("the Internet Resource end to end", () => {
       available: true,
       active: false,
     });
-    const list = JSON.parse((await stack.ctl(["resources", "--json"])).out) as Array<{ type: string }>;
+    const list = JSON.parse((await stack.ctl(["resources", "--json"])).out).resources as Array<{
+      type: string;
+    }>;
     expect(list.some((r) => r.type === "internet")).toBe(true);
     await farSees(CLIENT);
     expect(await priorities()).not.toContain(INTERNET_RULE);

@@ -53,7 +53,7 @@ describe("sign in and reach resources", () => {
     const st = await stack.status();
     expect(st).toMatchObject({ state: "connected", resourceCount: 1 });
     expect(st.addresses?.[0]).toMatch(/^100\.(6[4-9]|[7-9]\d)\./);
-    const list = JSON.parse((await stack.ctl(["resources", "--json"])).out) as Array<{
+    const list = JSON.parse((await stack.ctl(["resources", "--json"])).out).resources as Array<{
       name: string;
       address: string;
     }>;
