@@ -207,6 +207,25 @@ describe("firezonectl wait --connected", () => {
 });
 
 describe("firezonectl watch", () => {
+  test("ends quietly (exit 0) once its reader has gone away and the next change comes", async () => {
+    const d = await daemon();
+    try {
+      // pipefail: the pipeline's status is watch's own, once head has read one line and left.
+      const p = Bun.spawn(["bash", "-c", `set -o pipefail; ${FIREZONECTL} watch | head -n 1`], {
+        env: { PATH: "/usr/bin:/bin", FIREZONE_SOCKET: d.socketPath },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const first = p.stdout.getReader();
+      expect(new TextDecoder().decode((await first.read()).value)).toContain("Signed out");
+      expect((await ctl(d.socketPath, ["sign-out"])).code).toBe(0);
+      expect(await p.exited).toBe(0);
+      expect(await new Response(p.stderr).text()).toBe("");
+    } finally {
+      await d.stop();
+    }
+  });
+
   test("prints a line per change and exits 69 with the reason when firezoned stops", async () => {
     const d = await daemon();
     const watch = spawnLines(d.socketPath, ["watch"]);

@@ -184,6 +184,21 @@ describe("firezonectl settings", () => {
     }
   });
 
+  test("a service-mode daemon that gets its portal by settings set signs in with its token at once", async () => {
+    const d = await startDaemon(group, {
+      FIREZONE_API_URL: "",
+      FIREZONE_ALLOW_INSECURE_PORTAL: "1",
+      FIREZONE_TOKEN: token,
+    });
+    try {
+      expect((await status(d)).state).toBe("not_configured");
+      expect((await ctl(d, ["settings", "set", "portal_url", wsUrl(portalA)])).code).toBe(0);
+      expect((await ctl(d, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
+    } finally {
+      await d.stop();
+    }
+  });
+
   test("dns_control is written but waits for a restart, and the answer says why", async () => {
     const d = await startDaemon(group, { FIREZONE_DNS_CONTROL: "" });
     try {
@@ -258,6 +273,26 @@ describe("SIGHUP", () => {
       expect(effective).toBe("warn");
       expect(d.stderr()).toContain("SIGHUP: reloading the configuration");
       expect(d.proc.exitCode).toBeNull();
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test("a portal the reloaded file makes unusable takes the session down and says why (not_configured)", async () => {
+    const d = await daemonWithFile(`allow_insecure_portal = true\nportal_url = ${wsUrl(portalA)}\n`);
+    try {
+      expect((await ctl(d, ["sign-in", "--token-stdin"], `${token}\n`)).code).toBe(0);
+      expect((await ctl(d, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
+      writeFileSync(d.env.FIREZONE_CONFIG!, `portal_url = ${wsUrl(portalA)}\n`, { mode: 0o644 });
+      process.kill(d.proc.pid, "SIGHUP");
+      let st = await status(d);
+      for (let i = 0; i < 100 && st.state !== "not_configured"; i++) {
+        await Bun.sleep(50);
+        st = await status(d);
+      }
+      expect(st.state).toBe("not_configured");
+      expect(st.lastError).toContain("allow_insecure_portal");
+      await waitFor(() => portalA.counts().clients === 0, 10_000, "the portal connection to close");
     } finally {
       await d.stop();
     }
