@@ -5,6 +5,7 @@
 import {
   closeSync,
   constants,
+  fchmodSync,
   fchownSync,
   fstatSync,
   fsyncSync,
@@ -77,7 +78,13 @@ export function writeConfigAtomically(path: string, text: string): void {
     mode,
   );
   try {
-    fchownSync(fd, 0, 0);
+    // The mode explicitly: the unit's UMask=0077 would otherwise narrow a new file to 0600.
+    fchmodSync(fd, mode);
+    // Root's group, as install.sh writes the file. Under the unit (no CAP_CHOWN) the file keeps the
+    // daemon's group; it is still root's and not group-writable, which is what the reader requires.
+    try {
+      fchownSync(fd, 0, 0);
+    } catch {}
     const bytes = Buffer.from(text, "utf8");
     let written = 0;
     while (written < bytes.length) written += writeSync(fd, bytes, written);

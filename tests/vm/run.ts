@@ -72,9 +72,9 @@ rmSync(RUN_DIR, { recursive: true, force: true });
 mkdirSync(join(SHARE, "dist"), { recursive: true });
 mkdirSync(join(SHARE, "out"), { recursive: true });
 mkdirSync(join(SHARE, "bin"), { recursive: true });
-for (const name of ["firezoned", "firezonectl", "firezone-gui"]) {
+for (const name of ["firezoned", "firezonectl", "firezone-gui", "completions", "man"]) {
   const src = join(ROOT, "dist", name);
-  if (existsSync(src)) cpSync(src, join(SHARE, "dist", name));
+  if (existsSync(src)) cpSync(src, join(SHARE, "dist", name), { recursive: true });
 }
 for (const path of ["install.sh", "packaging", "docker", "tests/vm/guest"]) {
   const src = join(ROOT, path);

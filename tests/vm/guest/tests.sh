@@ -335,6 +335,28 @@ t_dns() { # MODE: tests/vm/guest/dns.ts (resolved or resolv-conf)
 }
 t_dns_resolved() { t_dns resolved; }
 t_dns_resolv_conf() { t_dns resolv-conf; }
+t_completions_and_man() {
+	for f in /usr/local/share/bash-completion/completions/firezonectl /usr/local/share/zsh/site-functions/_firezonectl \
+		/usr/local/share/fish/vendor_completions.d/firezonectl.fish /usr/local/share/man/man1/firezonectl.1 /usr/local/share/man/man8/firezoned.8; do
+		[ "$(stat -c '%U %a' "$f" 2>/dev/null)" = "root 644" ] || { echo "$f: $(stat -c '%U %a' "$f" 2>&1)"; return 1; }
+	done
+	bash -n /usr/local/share/bash-completion/completions/firezonectl
+}
+
+t_settings_under_unit() {
+	pid=$(systemctl show -p MainPID --value firezoned)
+	$CTL settings set log_level info >/dev/null || return 1
+	out=$($CTL settings set log_level debug 2>&1) || { echo "settings set: $out"; return 1; }
+	echo "$out" | grep -q "applied now" || { echo "unexpected answer: $out"; return 1; }
+	grep -qx "log_level = debug" /etc/firezoned/firezoned.conf || { echo "not written:"; cat /etc/firezoned/firezoned.conf; return 1; }
+	grep -q "^portal_url" /etc/firezoned/firezoned.conf || { echo "portal_url lost"; return 1; }
+	[ "$(stat -c '%u %a' /etc/firezoned/firezoned.conf)" = "0 644" ] || { echo "owner/mode: $(stat -c '%u %g %a' /etc/firezoned/firezoned.conf)"; return 1; }
+	sed -i 's/^log_level = debug$/log_level = warn/' /etc/firezoned/firezoned.conf
+	systemctl reload firezoned || return 1
+	$CTL settings get log_level --json | grep -q '"effective": "warn"' || { echo "SIGHUP did not reload"; return 1; }
+	[ "$(systemctl show -p MainPID --value firezoned)" = "$pid" ] || { echo "reload restarted firezoned"; return 1; }
+	$CTL settings unset log_level >/dev/null && t_active
+}
 
 t_stop_cleans_up() {
 	systemctl stop firezoned || return 1
@@ -358,7 +380,9 @@ t_uninstall_leaves_nothing() {
 	[ -e /run/firezoned ] && left="$left /run/firezoned"
 	ip link show tun-firezone >/dev/null 2>&1 && left="$left tun-firezone"
 	pgrep -x firezoned >/dev/null && left="$left process"
-	for f in /usr/local/share/applications/dev.firezone.client.desktop /usr/local/share/dbus-1/services/dev.firezone.client.service /etc/xdg/autostart/firezone-gui.desktop; do
+	for f in /usr/local/share/applications/dev.firezone.client.desktop /usr/local/share/dbus-1/services/dev.firezone.client.service /etc/xdg/autostart/firezone-gui.desktop \
+		/usr/local/share/bash-completion/completions/firezonectl /usr/local/share/zsh/site-functions/_firezonectl \
+		/usr/local/share/fish/vendor_completions.d/firezonectl.fish /usr/local/share/man/man1/firezonectl.1 /usr/local/share/man/man8/firezoned.8; do
 		[ -e "$f" ] && left="$left $f"
 	done
 	[ -z "$left" ] || { echo "left behind:$left"; return 1; }
@@ -457,6 +481,8 @@ check "end to end under systemd: firezoned signs in to the devstack portal and r
 check "end to end under systemd with wireguard-go (no kernel module): sign-in and a resource through the gateway" t_e2e_userspace
 check "DNS under the unit with systemd-resolved: resolvectl query and getent ahosts give proxy addresses for a resource name and real ones for others; kill -9 then restart leaves no link settings" t_dns_resolved
 check "DNS under the unit in resolv-conf mode (install.sh opens only /etc/resolv.conf, or /etc for a symlink): getent ahosts, stop and kill -9 then restart restore the file byte for byte, install.sh --uninstall restores it, a symlink comes back as the same link" t_dns_resolv_conf
+check "install.sh installs the bash, zsh and fish completions and the man pages (root, 644)" t_completions_and_man
+check "under the unit: settings set writes firezoned.conf (keeping portal_url) and applies it; systemctl reload re-reads the file without a restart" t_settings_under_unit
 check "systemctl stop removes the socket and the device" t_stop_cleans_up
 check "install.sh --uninstall leaves no unit, group, binary, socket, device, policy rule, route or process" t_uninstall_leaves_nothing
 check "install.sh --purge also removes the token, state and logs" t_purge
