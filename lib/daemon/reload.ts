@@ -173,6 +173,12 @@ export class ConfigControl {
     if (!isConfigKey(key)) throw unknownKey(key);
     const row = CONFIG_KEYS[key];
     let wanted: string | null = null;
+    // One line of the file per key: a line break (or any control character) could add another key.
+    if (value !== null && /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/.test(value))
+      throw new FzError(
+        "invalid_request",
+        `the value for ${key} holds a line break or another control character; nothing was changed`,
+      );
     if (value !== null) {
       const parsed = row.parse(value);
       if (!parsed.ok)

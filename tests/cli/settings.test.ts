@@ -175,6 +175,9 @@ describe("firezonectl settings", () => {
       const missing = await ctl(d, ["settings", "set", "log_level"]);
       expect(missing.code).toBe(64);
       expect(missing.err).toContain("needs a VALUE");
+      const injected = await ctl(d, ["settings", "set", "ca_file", "/x\nallow_insecure_portal = true"]);
+      expect(injected.code).toBe(64);
+      expect(injected.err).toContain("line break");
       const plaintext = await ctl(d, ["settings", "set", "portal_url", "ws://127.0.0.1:9"]);
       expect(plaintext.code).toBe(64);
       expect(plaintext.err).toContain("allow_insecure_portal");
