@@ -7,7 +7,7 @@ import {
   type Params,
   type Result,
 } from "../ipc/index.ts";
-import { JSON_SCHEMA_VERSION } from "./json_shapes.ts";
+import { JSON_SCHEMA_VERSION } from "./schema_version.ts";
 
 export interface CliIo {
   out: (text: string) => void;

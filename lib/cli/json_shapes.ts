@@ -1,10 +1,10 @@
 // The shapes of every `--json` output, as schemas: docs/cli.md documents them and
-// tests/cli/json_shapes.test.ts checks each command's real output against them.
+// tests/cli/json_output.test.ts checks each command's real output against them.
 import * as v from "valibot";
 import { InternetResourceSchema, ResourceSchema, SettingSchema, StatusSchema } from "../ipc/index.ts";
+import { JSON_SCHEMA_VERSION } from "./schema_version.ts";
 
-/** Bumped when a field is removed or changes meaning; new fields may appear without a bump. */
-export const JSON_SCHEMA_VERSION = 1;
+export { JSON_SCHEMA_VERSION };
 
 const version = v.literal(JSON_SCHEMA_VERSION);
 const status = v.object({ schemaVersion: version, ...StatusSchema.entries });
