@@ -88,6 +88,7 @@ describe.skipIf(!canRun)("the Internet Resource end to end", () => {
       return ir.internetResource?.available === true;
     });
     expect(await ctlJson(["internet-resource"])).toEqual({
+      schemaVersion: 1,
       enabled: false,
       allowLan: false,
       available: true,
