@@ -113,6 +113,8 @@ describe("docs hold only what the code does", () => {
   test("docs/ipc.md documents every method with its access level, and no other", () => {
     const rows = tableAfter(IPC_DOC, "## Methods");
     const documented = Object.fromEntries(rows.map((row) => [row[0], row[1]]));
+    // The diagnostic methods have a table of their own, whose heading says they are all `read`.
+    for (const row of tableAfter(IPC_DOC, "The diagnostic methods, all `read`")) documented[row[0]!] = "read";
     const actual = Object.fromEntries(Object.entries(methods).map(([name, m]) => [name, m.access]));
     expect(documented).toEqual(actual);
   });
