@@ -191,7 +191,7 @@ set_config_key() { # KEY VALUE
 	else
 		{
 			echo "# firezoned's configuration; see docs/configuration.md. Keys: portal_url, allow_insecure_portal,"
-			echo "# ca_file, log_level. Apply a change with: sudo systemctl restart firezoned"
+			echo "# ca_file, log_level. Change them with: sudo firezonectl settings set KEY VALUE (or edit, then: sudo systemctl reload firezoned)"
 			echo "$1 = $2"
 		} >"$tmp" || die "cannot write $tmp"
 	fi
@@ -485,7 +485,7 @@ do_install() {
 	fi
 	say "check it with: firezonectl status"
 	if ! grep -q '^[[:space:]]*portal_url[[:space:]]*=' "$CONFIG_FILE" 2>/dev/null; then
-		say "firezoned has no portal yet (state not_configured): run install.sh again with --api-url wss://<your portal>, or set portal_url in $CONFIG_FILE and run: systemctl restart firezoned"
+		say "firezoned has no portal yet (state not_configured): run: firezonectl settings set portal_url wss://<your portal> (it applies at once)"
 	fi
 	if [ ! -f "$CONFIG_DIR/token" ]; then
 		say "for a headless (service account) client, put the token in $CONFIG_DIR/token (mode 0600) and run: systemctl restart firezoned"

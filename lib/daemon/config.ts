@@ -164,8 +164,9 @@ function portalConfig(
     return {
       configured: false,
       message:
-        `No portal URL: set portal_url in ${path}, or run ` +
-        "sudo sh install.sh --api-url wss://portal.example.com (see docs/configuration.md)",
+        "No portal URL: run sudo firezonectl settings set portal_url wss://portal.example.com " +
+        `(or set portal_url in ${path}, or install with sudo sh install.sh --api-url wss://...; ` +
+        "see docs/configuration.md)",
     };
   }
   try {

@@ -120,7 +120,7 @@ export function checkConfig(src: DiagnosticsSource): Check {
       "config",
       title,
       show(c.portal.message),
-      `sudo sh install.sh --api-url wss://portal.example.com   # or set portal_url in ${c.configFile}, then: sudo systemctl restart firezoned`,
+      `sudo firezonectl settings set portal_url wss://portal.example.com   # applies at once; it is portal_url in ${c.configFile}`,
     );
   const plain = /^(ws|http):/.test(c.portal.url);
   return pass(

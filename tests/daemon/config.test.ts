@@ -146,6 +146,7 @@ describe("loadDaemonConfig", () => {
     const msg = c.portal.configured ? "" : c.portal.message;
     expect(msg).toContain(`set portal_url in ${join(dir, "absent.conf")}`);
     expect(msg).toContain("install.sh --api-url wss://");
+    expect(msg).toContain("sudo firezonectl settings set portal_url wss://");
   });
 
   test("the file's portal_url, log_level and ca-less TLS; FIREZONE_API_URL and FIREZONE_LOG_LEVEL override", () => {
