@@ -85,7 +85,7 @@ async function daemonChecks(): Promise<Check[]> {
       id: "daemon",
       title,
       status: "pass",
-      detail: `firezoned ${h.daemonVersion} (protocol ${h.protocol}), pid ${h.pid}; you are ${h.role}`,
+      detail: `firezoned ${h.daemonVersion} (protocol ${h.protocol}), pid ${h.pid}; you are ${h.tier ?? "unknown"}`,
     };
     try {
       const { checks } = await client.call("diagnose", {}, { timeoutMs: DIAGNOSE_TIMEOUT_MS });

@@ -45,6 +45,10 @@ export interface DaemonConfig {
   internetResource: { enabled: boolean; allowLan: boolean };
   /** dns_control; undefined (unset or `auto`) means detect at each start. */
   dnsControl: DnsControlMode | undefined;
+  /** default_scope: the scope of an interactive sign-in that names none. */
+  defaultScope: "user" | "system";
+  /** read_group: the read-only tier's group; `firezone-read` (if it exists) when unset. */
+  readGroup: string;
 }
 
 export const DEFAULTS = {
@@ -55,6 +59,9 @@ export const DEFAULTS = {
   tunName: "tun-firezone",
   configFile: "/etc/firezoned/firezoned.conf",
   tokenFile: "/etc/firezoned/token",
+  readGroup: "firezone-read",
+  /** Interactive sessions reach the tunnel only from the owner's processes (docs/security.md). */
+  defaultScope: "user",
 } as const;
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -126,6 +133,8 @@ export function loadDaemonConfig(
       allowLan: settings.allow_lan ?? DEFAULT_INTERNET_RESOURCE.allowLan,
     },
     dnsControl: dnsControlOf(env.FIREZONE_DNS_CONTROL, settings.dns_control),
+    defaultScope: scopeOf(env.FIREZONE_DEFAULT_SCOPE, settings.default_scope),
+    readGroup: env.FIREZONE_READ_GROUP || settings.read_group || DEFAULTS.readGroup,
   };
 }
 
@@ -138,6 +147,16 @@ function dnsControlOf(envValue: string | undefined, fileValue: DnsControlMode | 
     value = parsed.value;
   }
   return value === "auto" ? undefined : value;
+}
+
+/** FIREZONE_DEFAULT_SCOPE over the file's default_scope, else `user`. */
+function scopeOf(envValue: string | undefined, fileValue: "user" | "system" | undefined): "user" | "system" {
+  if (envValue !== undefined && envValue !== "") {
+    const parsed = CONFIG_KEYS.default_scope.parse(envValue);
+    if (!parsed.ok) throw new FzError("invalid_request", `FIREZONE_DEFAULT_SCOPE ${parsed.message}`);
+    return parsed.value;
+  }
+  return fileValue ?? DEFAULTS.defaultScope;
 }
 
 function portalConfig(

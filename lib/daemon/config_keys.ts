@@ -138,6 +138,38 @@ export const CONFIG_KEYS = {
       env: "FIREZONE_DNS_CONTROL",
     },
   ),
+  default_scope: row(
+    {
+      what: "who may send into an interactive session's tunnel: user (the owner and root) or system (everyone); default user",
+      parse: (value: string): Parsed<"user" | "system"> => {
+        const v = value.toLowerCase();
+        return v === "user" || v === "system"
+          ? { ok: true, value: v }
+          : { ok: false, message: `'${value.slice(0, 40)}' is not one of user, system` };
+      },
+    } satisfies KeySpec<"user" | "system">,
+    {
+      applies: "restart",
+      note: "read at start; a running session keeps its scope (its owner changes it with firezonectl scope)",
+      fallback: "user",
+      env: "FIREZONE_DEFAULT_SCOPE",
+    },
+  ),
+  read_group: row(
+    {
+      what: "a group whose members may read status only (the read-only tier); default firezone-read if it exists",
+      parse: (value: string): Parsed<string> =>
+        /^[a-z_][a-z0-9_-]{0,31}\$?$/.test(value)
+          ? { ok: true, value }
+          : { ok: false, message: `'${value.slice(0, 40)}' is not a group name` },
+    } satisfies KeySpec<string>,
+    {
+      applies: "restart",
+      note: "the group and the socket's ACL for it are set up at start",
+      fallback: "firezone-read",
+      env: "FIREZONE_READ_GROUP",
+    },
+  ),
 } as const satisfies Record<SettingKey, KeyRow<unknown>>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

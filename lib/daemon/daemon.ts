@@ -6,6 +6,8 @@ import {
   type Handlers,
   IpcServer,
   PROTOCOL_VERSION,
+  type SessionScope,
+  type SessionView,
   type Status,
 } from "../ipc/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
@@ -14,7 +16,9 @@ import type { AuditSink } from "./audit.ts";
 import { type DiagnosticsDeps, diagnosticHandlers } from "./diagnostic_handlers.ts";
 import type { ConfigControl } from "./reload.ts";
 import { ResourcePages } from "./resource_pages.ts";
+import type { ScopePolicy } from "./scope_rules.ts";
 import type { Session } from "./session.ts";
+import { type ScopeChoice, SessionOwnership } from "./session_owner.ts";
 import type { SettingsStore } from "./settings.ts";
 
 export interface DaemonOptions {
@@ -29,6 +33,12 @@ export interface DaemonOptions {
   config: Pick<ConfigControl, "get" | "set">;
   logger: Logger;
   audit: AuditSink;
+  /** The optional read-only group (status only), for refusals to name. */
+  readGroup?: string | null;
+  /** Puts a session's scope into the kernel (lib/daemon/scoped_tunnel.ts); absent: scope stays `system`. */
+  scope?: { setPolicy(policy: ScopePolicy): Promise<void> };
+  /** The scope of an interactive sign-in that names none (config key default_scope). */
+  defaultScope?: Exclude<SessionScope, "app">;
   now?: () => number;
   /** For doctor, logs and the debug bundle; without it those methods answer `internal`. */
   diagnostics?: (daemon: Daemon) => DiagnosticsDeps;
@@ -43,10 +53,16 @@ export class Daemon {
   private readonly pages: ResourcePages;
   /** A burst of resource changes (one per gateway answer at sign-in) becomes one event. */
   private resourcesTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly ownership: SessionOwnership;
 
   constructor(private readonly opts: DaemonOptions) {
     this.now = opts.now ?? (() => Date.now());
     this.startedAt = this.now();
+    this.ownership = new SessionOwnership({
+      serviceMode: opts.serviceMode,
+      defaultScope: opts.defaultScope ?? "user",
+      ...(opts.scope ? { tunnel: opts.scope } : {}),
+    });
     this.server = new IpcServer({
       socketPath: opts.socketPath,
       handlers: this.handlers(),
@@ -54,17 +70,32 @@ export class Daemon {
       daemonVersion: VERSION,
       logger: opts.logger.child("ipc"),
       audit: opts.audit,
+      session: () => this.sessionView(),
+      groups: { member: opts.group.name, reader: opts.readGroup ?? null },
     });
     this.pages = new ResourcePages(() => opts.session.resources(), this.now);
     opts.session.onChange((event) => {
+      // A session that ended by itself (token revoked) has no owner any more.
+      if (event === "status" && !this.active()) this.ownership.clear();
       if (event === "status") this.publish("status");
       else this.resourcesTimer ??= setTimeout(() => this.publish("resources"), RESOURCES_EVENT_DELAY_MS);
     });
   }
 
+  /** The session as the tier table sees it. */
+  sessionView(): SessionView {
+    return { owner: this.ownership.owner, active: this.active(), serviceMode: this.opts.serviceMode };
+  }
+
+  private active(): boolean {
+    const state = this.opts.session.snapshot().state;
+    return state === "connecting" || state === "connected" || state === "reconnecting";
+  }
+
   status(): Status {
     return {
       ...this.opts.session.snapshot(),
+      ...this.ownership.status(),
       mode: this.opts.serviceMode ? "service" : "interactive",
       daemonVersion: VERSION,
       protocol: PROTOCOL_VERSION,
@@ -92,7 +123,7 @@ export class Daemon {
 
   /** In service mode only root may change the session, even when the service token is bad. */
   private checkMayOperate(ctx: CallContext, what = "sign-in and sign-out are"): void {
-    if (this.opts.serviceMode && ctx.peer.role !== "admin") {
+    if (this.opts.serviceMode && ctx.peer.tier !== "admin") {
       throw new FzError(
         "service_mode",
         `firezoned runs in service mode (a service-account token is configured), so ${what} ` +
@@ -108,6 +139,18 @@ export class Daemon {
       resources: (params) => this.pages.page(params),
       sign_in: async (params, ctx) => {
         this.checkMayOperate(ctx);
+        // The kernel's rules for the new owner are in place before the tunnel can come up.
+        const choice: ScopeChoice = params.scope
+          ? params.scope === "app"
+            ? { scope: "app", cgroup: params.cgroup ?? "" }
+            : { scope: params.scope }
+          : { scope: "default" };
+        await this.ownership.take({ uid: ctx.peer.uid, user: ctx.peer.user }, choice);
+        this.opts.logger.info("session owner", {
+          user: ctx.peer.user,
+          uid: ctx.peer.uid,
+          ...this.ownership.status(),
+        });
         await this.opts.session.signIn(params.token, {
           accountSlug: params.accountSlug,
           actorName: params.actorName,
@@ -117,6 +160,7 @@ export class Daemon {
       sign_out: async (_params, ctx) => {
         this.checkMayOperate(ctx);
         await this.opts.session.signOut(`signed out by ${ctx.peer.user}`);
+        await this.ownership.clear();
         // Every client learns of a sign-out request at once, even when the state did not change.
         this.publish("status");
         return this.status();
@@ -139,6 +183,21 @@ export class Daemon {
         return status;
       },
       ...diagnosticHandlers(this.opts.diagnostics?.(this) ?? null),
+      set_scope: async (params, ctx) => {
+        this.checkMayOperate(ctx, "the session's scope is");
+        if (!this.active() || !this.ownership.owner) {
+          throw new FzError(
+            "invalid_request",
+            "there is no session to change; choose the scope when signing in (firezonectl sign-in --scope ...)",
+          );
+        }
+        await this.ownership.change(
+          params.scope === "app" ? { scope: "app", cgroup: params.cgroup ?? "" } : { scope: params.scope },
+        );
+        this.opts.logger.info("session scope changed", { by: ctx.peer.user, ...this.ownership.status() });
+        this.publish("status");
+        return this.status();
+      },
     };
   }
 }

@@ -54,11 +54,23 @@ export {
   NetworkWatch,
   type NetworkWatchOptions,
 } from "./network_watch.ts";
+export { type NftInput, type NftRunner, nftRunner } from "./nft.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
 export { ConfigControl, type ReloadReport, type ReloadTargets } from "./reload.ts";
+export { grantReadGroup } from "./read_group.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
 export { MAX_SECRET_BYTES, readRootSecretFile, type SecretFileResult } from "./root_secret_file.ts";
 export { DAEMON_HELP, runDaemon } from "./run.ts";
+export {
+  appRules,
+  checkCgroup,
+  checkIfname,
+  removeRules,
+  type ScopePolicy,
+  scopeRules,
+  tableName,
+} from "./scope_rules.ts";
+export { cgroup2Mount, ScopedTunnel, type ScopedTunnelOptions } from "./scoped_tunnel.ts";
 export {
   CREDENTIAL_NAME,
   loadServiceToken,
@@ -72,6 +84,7 @@ export type {
   SessionSnapshot,
   SignInHints,
 } from "./session.ts";
+export { type ScopeChoice, SessionOwnership, type SessionOwnershipOptions } from "./session_owner.ts";
 export {
   DEFAULT_INTERNET_RESOURCE,
   type InternetResourcePrefs,

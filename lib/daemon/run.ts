@@ -9,7 +9,7 @@ import { FzError, VERSION } from "../types/index.ts";
 import { createLogger, type Logger, type LogLevel } from "../util/index.ts";
 import { clientPolicy, Tunnel } from "../wireguard/index.ts";
 import { createAuditSink } from "./audit.ts";
-import { type DaemonConfig, loadDaemonConfig } from "./config.ts";
+import { type DaemonConfig, DEFAULTS, loadDaemonConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
 import { loadDeviceId } from "./device_id.ts";
 import { recoverDns } from "./dns_session.ts";
@@ -19,6 +19,8 @@ import { type Resettable, resetSession } from "./network_reset.ts";
 import { startResetTriggers, triggerSettings } from "./network_triggers.ts";
 import { PortalSession } from "./portal_session.ts";
 import { ConfigControl } from "./reload.ts";
+import { grantReadGroup } from "./read_group.ts";
+import { ScopedTunnel } from "./scoped_tunnel.ts";
 import { loadServiceToken, type ServiceToken } from "./service_token.ts";
 import { SettingsStore } from "./settings.ts";
 import { claimSocket, prepareSocketDir, secureSocket } from "./socket_dir.ts";
@@ -51,6 +53,9 @@ docs/configuration.md); these variables override it:
                        on (default) or off: reset the session when the network changes
   DBUS_SYSTEM_BUS_ADDRESS
                        the system bus (unix:path=...) where logind announces sleep and wake
+  FIREZONE_DEFAULT_SCOPE user or system (overrides default_scope; default user)
+  FIREZONE_READ_GROUP  the read-only group (overrides read_group; default firezone-read)
+
 
 Signals: SIGTERM and SIGINT stop the daemon; SIGHUP reloads the configuration file and resets the
 session on the current network.
@@ -208,9 +213,14 @@ async function serveWith(
   if (claimed === "stale")
     log.info("removed a stale socket left by a previous run", { socket: config.socketPath });
 
+  // The read-only tier's group is optional: absent, nobody has that tier.
+  const readGroup = config.readGroup === group.name ? null : groupByName(config.readGroup);
+  if (!readGroup && config.readGroup !== DEFAULTS.readGroup)
+    log.warn("the read-only group does not exist; nobody has the reader tier", { group: config.readGroup });
+
   const tunnelLog = log.child("tunnel");
   let session: PortalSession | null = null;
-  const tunnel = new Tunnel({
+  const device = new Tunnel({
     name: config.tunName,
     // Marked WireGuard socket, resource routes in the client's own table: see docs/tunnel.md.
     policy: clientPolicy(config.tunName),
@@ -225,7 +235,10 @@ async function serveWith(
       }
     },
   });
-  for (const line of await tunnel.cleanupStale()) log.info("cleaned up after a previous run", { what: line });
+  // The session's scope lives in nftables next to the device (lib/daemon/scoped_tunnel.ts).
+  const tunnel = new ScopedTunnel(device, { logger: tunnelLog });
+  for (const line of (await tunnel.cleanupStale()) as string[])
+    log.info("cleaned up after a previous run", { what: line });
   // A predecessor killed while it had replaced /etc/resolv.conf: the system's file goes back first.
   await recoverDns(config.stateDir, log.child("dns")).catch((err: unknown) =>
     log.error("could not restore the resolv.conf a previous run left in place", {
@@ -277,6 +290,7 @@ async function serveWith(
     socketPath: config.socketPath,
     group: { name: group.name, gid: group.gid },
     authorize: groupAuthorizer(group, {
+      readGroup,
       onLookupError: (uid, error) =>
         log.warn("the group database did not answer; the caller's kernel groups stand", { uid, error }),
     }),
@@ -291,10 +305,14 @@ async function serveWith(
         config,
         status: () => d.status(),
         resources: () => session.resources().list,
-        tunnel,
+        // The device itself: its table and backend (the scope wrapper has neither).
+        tunnel: device,
       },
       ring: logRing,
     }),
+    readGroup: readGroup?.name ?? null,
+    scope: tunnel,
+    defaultScope: config.defaultScope,
   });
 
   // The socket is born 0660 so no one outside the group can connect in the instant before chown.
@@ -305,6 +323,7 @@ async function serveWith(
     process.umask(oldUmask);
   }
   secureSocket(config.socketPath, group.gid);
+  if (readGroup) await grantReadGroup(config.socketPath, readGroup.name, log);
   log.info("listening", {
     socket: config.socketPath,
     group: group.name,

@@ -380,7 +380,7 @@ export class App {
       case "about": {
         const d = this.link.client?.hello;
         const daemon = d
-          ? `firezoned ${d.daemonVersion} (pid ${d.pid}, you are ${d.role})`
+          ? `firezoned ${d.daemonVersion} (pid ${d.pid}, you are ${d.tier ?? "unknown"})`
           : "firezoned not connected";
         this.notify({
           summary: `Firezone ${VERSION}`,

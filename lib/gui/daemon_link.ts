@@ -115,7 +115,7 @@ export class DaemonLink {
       this.lastProblem = "";
       logger.info("connected to firezoned", {
         pid: c.hello.pid,
-        role: c.hello.role,
+        tier: c.hello.tier,
         version: c.hello.daemonVersion,
       });
       handlers.up(c, status, resources);

@@ -24,9 +24,10 @@ export {
   type PeerInfo,
 } from "./peer.ts";
 export {
-  type Access,
   type Check,
   CheckSchema,
+  type BaseTier,
+  CgroupPath,
   type DaemonEvent,
   DEBUG_INFO_BYTES,
   type DebugSection,
@@ -44,7 +45,9 @@ export {
   MAX_PAGE_ITEMS,
   MAX_TOKEN_LENGTH,
   type MethodName,
+  type MethodSpec,
   methods,
+  OwnerSchema,
   PAGE_BYTES,
   type Params,
   PROTOCOL_VERSION,
@@ -52,13 +55,15 @@ export {
   ResourcePageSchema,
   ResourceSchema,
   type Result,
-  type Role,
   SETTING_KEYS,
   type Setting,
   type SettingKey,
   SettingSchema,
   type Status,
   StatusSchema,
+  SessionScope,
+  TIERS,
+  type Tier,
 } from "./protocol.ts";
 export {
   type CallContext,
@@ -68,3 +73,13 @@ export {
   type ServerLimits,
   type ServerOptions,
 } from "./server.ts";
+export {
+  atLeast,
+  checkTier,
+  mayCall,
+  NO_SESSION,
+  requiredTier,
+  type SessionView,
+  type TierGroups,
+  tierOf,
+} from "./tiers.ts";

@@ -1,6 +1,6 @@
 // Who is on the other end of a connection. The kernel's credentials decide, as they do for the
 // socket's file mode; the group database (NSS) is asked off the event loop, for names, to explain a
-// refusal, and to take operator rights away from a user an administrator removed from the group.
+// refusal, and to take member rights away from a user an administrator removed from the group.
 import {
   AccountCache,
   accountLookup,
@@ -11,7 +11,7 @@ import {
 } from "../sys/index.ts";
 import type { FzError } from "../types/index.ts";
 import { diagnose, MembershipError } from "./membership.ts";
-import type { Role } from "./protocol.ts";
+import type { BaseTier } from "./protocol.ts";
 
 /** What the kernel recorded about a peer at connect(): credentials, supplementary groups, program. */
 export interface KernelPeer extends PeerCredentials {
@@ -35,7 +35,8 @@ export interface PeerInfo {
   user: string;
   /** The peer's executable at connect time; null when the process is gone or not visible. */
   exe: string | null;
-  role: Role;
+  /** Root is admin, group `firezone` member, the read-only group reader; `owner` is decided per call. */
+  tier: BaseTier;
 }
 
 export interface Authorizer {
@@ -53,12 +54,15 @@ export interface GroupAuthorizerOptions {
   accounts?: AccountCache;
   /** Told when the group database could not answer (timeout, directory server down). */
   onLookupError?: (uid: number, error: unknown) => void;
+  /** The optional read-only group (status only); null or absent: no such tier. */
+  readGroup?: { name: string; gid: number } | null;
 }
 
 /**
  * The daemon's own check behind the socket's file mode. Root is admin. A process that holds the
- * group, as its effective gid or a supplementary group the kernel recorded at connect, is operator,
- * the same rule the kernel applied to the socket's mode. Anyone else is refused with the diagnosis.
+ * group, as its effective gid or a supplementary group the kernel recorded at connect, is member,
+ * the same rule the kernel applied to the socket's mode; one that holds only the read-only group is
+ * reader. Anyone else is refused with the diagnosis.
  * State-changing requests additionally need the group database to still list the user, so removing
  * a user from the group takes effect on connections they already hold.
  */
@@ -82,10 +86,13 @@ export function groupAuthorizer(
         pid: k.pid,
         user: nameOf(k.uid),
         exe: k.exe,
-        role: "operator",
+        tier: "member",
       };
-      if (k.uid === 0 || k.gid === group.gid || k.groups.includes(group.gid)) {
-        if (k.uid === 0) info.role = "admin";
+      const holds = (gid: number) => k.gid === gid || k.groups.includes(gid);
+      const reader = options.readGroup ? holds(options.readGroup.gid) : false;
+      if (k.uid === 0 || holds(group.gid) || reader) {
+        if (k.uid === 0) info.tier = "admin";
+        else if (!holds(group.gid)) info.tier = "reader";
         // Names are for logs and the audit line; they arrive when NSS answers and nothing waits for them.
         void account(k.uid).then((a) => {
           if (a) info.user = a.name;
@@ -104,10 +111,11 @@ export function groupAuthorizer(
     async mayChange(peer) {
       const a = await account(peer.uid);
       if (a) peer.user = a.name;
-      if (peer.role === "admin") return;
+      if (peer.tier === "admin") return;
       // NSS has never answered for this uid: the kernel's answer at connect stands.
       if (a === undefined) return;
-      if (a === null || !a.groups.includes(group.gid)) {
+      const still = peer.tier === "reader" ? options.readGroup?.gid : group.gid;
+      if (a === null || still === undefined || !a.groups.includes(still)) {
         throw new MembershipError({ diagnosis: "removed", group: group.name, user: a?.name ?? null });
       }
     },

@@ -4,11 +4,37 @@ import * as v from "valibot";
 
 /** Bumped on incompatible changes; a client and daemon of different versions refuse each other clearly. */
 // 2: `resources` is paged and the `resources_changed` event carries a version instead of the list.
-export const PROTOCOL_VERSION = 2;
+// 3: callers have a tier (hello.tier) instead of a role; status names the session's owner and scope.
+export const PROTOCOL_VERSION = 3;
 
-/** `read`: any allowed caller. `operate`: changes the session (refused in service mode unless admin). */
-export type Access = "read" | "operate" | "admin";
-export type Role = "admin" | "operator";
+/**
+ * Who may call a method, lowest first (docs/ipc.md, "Tiers"). A caller's tier is the highest that
+ * applies: `admin` is root; `owner` is the uid that signed the session in; `member` is any member
+ * of group `firezone`; `reader` is a member of the optional read-only group (status only).
+ */
+export const TIERS = ["reader", "member", "owner", "admin"] as const;
+export type Tier = (typeof TIERS)[number];
+
+/** The tiers a connection can hold for good; `owner` comes and goes with the session. */
+export type BaseTier = Exclude<Tier, "owner">;
+
+/**
+ * How the kernel limits who sends into the tunnel (docs/security.md, "Session scope"):
+ * `system`: every process; `user`: the owner's processes and root's; `app`: the owner's processes
+ * inside one cgroup (v2), and root's.
+ */
+export const SessionScope = v.picklist(["system", "user", "app"]);
+export type SessionScope = v.InferOutput<typeof SessionScope>;
+
+/** A cgroup v2 path relative to the hierarchy's root: plain names only, no `..`, bounded. */
+export const CgroupPath = v.pipe(
+  v.string(),
+  v.maxLength(1024, "the cgroup path is longer than 1024 characters"),
+  v.regex(
+    /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9_.@:+-]{1,255}(?:\/[A-Za-z0-9_.@:+-]{1,255}){0,31}$/,
+    "a cgroup path is names of letters, digits and _.@:+- joined by '/', relative to the cgroup v2 root (e.g. user.slice/user-1000.slice/user@1000.service/app.slice/firezone-firefox.scope), without '.' or '..'",
+  ),
+);
 
 const Empty = v.strictObject({});
 
@@ -62,6 +88,9 @@ export const InternetResourceSchema = v.object({
   active: v.boolean(),
 });
 
+/** Who signed the session in; absent while signed out and in service mode. */
+export const OwnerSchema = v.object({ uid: v.number(), user: v.string() });
+
 export const StatusSchema = v.object({
   state: SessionState,
   mode: v.picklist(["interactive", "service"]),
@@ -90,6 +119,10 @@ export const StatusSchema = v.object({
   reconnectCause: v.optional(v.string()),
   /** The portal's search domains, applied by the resolver (resolved's link domains, resolv.conf's search). */
   dnsSearchDomains: v.optional(v.array(v.string())),
+  owner: v.optional(OwnerSchema),
+  /** The scope in force (or to be applied at the next tunnel), and for `app` the cgroup. */
+  scope: v.optional(SessionScope),
+  scopeCgroup: v.optional(v.string()),
 });
 
 export const EventSchema = v.variant("kind", [
@@ -142,17 +175,18 @@ export type DebugSection = v.InferOutput<typeof DebugSectionSchema>;
 /** The daemon's sections of one bundle stay under this, far below the frame cap. */
 export const DEBUG_INFO_BYTES = 512 * 1024;
 
+// Diagnostics are redacted by the daemon and name no secret: any member may read them.
 export const diagnosticMethods = {
   /** The checks only the daemon can run: its portal reachability, routes, rp_filter, DNS, TUN, WireGuard. */
   diagnose: {
-    access: "read",
+    tier: "member",
     mutates: false,
     params: Empty,
     result: v.object({ checks: v.array(CheckSchema) }),
   },
   /** A page of the daemon's recent log, from `after` (a seq) or from `sinceMs` (epoch ms); may wait for one. */
   logs: {
-    access: "read",
+    tier: "member",
     mutates: false,
     params: v.strictObject({
       after: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
@@ -165,7 +199,7 @@ export const diagnosticMethods = {
   },
   /** The daemon's parts of a debug bundle: interface, routes, rules, DNS state, configuration; redacted. */
   debug_info: {
-    access: "read",
+    tier: "member",
     mutates: false,
     params: Empty,
     result: v.object({ sections: v.array(DebugSectionSchema) }),
@@ -181,6 +215,8 @@ export const SETTING_KEYS = [
   "internet_resource",
   "allow_lan",
   "dns_control",
+  "default_scope",
+  "read_group",
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -204,21 +240,22 @@ export type Setting = v.InferOutput<typeof SettingSchema>;
 const SettingKeyParam = v.pipe(v.string(), v.regex(/^[a-z_]{1,64}$/, "a key is lower case letters and _"));
 
 export const methods = {
-  status: { access: "read", mutates: false, params: Empty, result: StatusSchema },
+  status: { tier: "reader", mutates: false, params: Empty, result: StatusSchema },
   version: {
-    access: "read",
+    tier: "reader",
     mutates: false,
     params: Empty,
     result: v.object({ daemonVersion: v.string(), protocol: v.number() }),
   },
+  // Events carry status and the resource list's version and size, never the list itself.
   subscribe: {
-    access: "read",
+    tier: "reader",
     mutates: false,
     params: Empty,
     result: v.object({ subscribed: v.literal(true) }),
   },
   resources: {
-    access: "read",
+    tier: "member",
     mutates: false,
     params: v.strictObject({
       /** From the previous page's `next`; absent for the first page. */
@@ -227,8 +264,10 @@ export const methods = {
     }),
     result: ResourcePageSchema,
   },
+  // Any member may start a session; replacing one that runs is for its owner (or root).
   sign_in: {
-    access: "operate",
+    tier: "member",
+    whileSignedIn: "owner",
     mutates: true,
     params: v.strictObject({
       token: v.pipe(
@@ -245,13 +284,16 @@ export const methods = {
       ),
       accountSlug: v.optional(v.pipe(v.string(), v.maxLength(256))),
       actorName: v.optional(v.pipe(v.string(), v.maxLength(256))),
+      /** The scope for this session; the configured default (default_scope) when absent. */
+      scope: v.optional(SessionScope),
+      cgroup: v.optional(CgroupPath),
     }),
     result: StatusSchema,
   },
-  sign_out: { access: "operate", mutates: true, params: Empty, result: StatusSchema },
+  sign_out: { tier: "owner", mutates: true, params: Empty, result: StatusSchema },
   /** Switches the Internet Resource (and its allow-LAN option); the choice survives restarts. */
   set_internet_resource: {
-    access: "operate",
+    tier: "owner",
     mutates: true,
     params: v.pipe(
       v.strictObject({ enabled: v.optional(v.boolean()), allowLan: v.optional(v.boolean()) }),
@@ -263,14 +305,14 @@ export const methods = {
 
   /** firezoned.conf as the daemon reads it; the file is root's, its values hold no secret. */
   get_settings: {
-    access: "read",
+    tier: "member",
     mutates: false,
     params: v.strictObject({ key: v.optional(SettingKeyParam) }),
     result: v.object({ file: v.string(), settings: v.array(SettingSchema) }),
   },
   /** Writes one key of firezoned.conf (null removes it), then reloads the configuration. */
   set_setting: {
-    access: "admin",
+    tier: "admin",
     mutates: true,
     params: v.strictObject({
       key: SettingKeyParam,
@@ -278,10 +320,33 @@ export const methods = {
     }),
     result: v.object({ file: v.string(), setting: SettingSchema, message: v.string() }),
   },
-} as const satisfies Record<
-  string,
-  { access: Access; mutates: boolean; params: v.GenericSchema; result: v.GenericSchema }
->;
+  /** Changes who may send into the tunnel: the kernel's rules change in one transaction. */
+  set_scope: {
+    tier: "owner",
+    mutates: true,
+    params: v.pipe(
+      v.strictObject({ scope: SessionScope, cgroup: v.optional(CgroupPath) }),
+      v.check(
+        (p) => (p.scope === "app") === (p.cgroup !== undefined),
+        "scope app needs a cgroup (and only scope app takes one)",
+      ),
+    ),
+    result: StatusSchema,
+  },
+} as const satisfies Record<string, MethodSpec>;
+
+/**
+ * One row of the table. `tier`: the lowest tier that may call the method. `whileSignedIn`: a
+ * higher tier needed while a session exists (connecting, connected, reconnecting). `mutates`: the
+ * call changes state (audited; refused in service mode unless admin; membership checked again).
+ */
+export interface MethodSpec {
+  tier: Tier;
+  whileSignedIn?: Tier;
+  mutates: boolean;
+  params: v.GenericSchema;
+  result: v.GenericSchema;
+}
 
 export type Methods = typeof methods;
 export type MethodName = keyof Methods;
@@ -308,9 +373,13 @@ export const HelloSchema = v.object({
   type: v.literal("hello"),
   protocol: v.number(),
   daemonVersion: v.string(),
-  role: v.picklist(["admin", "operator"]),
+  /**
+   * This connection's tier when it connected (`owner` when it owned the session then). Optional so
+   * that a daemon of protocol 2 (which sent `role`) still parses and gets the clear version message.
+   */
+  tier: v.optional(v.picklist(TIERS)),
   pid: v.number(),
-  /** What this caller may do, so a client can grey out what it would be refused. */
+  /** What this caller may do now, so a client can grey out what it would be refused. */
   allowed: v.array(v.string()),
 });
 export type Hello = v.InferOutput<typeof HelloSchema>;

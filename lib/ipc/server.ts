@@ -12,7 +12,6 @@ import { encodeFrame, FrameDecoder } from "./framing.ts";
 import { errorBody } from "./membership.ts";
 import { type Authorizer, type KernelPeer, kernelPeer, type PeerInfo } from "./peer.ts";
 import {
-  type Access,
   type DaemonEvent,
   isMethodName,
   type MethodName,
@@ -22,6 +21,7 @@ import {
   RequestEnvelope,
   type Result,
 } from "./protocol.ts";
+import { checkTier, mayCall, NO_SESSION, type SessionView, type TierGroups, tierOf } from "./tiers.ts";
 
 export interface CallContext {
   peer: PeerInfo;
@@ -87,6 +87,10 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** Injected for tests; defaults to the kernel's SO_PEERCRED, SO_PEERGROUPS and the peer's pidfd. */
   identify?: (fd: number) => KernelPeer;
+  /** The session as the tier check sees it, read at every call; default: nobody signed in. */
+  session?: () => SessionView;
+  /** Group names that refusals point to; default `firezone`. */
+  groups?: TierGroups;
 }
 
 interface Conn {
@@ -298,19 +302,22 @@ export class IpcServer {
       return;
     }
     s.data.peer = peer;
-    const allowed = Object.entries(methods)
-      .filter(([, m]) => (m.access as Access) !== "admin" || peer.role === "admin")
-      .map(([name]) => name);
+    const session = this.sessionView();
+    const allowed = Object.keys(methods).filter((name) => isMethodName(name) && mayCall(name, peer, session));
     s.data.outbox.send(
       encodeFrame({
         type: "hello",
         protocol: PROTOCOL_VERSION,
         daemonVersion: this.opts.daemonVersion,
-        role: peer.role,
+        tier: tierOf(peer, session),
         pid: process.pid,
         allowed,
       }),
     );
+  }
+
+  private sessionView(): SessionView {
+    return this.opts.session?.() ?? NO_SESSION;
   }
 
   /** Counts an admitted connection against its uid and charges its buffers to the uid's budget. */
@@ -473,9 +480,8 @@ export class IpcServer {
     const spec = methods[method];
     let outcome = "ok";
     try {
-      if ((spec.access as Access) === "admin" && peer.role !== "admin") {
-        throw new FzError("permission_denied", `'${method}' needs root; run it with sudo`);
-      }
+      // The tier table decides first, with the session as it is at this moment.
+      checkTier(method, peer, this.sessionView(), this.opts.groups ?? { member: "firezone" });
       const params = v.safeParse(spec.params, rawParams);
       if (!params.success) {
         throw new FzError(
@@ -484,7 +490,7 @@ export class IpcServer {
         );
       }
       // Membership is checked again for every change, so a user removed from the group loses
-      // operator rights on connections opened before.
+      // member rights on connections opened before.
       if (spec.mutates) await this.opts.authorize.mayChange(peer);
       let result: unknown;
       if (method === "subscribe") {

@@ -48,7 +48,7 @@ function manualClock(): Clock & { advance(ms: number): void } {
 }
 
 function peer(uid: number, exe = "/usr/bin/firezonectl", pid = 4242): PeerInfo {
-  return { uid, gid: uid, pid, user: uid === 0 ? "root" : `user${uid}`, exe, role: "operator" };
+  return { uid, gid: uid, pid, user: uid === 0 ? "root" : `user${uid}`, exe, tier: "member" };
 }
 
 describe("log files", () => {

@@ -113,11 +113,11 @@ describe("groupAuthorizer", () => {
   const kernel = { pid: 10, uid: 1234, gid: 1234, exe: null };
   const fixed = (account: Account | null) => new AccountCache(async () => account);
 
-  test("a process holding the group is operator at once, whatever the database says", () => {
+  test("a process holding the group is member at once, whatever the database says", () => {
     const auth = groupAuthorizer(group, { accounts: fixed(null) });
     const peer = auth.admit({ ...kernel, groups: [995] });
     expect(peer).not.toBeInstanceOf(Promise);
-    expect((peer as { role: string }).role).toBe("operator");
+    expect((peer as { tier: string }).tier).toBe("member");
   });
 
   test("listed in the database but not holding the group: refused as a session that predates joining", async () => {

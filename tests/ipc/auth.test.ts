@@ -65,16 +65,16 @@ describe("authorization", () => {
     }
   });
 
-  test("root is admin and a member is operator, as the hello says", async () => {
+  test("root is admin and a member is member, as the hello says", async () => {
     const asRoot = await connectDaemon({ socketPath: daemon.socketPath });
-    expect(asRoot.hello.role).toBe("admin");
+    expect(asRoot.hello.tier).toBe("admin");
     asRoot.close();
     const r = await runAs(
       member,
       [stageBun(), stageScript(join(import.meta.dir, "fixtures/hello_role.ts"))],
       { FIREZONE_SOCKET: daemon.socketPath },
     );
-    expect(r.stdout.trim()).toBe("operator");
+    expect(r.stdout.trim()).toBe("member");
   });
 
   test("state-changing requests are audited with uid, user, pid, executable, method and result", async () => {

@@ -28,7 +28,7 @@ const status: Status = {
 const server = new IpcServer({
   socketPath: join(dir, "ipc.sock"),
   handlers: { status: () => status } as unknown as Handlers,
-  // The caller is this test's own process; its credentials are read for real, its role granted.
+  // The caller is this test's own process; its credentials are read for real, its tier granted.
   authorize: {
     admit: (peer) => ({
       uid: peer.uid,
@@ -36,7 +36,7 @@ const server = new IpcServer({
       pid: peer.pid,
       user: "test",
       exe: null,
-      role: "admin",
+      tier: "admin",
     }),
     mayChange: async () => {},
   },

@@ -159,7 +159,7 @@ describe("membership from the kernel", () => {
 });
 
 describe("revocation", () => {
-  test("a member removed with gpasswd -d loses operator rights on a connection opened before, within the cache time", async () => {
+  test("a member removed with gpasswd -d loses member rights on a connection opened before, within the cache time", async () => {
     const user = accounts.user(undefined, [group]);
     const proc = Bun.spawn(
       [
@@ -183,7 +183,7 @@ describe("revocation", () => {
       if (done) break;
       out += new TextDecoder().decode(value);
     }
-    expect(out.trim()).toBe("ready operator");
+    expect(out.trim()).toBe("ready member");
     gpasswd("-d", user, group);
     proc.stdin.write("go\n");
     proc.stdin.flush();
