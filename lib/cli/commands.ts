@@ -9,6 +9,7 @@ import { doctorCommand } from "./doctor.ts";
 import { internetCommand } from "./internet.ts";
 import { logsCommand } from "./logs.ts";
 import { resourcesCommand } from "./resources.ts";
+import { scopeCommand } from "./scope.ts";
 import { SETTINGS_ACTIONS, settingsCommand } from "./settings.ts";
 import { signInCommand } from "./sign_in.ts";
 import { signOutCommand } from "./sign_out.ts";
@@ -41,8 +42,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
     usage: [
       ["--token-stdin", "sign in with a token read from standard input"],
       ["--token-file FILE", "sign in with a token read from FILE"],
+      ["... --scope user|system|app [--cgroup PATH]", "who may use the tunnel (default: default_scope)"],
     ],
-    optionValues: { "token-file": "file" },
+    optionValues: { "token-file": "file", scope: ["user", "system", "app"] },
   },
   "sign-out": { command: signOutCommand, usage: [["", "sign out and take the tunnel down"]] },
   "internet-resource": {
@@ -52,6 +54,14 @@ export const COMMANDS: Record<string, CommandEntry> = {
       ["on|off [--allow-lan|--no-allow-lan]", "switch it; kept across restarts"],
     ],
     words: [["status", "on", "off"]],
+  },
+  scope: {
+    command: scopeCommand,
+    usage: [
+      ["", "who may use the tunnel: the session's owner and scope"],
+      ["user|system|app [--cgroup PATH]", "change it (the session's owner, or root)"],
+    ],
+    words: [["user", "system", "app"]],
   },
   watch: {
     command: watchCommand,

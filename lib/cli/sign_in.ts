@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { MAX_TOKEN_LENGTH } from "../ipc/index.ts";
 import { DataError, UsageError } from "./exit_codes.ts";
 import { io, printJson, request } from "./io.ts";
+import { parseScopeArgs } from "./scope.ts";
 import { formatStatus } from "./status.ts";
 
 const TOKEN = /^[\x21-\x7e]+$/;
@@ -68,10 +69,17 @@ export const signInCommand = defineCommand({
     "token-stdin": { type: "boolean", description: "Read the token from standard input" },
     "token-file": { type: "string", description: "Read the token from FILE", valueHint: "FILE" },
     json: { type: "boolean", description: "Print the resulting status as JSON" },
+    scope: {
+      type: "string",
+      description: "Who may use the tunnel: user (you and root), system (everyone), app (with --cgroup)",
+      valueHint: "SCOPE",
+    },
+    cgroup: { type: "string", description: "For --scope app: the cgroup v2 path", valueHint: "PATH" },
   },
   run: async ({ args }) => {
+    const scope = parseScopeArgs(args.scope, args.cgroup);
     const token = await readToken(args);
-    const st = await request("sign_in", { token });
+    const st = await request("sign_in", { token, ...(scope ?? {}) });
     if (args.json) printJson(st);
     else io().out(formatStatus(st));
   },

@@ -25,6 +25,19 @@ function internetLine(ir: NonNullable<Status["internetResource"]>): string {
   return ir.available ? "on, not in force yet" : "on, but not offered by your account";
 }
 
+/** Who may send into the tunnel, in words (docs/security.md, "Session scope"). */
+function scopeLine(st: Status): string {
+  const owner = st.owner?.user ?? "the owner";
+  switch (st.scope) {
+    case "user":
+      return `user: only ${owner}'s programs and root's may use the tunnel`;
+    case "app":
+      return `app: only ${owner}'s programs in cgroup ${st.scopeCgroup ?? "?"} (and root's)`;
+    default:
+      return "system: every program on this machine may use the tunnel";
+  }
+}
+
 /**
  * The human form of `status`: one headline, then aligned fields, like `systemctl status`. Every
  * value that may come from the portal (names, addresses, error texts) is escaped for the terminal.
@@ -37,6 +50,8 @@ export function formatStatus(st: Status): string {
   const field = (name: string, value: string) =>
     lines.push(`  ${(name ? `${name}:` : "").padEnd(11)} ${show(value)}`);
   field("Mode", st.mode === "service" ? "service (service-account token)" : "interactive");
+  if (st.owner) field("Owner", `${st.owner.user} (uid ${st.owner.uid})`);
+  if (st.scope) field("Scope", scopeLine(st));
   if (st.interfaceName || st.addresses?.length) {
     field("Interface", [st.interfaceName, ...(st.addresses ?? [])].filter(Boolean).join(" "));
   }

@@ -1,9 +1,12 @@
 // Loads nftables transactions with Debian's `nft`, as a child process, so the event loop never
-// waits on the kernel. Each call is one `nft -f -` run: the kernel applies all of it or none.
+// waits on the kernel. Each call is one nft run, one transaction: the kernel applies all or none.
+// The transaction travels as nft's one argument, not on stdin: `nft -f -` opens /dev/stdin, which
+// fails (ENXIO) when stdin is a socket, as Bun's pipes are. It holds uids, an interface name and a
+// cgroup path, nothing secret, so its appearing in the process list does no harm.
 import type { Subprocess } from "bun";
 import { FzError } from "../types/index.ts";
 
-/** One transaction: JSON commands (`nft -j -f -`), or a script of typed values (see scope_rules.ts). */
+/** One transaction: JSON commands (`nft -j`), or a script of typed values (see scope_rules.ts). */
 export type NftInput = { json: unknown[] } | { script: string };
 
 /** Runs one transaction; resolves when the kernel has it, rejects with nft's own message. */
@@ -17,11 +20,11 @@ const MAX_MESSAGE = 2000;
 /** The default runner: `nft` from PATH (Debian: /usr/sbin/nft, package nftables). */
 export function nftRunner(binary = "nft"): NftRunner {
   return async (input) => {
-    const args = "json" in input ? [binary, "-j", "-f", "-"] : [binary, "-f", "-"];
-    const text = "json" in input ? JSON.stringify({ nftables: input.json }) : input.script;
-    let proc: Subprocess<"pipe", "ignore", "pipe">;
+    const args =
+      "json" in input ? [binary, "-j", JSON.stringify({ nftables: input.json })] : [binary, input.script];
+    let proc: Subprocess<"ignore", "ignore", "pipe">;
     try {
-      proc = Bun.spawn(args, { stdin: "pipe", stdout: "ignore", stderr: "pipe" });
+      proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     } catch (err) {
       throw new FzError(
         "internal",
@@ -29,8 +32,6 @@ export function nftRunner(binary = "nft"): NftRunner {
           "or set default_scope=system in /etc/firezoned/firezoned.conf",
       );
     }
-    proc.stdin.write(text);
-    await proc.stdin.end();
     const timer = setTimeout(() => proc.kill("SIGKILL"), NFT_TIMEOUT_MS);
     try {
       const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
