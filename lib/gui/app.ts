@@ -36,6 +36,8 @@ export interface AppOptions {
   onQuit: () => void;
   /** "Export Logs"; runs firezonectl debug bundle unless a test says otherwise. */
   exportLogs?: () => Promise<ExportResult>;
+  /** The uid the tray runs as, to tell its own session from another user's; default the process's. */
+  uid?: number;
 }
 
 // Long enough for a browser's cold start to read the page, short enough that the nonce does not sit
@@ -62,7 +64,11 @@ export class App {
   private expiryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly opts: AppOptions) {
-    this.view = { ...initialView, accountConfigured: opts.settings.account !== null };
+    this.view = {
+      ...initialView,
+      accountConfigured: opts.settings.account !== null,
+      uid: opts.uid ?? process.getuid?.() ?? null,
+    };
     this.flow = new SignInFlow(Date.now, opts.signInTtlMs ?? SIGN_IN_TTL_MS);
     this.notifier = new Notifier(opts.bus, opts.logger.child("notify"));
     this.link = new DaemonLink({

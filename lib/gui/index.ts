@@ -53,4 +53,4 @@ export { type NoticeContext, statusNotice } from "./status_notice.ts";
 export { ITEM_INTERFACE, ITEM_PATH, StatusNotifierItem } from "./status_notifier_item.ts";
 export { KEYRING_SERVICE, KEYRING_USER, keyringTokenStore, type TokenStore } from "./token_store.ts";
 export { Tray, type TrayOptions, WATCHER_NAME } from "./tray.ts";
-export { initialView, type TrayState, type TrayView, tooltip, trayState } from "./tray_view.ts";
+export { initialView, otherOwner, type TrayState, type TrayView, tooltip, trayState } from "./tray_view.ts";

@@ -1,7 +1,7 @@
 // The tray menu in the manner of upstream Firezone, as a tree of plain nodes built from a TrayView.
 import type { IpcResource } from "../ipc/index.ts";
 import { displayText } from "../util/index.ts";
-import type { TrayView } from "./tray_view.ts";
+import { otherOwner, type TrayView } from "./tray_view.ts";
 
 /** Text from the portal as a label: control and bidi characters escaped, long text cut. */
 const show = (text: string, max = 128) => displayText(text, max);
@@ -53,7 +53,8 @@ function resourceMenu(r: IpcResource): MenuNode {
 function internetSection(view: TrayView): MenuNode[] {
   const ir = view.status?.internetResource;
   if (!ir || (!ir.available && !ir.enabled)) return [];
-  const service = view.status?.mode === "service";
+  // The switch is the owner's (or root's): shown to others, greyed out.
+  const service = view.status?.mode === "service" || otherOwner(view) !== null;
   const check = (label: string, checked: boolean, action: MenuAction): MenuNode => ({
     label,
     enabled: !service,
@@ -101,21 +102,26 @@ function sessionSection(view: TrayView): MenuNode[] {
   }
   const s = view.status;
   const service = s?.mode === "service";
-  const signOut = service
-    ? info("Managed by your administrator (service mode)")
-    : item("Sign Out", { kind: "sign_out" });
+  // Another user's session: who it is for and why this user's programs may not use it; no Sign Out.
+  const owner = otherOwner(view);
+  const signOut: MenuNode[] = service
+    ? [info("Managed by your administrator (service mode)")]
+    : owner
+      ? [info(scopeNote(owner, s?.scope))]
+      : [item("Sign Out", { kind: "sign_out" })];
+  const who = `Signed in as ${show(s?.actor ?? "unknown")}${owner ? ` for ${show(owner)}` : ""}`;
   switch (s?.state) {
     case "connected":
-      return [info(`Signed in as ${show(s.actor ?? "unknown")}`), signOut, ...resourcesSection(view)];
+      return [info(who), ...signOut, ...resourcesSection(view)];
     case "reconnecting":
       return [
-        info(`Signed in as ${show(s.actor ?? "unknown")}`),
+        info(who),
         info(s.reconnectCause ? `Reconnecting (${show(s.reconnectCause)})...` : "Reconnecting..."),
-        signOut,
+        ...signOut,
         ...resourcesSection(view),
       ];
     case "connecting":
-      return [info("Signing in..."), signOut];
+      return [info("Signing in..."), ...signOut];
     case "not_configured":
       // The message names the file and key to set; sign-in cannot work until then.
       return [info("Not configured: firezoned has no portal"), ...(s.lastError ? [info(s.lastError)] : [])];
@@ -131,6 +137,14 @@ function sessionSection(view: TrayView): MenuNode[] {
   const nodes = [item("Sign In", { kind: "sign_in" })];
   if (s?.lastError) nodes.push(info(`Last error: ${show(s.lastError, 256)}`));
   return nodes;
+}
+
+/** Why another user's session is not this user's to use or end. */
+function scopeNote(owner: string, scope: string | undefined): string {
+  const who = show(owner);
+  return scope === "system"
+    ? `${who}'s session: any program may use it; only ${who} or root can sign out`
+    : `${who}'s session: only ${who}'s programs may use it; only ${who} or root can sign out`;
 }
 
 /** The whole menu; item order and labels follow upstream Firezone's tray. */

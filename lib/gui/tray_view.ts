@@ -14,6 +14,8 @@ export interface TrayView {
   signingIn: boolean;
   /** Whether Sign In can open a page: false when no account slug is configured. */
   accountConfigured: boolean;
+  /** The uid this tray runs as; null when unknown (then it is taken for the session's owner). */
+  uid: number | null;
 }
 
 /** The five looks of the icon. */
@@ -26,7 +28,15 @@ export const initialView: TrayView = {
   resources: [],
   signingIn: false,
   accountConfigured: false,
+  uid: null,
 };
+
+/** The session's owner when it is another user than this tray's: their name, else null. */
+export function otherOwner(view: TrayView): string | null {
+  const owner = view.status?.owner;
+  if (!owner || view.uid === null || owner.uid === view.uid) return null;
+  return owner.user;
+}
 
 export function trayState(view: TrayView): TrayState {
   if (view.link === "down") return "error";
@@ -70,7 +80,7 @@ function tooltipText(view: TrayView): { title: string; body: string } {
   switch (s?.state) {
     case "connected":
       return {
-        title: `Firezone: Signed in as ${s.actor ?? "unknown"}`,
+        title: `Firezone: Signed in as ${s.actor ?? "unknown"}${otherOwner(view) ? ` for ${otherOwner(view)}` : ""}`,
         body: `${plural(view.resources.length, "resource")}${s.account ? ` in ${s.account}` : ""}`,
       };
     case "reconnecting":
