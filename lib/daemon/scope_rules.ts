@@ -126,12 +126,15 @@ export function appRules(ifname: string, cgroup: string, mountPrefix: string): s
   if (mountPrefix !== "" && !/^[A-Za-z0-9_.-]+\/$/.test(mountPrefix))
     throw new Error(`'${mountPrefix}' is not a cgroup mount prefix`);
   const level = path.split("/").length;
-  // root's packets pass whatever their cgroup; the owner's must come from inside the cgroup.
-  const outside = `meta skuid != 0 socket cgroupv2 level ${level} != "${mountPrefix}${path}"`;
+  // The positive test: a socket in a cgroup shallower than `level` makes a cgroupv2 match fail
+  // (not merely differ), so "not in the cgroup" cannot be written as one `!=` rule. Inside: accept;
+  // anyone else but root (whose packets have passed the uid rules only as root or owner): refused.
+  const rootOnly = "meta skuid != 0";
   return [
     `flush chain inet ${table} app`,
-    `add rule inet ${table} app ${outside} meta l4proto tcp reject with tcp reset`,
-    `add rule inet ${table} app ${outside} reject with icmpx admin-prohibited`,
+    `add rule inet ${table} app socket cgroupv2 level ${level} "${mountPrefix}${path}" accept`,
+    `add rule inet ${table} app ${rootOnly} meta l4proto tcp reject with tcp reset`,
+    `add rule inet ${table} app ${rootOnly} reject with icmpx admin-prohibited`,
     "",
   ].join("\n");
 }
