@@ -17,11 +17,17 @@ const NFT_TIMEOUT_MS = 10_000;
 /** nft's messages are short; a runaway one is cut. */
 const MAX_MESSAGE = 2000;
 
-/** The default runner: `nft` from PATH (Debian: /usr/sbin/nft, package nftables). */
-export function nftRunner(binary = "nft"): NftRunner {
+/**
+ * The default runner: `nft` from PATH (Debian: /usr/sbin/nft, package nftables). `command` may
+ * prefix it (tests: `ip netns exec NS nft`).
+ */
+export function nftRunner(command: readonly string[] = ["nft"]): NftRunner {
+  const binary = command.at(-1) ?? "nft";
   return async (input) => {
     const args =
-      "json" in input ? [binary, "-j", JSON.stringify({ nftables: input.json })] : [binary, input.script];
+      "json" in input
+        ? [...command, "-j", JSON.stringify({ nftables: input.json })]
+        : [...command, input.script];
     let proc: Subprocess<"ignore", "ignore", "pipe">;
     try {
       proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
