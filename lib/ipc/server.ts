@@ -480,7 +480,10 @@ export class IpcServer {
     const spec = methods[method];
     let outcome = "ok";
     try {
-      // The tier table decides first, with the session as it is at this moment.
+      // Membership is checked again for every change, so a user removed from the group loses
+      // member rights on connections opened before (and the audit line has the user's name).
+      if (spec.mutates) await this.opts.authorize.mayChange(peer);
+      // Then the tier table, with the session as it is at this moment.
       checkTier(method, peer, this.sessionView(), this.opts.groups ?? { member: "firezone" });
       const params = v.safeParse(spec.params, rawParams);
       if (!params.success) {
@@ -489,9 +492,6 @@ export class IpcServer {
           `invalid parameters for '${method}': ${params.issues[0]?.message}`,
         );
       }
-      // Membership is checked again for every change, so a user removed from the group loses
-      // member rights on connections opened before.
-      if (spec.mutates) await this.opts.authorize.mayChange(peer);
       let result: unknown;
       if (method === "subscribe") {
         s.data.subscribed = true;

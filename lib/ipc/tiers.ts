@@ -51,6 +51,14 @@ export function mayCall(
   return atLeast(tierOf(peer, session), requiredTier(method, session));
 }
 
+/** How a service-mode refusal names what the administrator manages. */
+const SERVICE_WHAT: Partial<Record<MethodName, string>> = {
+  sign_in: "sign-in and sign-out are",
+  sign_out: "sign-in and sign-out are",
+  set_internet_resource: "the Internet Resource switch is",
+  set_scope: "the session's scope is",
+};
+
 /** Throws the refusal (`service_mode` or `permission_denied`) unless `peer` may call `method` now. */
 export function checkTier(
   method: MethodName,
@@ -62,7 +70,7 @@ export function checkTier(
   if (spec.mutates && session.serviceMode && peer.tier !== "admin") {
     throw new FzError(
       "service_mode",
-      `firezoned runs in service mode (a service-account token is configured), so '${method}' is ` +
+      `firezoned runs in service mode (a service-account token is configured), so ${SERVICE_WHAT[method] ?? `'${method}' is`} ` +
         "managed by the administrator. Ask root to change /etc/firezoned/token or FIREZONE_TOKEN.",
     );
   }
