@@ -312,8 +312,7 @@ t_e2e() {
 		echo "the source tree is not shared"
 		return 1
 	fi
-	# 450 s: the kernel run also checks interactive sessions and their scope.
-	(cd /mnt/repo && timeout -k 5 450 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
+	(cd /mnt/repo && timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
 }
 
 t_e2e_userspace() {
