@@ -142,9 +142,10 @@ function sessionSection(view: TrayView): MenuNode[] {
 /** Why another user's session is not this user's to use or end. */
 function scopeNote(owner: string, scope: string | undefined): string {
   const who = show(owner);
+  const signOut = owner === "root" ? "only root can sign out" : `only ${who} or root can sign out`;
   return scope === "system"
-    ? `${who}'s session: any program may use it; only ${who} or root can sign out`
-    : `${who}'s session: only ${who}'s programs may use it; only ${who} or root can sign out`;
+    ? `${who}'s session: any program may use it; ${signOut}`
+    : `${who}'s session: only ${who}'s programs may use it; ${signOut}`;
 }
 
 /** The whole menu; item order and labels follow upstream Firezone's tray. */

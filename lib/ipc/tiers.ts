@@ -97,10 +97,12 @@ function refusal(
       const who = owner
         ? `${owner.user} (uid ${owner.uid}), who signed this session in,`
         : "the session's owner";
+      // A session root signed in is root's alone.
+      const orRoot = owner?.uid === 0 ? "" : " or root";
       const what =
         method === "sign_in"
-          ? `A session is running; replacing it is for ${who} or root.`
-          : `'${method}' is for ${who} or root.`;
+          ? `A session is running; replacing it is for ${who}${orRoot}.`
+          : `'${method}' is for ${who}${orRoot}.`;
       return `${what} ${you}. Ask ${owner?.user ?? "them"} to do it, or run it with sudo.`;
     }
     default:

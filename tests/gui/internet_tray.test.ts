@@ -22,9 +22,13 @@ let gui: GuiProcess;
 let portal: Portal;
 const db = tempDir();
 
-async function ctl(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn([FIREZONECTL, ...args], {
-    env: { PATH: "/usr/bin:/bin", FIREZONE_SOCKET: daemon.socketPath },
+async function ctl(
+  args: string[],
+  stdin?: string,
+  as?: string,
+): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn([...(as ? ["runuser", "-u", as, "--"] : []), FIREZONECTL, ...args], {
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", FIREZONE_SOCKET: daemon.socketPath },
     stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
     stdout: "pipe",
     stderr: "pipe",
@@ -45,9 +49,11 @@ beforeAll(async () => {
   portal = startPortal({ dbPath: db.db, logger: silentLogger });
   daemon = new TestFirezoned(group, { FIREZONE_API_URL: portal.url.replace(/^http/, "ws") });
   await daemon.start();
-  const r = await ctl(["sign-in", "--token-stdin"], `${s.aliceToken}\n`);
-  if (r.code !== 0) throw new Error(`sign-in failed: ${r.err}`);
   desktop = await startDesktop({ groups: [group] });
+  // The desktop user signs in, so the session is theirs and its switch is theirs to click
+  // (another user's tray shows it greyed out: tests/gui/owner_menu.test.ts).
+  const r = await ctl(["sign-in", "--token-stdin"], `${s.aliceToken}\n`, desktop.user);
+  if (r.code !== 0) throw new Error(`sign-in failed: ${r.err}`);
   gui = await desktop.startGui({ FIREZONE_SOCKET: daemon.socketPath, FIREZONE_ACCOUNT: "acme" });
 }, 60_000);
 
