@@ -24,10 +24,10 @@ export {
   type PeerInfo,
 } from "./peer.ts";
 export {
-  type Check,
-  CheckSchema,
   type BaseTier,
   CgroupPath,
+  type Check,
+  CheckSchema,
   type DaemonEvent,
   DEBUG_INFO_BYTES,
   type DebugSection,

@@ -49,6 +49,18 @@ const EXPECTED: Record<MethodName, Record<"signedOut" | "signedIn", Record<Who, 
     signedOut: { reader: "refused", member: "served", owner: "served", admin: "served" },
     signedIn: { reader: "refused", member: "served", owner: "served", admin: "served" },
   },
+  diagnose: {
+    signedOut: { reader: "refused", member: "served", owner: "served", admin: "served" },
+    signedIn: { reader: "refused", member: "served", owner: "served", admin: "served" },
+  },
+  logs: {
+    signedOut: { reader: "refused", member: "served", owner: "served", admin: "served" },
+    signedIn: { reader: "refused", member: "served", owner: "served", admin: "served" },
+  },
+  debug_info: {
+    signedOut: { reader: "refused", member: "served", owner: "served", admin: "served" },
+    signedIn: { reader: "refused", member: "served", owner: "served", admin: "served" },
+  },
   sign_in: {
     signedOut: { reader: "refused", member: "served", owner: "served", admin: "served" },
     signedIn: { reader: "refused", member: "refused", owner: "served", admin: "served" },
@@ -199,7 +211,7 @@ describe("the tier table, method by method", () => {
       for (const [name, spec] of Object.entries(methods)) {
         const got = await answer(member, name as MethodName);
         expect(`${name}: ${got.answer}`).toBe(
-          `${name}: ${spec.mutates ? "service_mode" : name === "resources" || spec.tier === "reader" ? "served" : "refused"}`,
+          `${name}: ${spec.mutates ? "service_mode" : spec.tier === "reader" || spec.tier === "member" ? "served" : "refused"}`,
         );
       }
     } finally {
