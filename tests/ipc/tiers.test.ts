@@ -61,6 +61,14 @@ const EXPECTED: Record<MethodName, Record<"signedOut" | "signedIn", Record<Who, 
     signedOut: { reader: "refused", member: "served", owner: "served", admin: "served" },
     signedIn: { reader: "refused", member: "served", owner: "served", admin: "served" },
   },
+  get_settings: {
+    signedOut: { reader: "refused", member: "served", owner: "served", admin: "served" },
+    signedIn: { reader: "refused", member: "served", owner: "served", admin: "served" },
+  },
+  set_setting: {
+    signedOut: { reader: "refused", member: "refused", owner: "refused", admin: "served" },
+    signedIn: { reader: "refused", member: "refused", owner: "refused", admin: "served" },
+  },
   sign_in: {
     signedOut: { reader: "refused", member: "served", owner: "served", admin: "served" },
     signedIn: { reader: "refused", member: "refused", owner: "served", admin: "served" },
