@@ -14,6 +14,7 @@ export const JSON_SHAPES = {
   resources: v.object({ schemaVersion: version, version: v.number(), resources: v.array(ResourceSchema) }),
   "sign-in": status,
   "sign-out": status,
+  scope: status,
   "internet-resource": v.object({ schemaVersion: version, ...InternetResourceSchema.entries }),
   version: v.object({
     schemaVersion: version,

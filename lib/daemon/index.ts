@@ -56,8 +56,8 @@ export {
 } from "./network_watch.ts";
 export { type NftInput, type NftRunner, nftRunner } from "./nft.ts";
 export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
-export { ConfigControl, type ReloadReport, type ReloadTargets } from "./reload.ts";
 export { grantReadGroup } from "./read_group.ts";
+export { ConfigControl, type ReloadReport, type ReloadTargets } from "./reload.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
 export { MAX_SECRET_BYTES, readRootSecretFile, type SecretFileResult } from "./root_secret_file.ts";
 export { DAEMON_HELP, runDaemon } from "./run.ts";

@@ -56,12 +56,12 @@ export {
   ResourceSchema,
   type Result,
   SETTING_KEYS,
+  SessionScope,
   type Setting,
   type SettingKey,
   SettingSchema,
   type Status,
   StatusSchema,
-  SessionScope,
   TIERS,
   type Tier,
 } from "./protocol.ts";

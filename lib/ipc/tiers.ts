@@ -91,7 +91,7 @@ function refusal(
   const you = `You are ${user}`;
   switch (need) {
     case "admin":
-      return `'${method}' is for root only. ${you}; run it with sudo.`;
+      return `'${method}' needs root. ${you}; run it with sudo.`;
     case "owner": {
       const owner = session.owner;
       const who = owner

@@ -114,6 +114,7 @@ describe("--json output", () => {
         ["resources", ["resources", "--json"]],
         ["internet-resource", ["internet-resource", "--json"]],
         ["internet-resource", ["internet-resource", "off", "--json"]],
+        ["scope", ["scope", "--json"]],
         ["sign-out", ["sign-out", "--json"]],
       ];
       const seen = new Set<string>();
