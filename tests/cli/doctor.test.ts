@@ -58,17 +58,14 @@ async function doctorAs(
   return { code: r.code, report: JSON.parse(r.stdout) };
 }
 
+/** `script` run by sh in a mount namespace of its own, whose mounts the rest of the machine never sees. */
+function inMountNs(script: string): string[] {
+  return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script];
+}
+
 /** A `wrap` for startDaemon: the daemon runs in a mount namespace of its own with an empty tmpfs over `dir`. */
 function hiding(dir: string): string[] {
-  return [
-    "unshare",
-    "--mount",
-    "--propagation",
-    "private",
-    "sh",
-    "-c",
-    `mount -t tmpfs tmpfs ${dir} && exec "$0"`,
-  ];
+  return inMountNs(`mount -t tmpfs tmpfs ${dir} && exec "$0"`);
 }
 
 /** Runs `fn` with a network namespace made for it, removed afterwards with whatever `fn` left in it. */
@@ -213,15 +210,9 @@ describe("firezonectl doctor", () => {
       for (const sub of ["upper", "work"]) Bun.spawnSync(["mkdir", join(ns, sub)]);
       Bun.spawnSync(["mkfifo", "-m", "644", join(ns, "upper", "group")]);
       const holder = Bun.spawn(
-        [
-          "unshare",
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
+        inMountNs(
           `mount -t overlay overlay -o lowerdir=/etc,upperdir=${ns}/upper,workdir=${ns}/work /etc && echo ready && exec sleep 300`,
-        ],
+        ),
         { stdout: "pipe", stdin: "ignore" },
       );
       try {
