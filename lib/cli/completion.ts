@@ -45,6 +45,20 @@ function valueOptions(): string[] {
   return [...names];
 }
 
+/**
+ * The shell loop both scripts share: the words before the cursor give the command (`cmd`, the first
+ * word that is not an option nor an option's value) and how many positional words follow it (`npos`).
+ */
+function findCommand(first: string, end: string): string {
+  return `\tfor ((i = ${first}; i < ${end}; i++)); do
+\t\tcase \${words[i]} in
+\t\t${valueOptions().join(" | ")}) ((i++)) ;;
+\t\t-*) ;;
+\t\t*) if [[ -z $cmd ]]; then cmd=\${words[i]}; else ((npos++)); fi ;;
+\t\tesac
+\tdone`;
+}
+
 function bash(): string {
   const commands = Object.keys(COMMANDS).map(word).join(" ");
   const arms = Object.entries(COMMANDS).map(([name, entry]) => {
@@ -80,13 +94,7 @@ _firezonectl() {
 		cword=$COMP_CWORD
 	fi
 	local i cmd="" npos=0
-	for ((i = 1; i < cword; i++)); do
-		case \${words[i]} in
-		${valueOptions().join(" | ")}) ((i++)) ;;
-		-*) ;;
-		*) if [[ -z $cmd ]]; then cmd=\${words[i]}; else ((npos++)); fi ;;
-		esac
-	done
+${findCommand("1", "cword")}
 	if [[ -z $cmd ]]; then
 		case $prev in
 		--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -141,13 +149,7 @@ _firezonectl() {
 	local -a commands opts
 	local i cmd= npos=0
 	commands=(${commands})
-	for ((i = 2; i < CURRENT; i++)); do
-		case \${words[i]} in
-		${valueOptions().join(" | ")}) ((i++)) ;;
-		-*) ;;
-		*) if [[ -z $cmd ]]; then cmd=\${words[i]}; else ((npos++)); fi ;;
-		esac
-	done
+${findCommand("2", "CURRENT")}
 	if [[ -z $cmd ]]; then
 		case \${words[CURRENT-1]} in
 		--socket) _files; return ;;

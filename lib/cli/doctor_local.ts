@@ -239,6 +239,20 @@ function desktopFileIn(env: Record<string, string | undefined>): string | null {
 }
 
 /** The tray's needs on this user's session bus; skipped for root and outside a desktop session. */
+/** A check of one name on the session bus: `found` is null when the bus did not answer at all. */
+function busCheck(
+  id: string,
+  title: string,
+  found: boolean | null,
+  passDetail: string,
+  failure: { detail: string; fix: string },
+): Check {
+  if (found === null) return { id, title, status: "skip", detail: "the session bus did not answer" };
+  return found
+    ? { id, title, status: "pass", detail: passDetail }
+    : { id, title, status: "fail", ...failure };
+}
+
 export async function checkDesktop(
   env: Record<string, string | undefined>,
   caller: Caller,
@@ -269,34 +283,16 @@ export async function checkDesktop(
   ]);
   const checks: Check[] = [];
   const [[wid, wtitle], [sid, stitle], [did, dtitle]] = ids;
-  if (watcher === null)
-    checks.push({ id: wid, title: wtitle, status: "skip", detail: "the session bus did not answer" });
-  else
-    checks.push(
-      watcher
-        ? { id: wid, title: wtitle, status: "pass", detail: "a tray host is on the session bus" }
-        : {
-            id: wid,
-            title: wtitle,
-            status: "fail",
-            detail: "no tray host (StatusNotifierWatcher) on the session bus: the icon cannot show",
-            fix: "sudo apt install gnome-shell-extension-appindicator && gnome-extensions enable ubuntu-appindicators@ubuntu.com   # GNOME; other desktops: add a status-notifier tray to the panel",
-          },
-    );
-  if (secrets === null)
-    checks.push({ id: sid, title: stitle, status: "skip", detail: "the session bus did not answer" });
-  else
-    checks.push(
-      secrets
-        ? { id: sid, title: stitle, status: "pass", detail: "org.freedesktop.secrets is available" }
-        : {
-            id: sid,
-            title: stitle,
-            status: "fail",
-            detail: "no Secret Service on the session bus: the tray cannot keep the sign-in token",
-            fix: "sudo apt install gnome-keyring   # then log out and in again",
-          },
-    );
+  checks.push(
+    busCheck(wid, wtitle, watcher, "a tray host is on the session bus", {
+      detail: "no tray host (StatusNotifierWatcher) on the session bus: the icon cannot show",
+      fix: "sudo apt install gnome-shell-extension-appindicator && gnome-extensions enable ubuntu-appindicators@ubuntu.com   # GNOME; other desktops: add a status-notifier tray to the panel",
+    }),
+    busCheck(sid, stitle, secrets, "org.freedesktop.secrets is available", {
+      detail: "no Secret Service on the session bus: the tray cannot keep the sign-in token",
+      fix: "sudo apt install gnome-keyring   # then log out and in again",
+    }),
+  );
   const handler = mime.out.trim();
   const installed = desktopFileIn(env);
   let linkCheck: Check;

@@ -116,9 +116,12 @@ export async function runDaemon(argv: string[], env: Record<string, string | und
     log.warn("cannot turn core dumps off", { error: (err as Error).message });
   }
   try {
-    return await serve(config, log, logFile, env, logRing, (level) => {
+    const setLogLevel = (level: LogLevel) => {
       logLevel = level;
-    });
+    };
+    return await withHangup(log, (targets) =>
+      serve(config, log, logFile, env, logRing, setLogLevel, targets),
+    );
   } catch (err) {
     log.error(err instanceof FzError ? err.message : `failed to start: ${(err as Error).message}`);
     return err instanceof FzError && err.code === "busy" ? 1 : EX_CONFIG;
@@ -145,27 +148,21 @@ function onHangup(targets: HangupTargets, log: Logger): void {
   if (targets.session) resetSession(targets.session, "SIGHUP", "signal", log.child("roam"));
 }
 
-async function serve(
-  config: DaemonConfig,
-  log: Logger,
-  logFile: LogFile,
-  env: Record<string, string | undefined>,
-  logRing: LogRing,
-  setLogLevel: (level: LogLevel) => void,
-): Promise<number> {
+/** Runs `fn` with a SIGHUP handler whose targets start-up fills in as it makes them. */
+async function withHangup(log: Logger, fn: (targets: HangupTargets) => Promise<number>): Promise<number> {
   // Installed before anything is served: a SIGHUP (systemd's reload) during start-up must not end
   // the process, which is its default action.
   const targets: HangupTargets = { control: null, session: null };
   const hangup = () => onHangup(targets, log);
   process.on("SIGHUP", hangup);
   try {
-    return await serveWith(config, log, logFile, env, logRing, setLogLevel, targets);
+    return await fn(targets);
   } finally {
     process.off("SIGHUP", hangup);
   }
 }
 
-async function serveWith(
+async function serve(
   config: DaemonConfig,
   log: Logger,
   logFile: LogFile,

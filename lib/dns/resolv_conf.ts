@@ -6,7 +6,17 @@
 //   resolv.conf.backup  the original regular file, same bytes and mode
 //   resolv.conf.link    the original symlink's target, when it was a symlink
 import { constants, existsSync } from "node:fs";
-import { lstat, mkdir, open, readFile, readlink, rename, rm, symlink } from "node:fs/promises";
+import {
+  type FileHandle,
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  symlink,
+} from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { formatIp, type Logger, parseIp, silentLogger } from "../util/index.ts";
 import type { Upstream } from "./forwarder.ts";
@@ -203,13 +213,13 @@ function canonical(text: string): string | null {
   return ip ? formatIp(ip.bytes) : null;
 }
 
-/**
- * Write to a temporary file beside the target, flushed to disk, then rename over it: readers see old
- * or new, never half, and after a power cut the backup is there before anything depends on it.
- */
-async function atomicWrite(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.firezoned.tmp`);
-  const fh = await open(tmp, "w", mode);
+/** Where atomicWrite stages `path`'s new contents: beside it, so the rename stays on one file system. */
+function tempBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.firezoned.tmp`);
+}
+
+/** Writes, sets the mode, flushes to disk and closes `fh`, also when a step fails. */
+async function writeSynced(fh: FileHandle, data: string | Uint8Array, mode: number): Promise<void> {
   try {
     await fh.writeFile(data);
     await fh.chmod(mode);
@@ -217,6 +227,16 @@ async function atomicWrite(path: string, data: string | Uint8Array, mode: number
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Write to a temporary file beside the target, flushed to disk, then rename over it: readers see old
+ * or new, never half, and after a power cut the backup is there before anything depends on it.
+ */
+async function atomicWrite(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const tmp = tempBeside(path);
+  const fh = await open(tmp, "w", mode);
+  await writeSynced(fh, data, mode);
   await rename(tmp, path);
   const dir = await open(dirname(path), "r");
   await dir.sync().finally(() => dir.close());
@@ -247,20 +267,14 @@ async function replaceFile(path: string, data: string | Uint8Array, mode: number
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "";
     if (!READ_ONLY_DIR.has(code)) throw err;
-    await rm(join(dirname(path), `.${basename(path)}.firezoned.tmp`), { force: true }).catch(() => {});
+    await rm(tempBeside(path), { force: true }).catch(() => {});
     if (!st?.isFile()) throw needsDirectory(path, st ? "replace the symlink" : "create the file", err);
   }
   // O_NOFOLLOW: a symlink swapped in since the lstat above is refused, never written through.
   const fh = await open(path, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW).catch((err) => {
     throw needsDirectory(path, "rewrite the file", err);
   });
-  try {
-    await fh.writeFile(data);
-    await fh.chmod(mode);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeSynced(fh, data, mode);
 }
 
 /** The error a person reads when the sandbox (or the file system) keeps us from changing the file. */

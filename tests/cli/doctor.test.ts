@@ -49,6 +49,36 @@ function check(report: { checks: Check[] }, id: string): Check {
   return c;
 }
 
+/** `doctor --json` as `user` in a fresh session of theirs; the parsed report. */
+async function doctorAs(
+  user: string,
+  socket: string,
+): Promise<{ code: number; report: { checks: Check[] } }> {
+  const r = await runAs(user, [FIREZONECTL, "doctor", "--json"], { FIREZONE_SOCKET: socket });
+  return { code: r.code, report: JSON.parse(r.stdout) };
+}
+
+/** `script` run by sh in a mount namespace of its own, whose mounts the rest of the machine never sees. */
+function inMountNs(script: string): string[] {
+  return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script];
+}
+
+/** A `wrap` for startDaemon: the daemon runs in a mount namespace of its own with an empty tmpfs over `dir`. */
+function hiding(dir: string): string[] {
+  return inMountNs(`mount -t tmpfs tmpfs ${dir} && exec "$0"`);
+}
+
+/** Runs `fn` with a network namespace made for it, removed afterwards with whatever `fn` left in it. */
+async function inNetns(fn: (ns: string) => Promise<void>): Promise<void> {
+  const ns = `fzdoc${Math.random().toString(36).slice(2, 8)}`;
+  expect(Bun.spawnSync(["ip", "netns", "add", ns]).exitCode).toBe(0);
+  try {
+    await fn(ns);
+  } finally {
+    Bun.spawnSync(["ip", "netns", "del", ns]);
+  }
+}
+
 async function daemon(env: Record<string, string> = {}, wrap?: string[]): Promise<TestDaemon> {
   const group = accounts.group();
   const d = await startDaemon(group, env, wrap ? { wrap } : {});
@@ -114,9 +144,8 @@ describe("firezonectl doctor", () => {
       const d = await daemon();
       const group = d.env.FIREZONE_GROUP!;
       const user = accounts.user();
-      const r = await runAs(user, [FIREZONECTL, "doctor", "--json"], { FIREZONE_SOCKET: d.socketPath });
-      expect(r.code).toBe(1);
-      const report = JSON.parse(r.stdout);
+      const { code, report } = await doctorAs(user, d.socketPath);
+      expect(code).toBe(1);
       const g = check(report, "group");
       expect(g.status).toBe("fail");
       expect(g.detail).toContain(`${user} is not in group '${group}'`);
@@ -143,8 +172,7 @@ describe("firezonectl doctor", () => {
         expect(g.detail).toContain("after this session started");
         expect(g.fix).toStartWith(`newgrp ${group}`);
         // A fresh session of the same user holds the group: the check passes there.
-        const fresh = await runAs(user, [FIREZONECTL, "doctor", "--json"], { FIREZONE_SOCKET: d.socketPath });
-        expect(check(JSON.parse(fresh.stdout), "group").status).toBe("pass");
+        expect(check((await doctorAs(user, d.socketPath)).report, "group").status).toBe("pass");
       } finally {
         shell.close();
       }
@@ -155,15 +183,7 @@ describe("firezonectl doctor", () => {
     "no /dev/net/tun in the daemon's mount namespace: the TUN check fails with the command that makes it",
     async () => {
       // The daemon runs in a mount namespace of its own where an empty tmpfs covers /dev/net.
-      const d = await daemon({}, [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        'mount -t tmpfs tmpfs /dev/net && exec "$0"',
-      ]);
+      const d = await daemon({}, hiding("/dev/net"));
       const r = doctor(d.socketPath);
       expect(r.code).toBe(1);
       const tun = check(r.report, "tun");
@@ -190,15 +210,9 @@ describe("firezonectl doctor", () => {
       for (const sub of ["upper", "work"]) Bun.spawnSync(["mkdir", join(ns, sub)]);
       Bun.spawnSync(["mkfifo", "-m", "644", join(ns, "upper", "group")]);
       const holder = Bun.spawn(
-        [
-          "unshare",
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
+        inMountNs(
           `mount -t overlay overlay -o lowerdir=/etc,upperdir=${ns}/upper,workdir=${ns}/work /etc && echo ready && exec sleep 300`,
-        ],
+        ),
         { stdout: "pipe", stdin: "ignore" },
       );
       try {
@@ -241,41 +255,23 @@ describe("firezonectl doctor", () => {
   test.skipIf(!isRoot || !hasUnshare)(
     "rp_filter is read from the daemon's network namespace over rtnetlink, with /proc/sys hidden as the unit hides it",
     async () => {
-      const ns = `fzdoc${Math.random().toString(36).slice(2, 8)}`;
-      expect(Bun.spawnSync(["ip", "netns", "add", ns]).exitCode).toBe(0);
-      try {
+      await inNetns(async (ns) => {
         Bun.spawnSync(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=2"]);
         // The unit's ProcSubset=pid leaves no /proc/sys; an empty tmpfs over it does the same here.
-        const d = await daemon({}, [
-          "ip",
-          "netns",
-          "exec",
-          ns,
-          "unshare",
-          "--mount",
-          "--propagation",
-          "private",
-          "sh",
-          "-c",
-          'mount -t tmpfs tmpfs /proc/sys && exec "$0"',
-        ]);
+        const d = await daemon({}, ["ip", "netns", "exec", ns, ...hiding("/proc/sys")]);
         const rp = check(doctor(d.socketPath).report, "rp_filter");
         expect(rp.status).toBe("pass");
         expect(rp.detail).toStartWith("loose (all=2");
         await d.stop();
         daemons.splice(daemons.indexOf(d), 1);
-      } finally {
-        Bun.spawnSync(["ip", "netns", "del", ns]);
-      }
+      });
     },
   );
 
   test.skipIf(!isRoot)(
     "another interface in the tunnel's address range is a route conflict naming it",
     async () => {
-      const ns = `fzdoc${Math.random().toString(36).slice(2, 8)}`;
-      expect(Bun.spawnSync(["ip", "netns", "add", ns]).exitCode).toBe(0);
-      try {
+      await inNetns(async (ns) => {
         // What another VPN using CGNAT space (as Tailscale's 100.64.0.0/10 does) leaves on a host.
         for (const cmd of [
           ["ip", "link", "add", "othervpn0", "type", "veth", "peer", "name", "othervpn1"],
@@ -292,9 +288,7 @@ describe("firezonectl doctor", () => {
         expect(routes.fix).toContain("ip rule");
         await d.stop();
         daemons.splice(daemons.indexOf(d), 1);
-      } finally {
-        Bun.spawnSync(["ip", "netns", "del", ns]);
-      }
+      });
     },
   );
 

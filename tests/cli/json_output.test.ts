@@ -10,6 +10,7 @@ import { type Portal, startPortal } from "../../devstack/portal/server.ts";
 import { JSON_SCHEMA_VERSION, JSON_SHAPES, type JsonShape, jsonCommands } from "../../lib/cli/index.ts";
 import { silentLogger } from "../../lib/util/index.ts";
 import { FIREZONECTL } from "../_support/build.ts";
+import { ctl } from "../_support/ctl.ts";
 import { startDaemon, type TestDaemon, waitFor } from "../_support/daemon.ts";
 import { TestAccounts } from "../_support/users.ts";
 import { seed, tempDir } from "../portal/_helpers.ts";
@@ -33,22 +34,6 @@ afterAll(async () => {
 
 function daemon(env: Record<string, string> = {}): Promise<TestDaemon> {
   return startDaemon(group, { FIREZONE_API_URL: portal.url.replace("http://", "ws://"), ...env });
-}
-
-/** Asynchronous: the portal runs in this process and must keep answering meanwhile. */
-async function ctl(socket: string, args: string[], stdin?: string) {
-  const p = Bun.spawn([FIREZONECTL, ...args], {
-    env: { PATH: "/usr/bin:/bin", FIREZONE_SOCKET: socket },
-    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { code, out, err };
 }
 
 /** A long-running firezonectl whose stdout is read line by line. */

@@ -10,6 +10,7 @@ import { type Portal, startPortal } from "../../devstack/portal/server.ts";
 import { editConfigText } from "../../lib/daemon/index.ts";
 import { silentLogger } from "../../lib/util/index.ts";
 import { ensureBuilt, FIREZONECTL, FIREZONED } from "../_support/build.ts";
+import { ctl } from "../_support/ctl.ts";
 import { startDaemon, type TestDaemon, waitFor } from "../_support/daemon.ts";
 import { runAs, TestAccounts } from "../_support/users.ts";
 import { seed, tempDir } from "../portal/_helpers.ts";
@@ -46,33 +47,17 @@ async function daemonWithFile(text: string, mode = 0o644): Promise<TestDaemon> {
   return d;
 }
 
-/** Asynchronous: the portals run in this process and must keep answering meanwhile. */
-async function ctl(d: TestDaemon, args: string[], stdin?: string) {
-  const p = Bun.spawn([FIREZONECTL, ...args], {
-    env: { PATH: "/usr/bin:/bin", FIREZONE_SOCKET: d.socketPath },
-    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { code, out, err };
-}
-
 async function setting(
   d: TestDaemon,
   key: string,
 ): Promise<{ value: string | null; effective: string | null }> {
-  const r = await ctl(d, ["settings", "get", key, "--json"]);
+  const r = await ctl(d.socketPath, ["settings", "get", key, "--json"]);
   expect(r.code).toBe(0);
   return JSON.parse(r.out).settings[0];
 }
 
 async function status(d: TestDaemon): Promise<{ state: string; portalUrl?: string; lastError?: string }> {
-  return JSON.parse((await ctl(d, ["status", "--json"])).out);
+  return JSON.parse((await ctl(d.socketPath, ["status", "--json"])).out);
 }
 
 /** A frame that is not JSON: the daemon logs its refusal at debug level only. */
@@ -115,11 +100,11 @@ describe("firezonectl settings", () => {
   test("get lists every key with its value in use and source; --json carries schemaVersion", async () => {
     const d = await daemonWithFile(CONF);
     try {
-      const text = await ctl(d, ["settings"]);
+      const text = await ctl(d.socketPath, ["settings"]);
       expect(text.code).toBe(0);
       for (const key of ["portal_url", "log_level", "dns_control", "internet_resource"])
         expect(text.out).toContain(key);
-      const json = JSON.parse((await ctl(d, ["settings", "get", "--json"])).out);
+      const json = JSON.parse((await ctl(d.socketPath, ["settings", "get", "--json"])).out);
       expect(json.schemaVersion).toBe(1);
       expect(json.file).toBe(d.env.FIREZONE_CONFIG);
       const log = json.settings.find((s: { key: string }) => s.key === "log_level");
@@ -137,7 +122,7 @@ describe("firezonectl settings", () => {
     try {
       await sendBadFrame(d.socketPath);
       expect(d.stderr()).not.toContain("closing connection after bad input");
-      const r = await ctl(d, ["settings", "set", "log_level", "debug"]);
+      const r = await ctl(d.socketPath, ["settings", "set", "log_level", "debug"]);
       expect(r.code).toBe(0);
       expect(r.out).toContain("applied now");
       const file = d.env.FIREZONE_CONFIG!;
@@ -152,7 +137,7 @@ describe("firezonectl settings", () => {
       await waitFor(() => d.stderr().includes("closing connection after bad input"), 5000, "a debug line");
       expect(await setting(d, "log_level")).toMatchObject({ value: "debug", effective: "debug" });
       // unset: back to the default, the line removed.
-      const u = await ctl(d, ["settings", "unset", "log_level", "--json"]);
+      const u = await ctl(d.socketPath, ["settings", "unset", "log_level", "--json"]);
       expect(u.code).toBe(0);
       expect(JSON.parse(u.out)).toMatchObject({
         schemaVersion: 1,
@@ -167,20 +152,25 @@ describe("firezonectl settings", () => {
   test("a bad value or an unknown key is refused with the fix, and the file is not touched", async () => {
     const d = await daemonWithFile(CONF);
     try {
-      const bad = await ctl(d, ["settings", "set", "log_level", "loud"]);
+      const bad = await ctl(d.socketPath, ["settings", "set", "log_level", "loud"]);
       expect(bad.code).toBe(64);
       expect(bad.err).toContain("'loud' is not one of debug, info, warn, error");
       expect(bad.err).toContain("Nothing was changed");
-      const unknown = await ctl(d, ["settings", "set", "portl_url", "wss://x"]);
+      const unknown = await ctl(d.socketPath, ["settings", "set", "portl_url", "wss://x"]);
       expect(unknown.code).toBe(64);
       expect(unknown.err).toContain("portal_url");
-      const missing = await ctl(d, ["settings", "set", "log_level"]);
+      const missing = await ctl(d.socketPath, ["settings", "set", "log_level"]);
       expect(missing.code).toBe(64);
       expect(missing.err).toContain("needs a VALUE");
-      const injected = await ctl(d, ["settings", "set", "ca_file", "/x\nallow_insecure_portal = true"]);
+      const injected = await ctl(d.socketPath, [
+        "settings",
+        "set",
+        "ca_file",
+        "/x\nallow_insecure_portal = true",
+      ]);
       expect(injected.code).toBe(64);
       expect(injected.err).toContain("line break");
-      const plaintext = await ctl(d, ["settings", "set", "portal_url", "ws://127.0.0.1:9"]);
+      const plaintext = await ctl(d.socketPath, ["settings", "set", "portal_url", "ws://127.0.0.1:9"]);
       expect(plaintext.code).toBe(64);
       expect(plaintext.err).toContain("allow_insecure_portal");
       expect(readFileSync(d.env.FIREZONE_CONFIG!, "utf8")).toBe(CONF);
@@ -197,8 +187,8 @@ describe("firezonectl settings", () => {
     });
     try {
       expect((await status(d)).state).toBe("not_configured");
-      expect((await ctl(d, ["settings", "set", "portal_url", wsUrl(portalA)])).code).toBe(0);
-      expect((await ctl(d, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
+      expect((await ctl(d.socketPath, ["settings", "set", "portal_url", wsUrl(portalA)])).code).toBe(0);
+      expect((await ctl(d.socketPath, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
     } finally {
       await d.stop();
     }
@@ -207,7 +197,7 @@ describe("firezonectl settings", () => {
   test("dns_control is written but waits for a restart, and the answer says why", async () => {
     const d = await startDaemon(group, { FIREZONE_DNS_CONTROL: "" });
     try {
-      const r = await ctl(d, ["settings", "set", "dns_control", "resolv-conf"]);
+      const r = await ctl(d.socketPath, ["settings", "set", "dns_control", "resolv-conf"]);
       expect(r.code).toBe(0);
       expect(r.out).toContain("takes effect at the next start");
       expect(await setting(d, "dns_control")).toMatchObject({ value: "resolv-conf", effective: "auto" });
@@ -239,24 +229,24 @@ describe("firezonectl settings", () => {
     const d = await daemonWithFile("");
     try {
       expect((await status(d)).state).toBe("not_configured");
-      expect((await ctl(d, ["settings", "set", "allow_insecure_portal", "true"])).code).toBe(0);
-      const set = await ctl(d, ["settings", "set", "portal_url", wsUrl(portalA)]);
+      expect((await ctl(d.socketPath, ["settings", "set", "allow_insecure_portal", "true"])).code).toBe(0);
+      const set = await ctl(d.socketPath, ["settings", "set", "portal_url", wsUrl(portalA)]);
       expect(set.code).toBe(0);
       expect(set.out).toContain("applied");
       expect((await status(d)).state).toBe("signed_out");
-      const signIn = await ctl(d, ["sign-in", "--token-stdin"], `${token}\n`);
+      const signIn = await ctl(d.socketPath, ["sign-in", "--token-stdin"], `${token}\n`);
       expect(signIn.code).toBe(0);
-      expect((await ctl(d, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
+      expect((await ctl(d.socketPath, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
       expect(portalA.counts().clients).toBe(1);
 
-      const move = await ctl(d, ["settings", "set", "portal_url", wsUrl(portalB)]);
+      const move = await ctl(d.socketPath, ["settings", "set", "portal_url", wsUrl(portalB)]);
       expect(move.code).toBe(0);
       expect(move.out).toContain("signs in again at the new portal");
       await waitFor(() => portalB.counts().clients === 1, 20_000, "the session at the new portal");
       await waitFor(() => portalA.counts().clients === 0, 20_000, "the old portal connection to close");
       const st = await status(d);
       expect(st.portalUrl).toBe(portalB.url);
-      expect((await ctl(d, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
+      expect((await ctl(d.socketPath, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
     } finally {
       await d.stop();
     }
@@ -336,8 +326,8 @@ describe("SIGHUP", () => {
   test("a portal the reloaded file makes unusable takes the session down and says why (not_configured)", async () => {
     const d = await daemonWithFile(`allow_insecure_portal = true\nportal_url = ${wsUrl(portalA)}\n`);
     try {
-      expect((await ctl(d, ["sign-in", "--token-stdin"], `${token}\n`)).code).toBe(0);
-      expect((await ctl(d, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
+      expect((await ctl(d.socketPath, ["sign-in", "--token-stdin"], `${token}\n`)).code).toBe(0);
+      expect((await ctl(d.socketPath, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
       writeFileSync(d.env.FIREZONE_CONFIG!, `portal_url = ${wsUrl(portalA)}\n`, { mode: 0o644 });
       process.kill(d.proc.pid, "SIGHUP");
       let st = await status(d);

@@ -16,7 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectDaemon } from "../../lib/ipc/index.ts";
 import { FzError } from "../../lib/types/index.ts";
-import { ensureBuilt, FIREZONECTL } from "../_support/build.ts";
+import { FIREZONECTL } from "../_support/build.ts";
+import { ctl } from "../_support/ctl.ts";
 import { startDaemon, type TestDaemon } from "../_support/daemon.ts";
 import { runAs, TestAccounts } from "../_support/users.ts";
 
@@ -38,21 +39,6 @@ function stateDir(name: string): string {
   return dir;
 }
 
-async function ctl(d: TestDaemon, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  ensureBuilt();
-  const p = Bun.spawn([FIREZONECTL, ...args], {
-    env: { PATH: "/usr/bin:/bin", FIREZONE_SOCKET: d.socketPath },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { code, out, err };
-}
-
 function auditLines(d: TestDaemon): string[] {
   const file = join(d.dir, "log", "audit.log");
   return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
@@ -62,7 +48,7 @@ describe("the Internet Resource switch", () => {
   test("a fresh daemon reports it off, with allow-LAN off and nothing offered", async () => {
     const d = await startDaemon(group, { FIREZONE_STATE_DIR: stateDir("fresh") });
     try {
-      const r = await ctl(d, ["internet-resource", "--json"]);
+      const r = await ctl(d.socketPath, ["internet-resource", "--json"]);
       expect(r.code).toBe(0);
       expect(JSON.parse(r.out)).toEqual({
         schemaVersion: 1,
@@ -71,11 +57,11 @@ describe("the Internet Resource switch", () => {
         available: false,
         active: false,
       });
-      const text = await ctl(d, ["internet-resource", "status"]);
+      const text = await ctl(d.socketPath, ["internet-resource", "status"]);
       expect(text.out).toContain(
         "Internet Resource off: only traffic to your resources goes through the tunnel",
       );
-      const st = JSON.parse((await ctl(d, ["status", "--json"])).out);
+      const st = JSON.parse((await ctl(d.socketPath, ["status", "--json"])).out);
       expect(st.internetResource).toMatchObject({ enabled: false });
     } finally {
       await d.stop();
@@ -109,12 +95,12 @@ describe("the Internet Resource switch", () => {
     }
     d = await startDaemon(group, { FIREZONE_STATE_DIR: state });
     try {
-      expect(JSON.parse((await ctl(d, ["internet-resource", "--json"])).out)).toMatchObject({
+      expect(JSON.parse((await ctl(d.socketPath, ["internet-resource", "--json"])).out)).toMatchObject({
         enabled: true,
         allowLan: true,
       });
       // Switching off keeps the allow-LAN choice for next time.
-      const off = await ctl(d, ["internet-resource", "off", "--json"]);
+      const off = await ctl(d.socketPath, ["internet-resource", "off", "--json"]);
       expect(JSON.parse(off.out)).toMatchObject({ enabled: false, allowLan: true });
     } finally {
       await d.stop();
@@ -128,7 +114,7 @@ describe("the Internet Resource switch", () => {
         FIREZONE_SOCKET: d.socketPath,
       });
       expect(r.code).toBe(77);
-      expect(JSON.parse((await ctl(d, ["internet-resource", "--json"])).out).enabled).toBe(false);
+      expect(JSON.parse((await ctl(d.socketPath, ["internet-resource", "--json"])).out).enabled).toBe(false);
     } finally {
       await d.stop();
     }
@@ -149,7 +135,7 @@ describe("the Internet Resource switch", () => {
       expect(r.code).toBe(77);
       expect(r.stderr).toContain("service mode");
       expect(r.stderr).toContain("the Internet Resource switch is managed by the administrator");
-      const root = await ctl(d, ["internet-resource", "on", "--json"]);
+      const root = await ctl(d.socketPath, ["internet-resource", "on", "--json"]);
       expect(root.code).toBe(0);
       expect(JSON.parse(root.out).enabled).toBe(true);
     } finally {
@@ -166,7 +152,7 @@ describe("the Internet Resource switch", () => {
         [["internet-resource", "on", "now"], "takes no argument 'now'"],
         [["internet-resource", "on", "--lan"], "unknown option '--lan'"],
       ] as const) {
-        const r = await ctl(d, [...args]);
+        const r = await ctl(d.socketPath, [...args]);
         expect(r.code).toBe(64);
         expect(r.err).toContain(says);
       }
@@ -196,17 +182,17 @@ describe("the Internet Resource switch", () => {
     );
     let d = await startDaemon(group, { FIREZONE_STATE_DIR: state, FIREZONE_CONFIG: conf });
     try {
-      expect(JSON.parse((await ctl(d, ["internet-resource", "--json"])).out)).toMatchObject({
+      expect(JSON.parse((await ctl(d.socketPath, ["internet-resource", "--json"])).out)).toMatchObject({
         enabled: true,
         allowLan: true,
       });
-      expect((await ctl(d, ["internet-resource", "off", "--no-allow-lan"])).code).toBe(0);
+      expect((await ctl(d.socketPath, ["internet-resource", "off", "--no-allow-lan"])).code).toBe(0);
     } finally {
       await d.stop();
     }
     d = await startDaemon(group, { FIREZONE_STATE_DIR: state, FIREZONE_CONFIG: conf });
     try {
-      expect(JSON.parse((await ctl(d, ["internet-resource", "--json"])).out)).toMatchObject({
+      expect(JSON.parse((await ctl(d.socketPath, ["internet-resource", "--json"])).out)).toMatchObject({
         enabled: false,
         allowLan: false,
       });
@@ -216,7 +202,7 @@ describe("the Internet Resource switch", () => {
     writeFileSync(conf, "internet_resource = maybe\n", { mode: 0o644 });
     d = await startDaemon(group, { FIREZONE_STATE_DIR: stateDir("badconf"), FIREZONE_CONFIG: conf });
     try {
-      const st = JSON.parse((await ctl(d, ["status", "--json"])).out);
+      const st = JSON.parse((await ctl(d.socketPath, ["status", "--json"])).out);
       expect(st.state).toBe("not_configured");
       expect(st.lastError).toContain("internet_resource 'maybe' is not a boolean");
     } finally {
@@ -231,7 +217,7 @@ describe("the Internet Resource switch", () => {
     });
     const d = await startDaemon(group, { FIREZONE_STATE_DIR: state });
     try {
-      expect(JSON.parse((await ctl(d, ["internet-resource", "--json"])).out).enabled).toBe(false);
+      expect(JSON.parse((await ctl(d.socketPath, ["internet-resource", "--json"])).out).enabled).toBe(false);
       expect(readFileSync(join(state, "settings.json.bad"), "utf8")).toContain('"yes"');
       expect(existsSync(join(state, "settings.json"))).toBe(false);
       expect(d.stderr()).toContain("the settings file is not valid (internet_resource.enabled:");
@@ -247,11 +233,11 @@ describe("the Internet Resource switch", () => {
     mkdirSync(join(state, "settings.json.tmp"));
     const d = await startDaemon(group, { FIREZONE_STATE_DIR: state });
     try {
-      const r = await ctl(d, ["internet-resource", "on"]);
+      const r = await ctl(d.socketPath, ["internet-resource", "on"]);
       expect(r.code).toBe(1);
       expect(r.err).toContain(`could not save the setting to ${join(state, "settings.json")}`);
       expect(r.err).toContain("nothing was changed");
-      expect(JSON.parse((await ctl(d, ["internet-resource", "--json"])).out).enabled).toBe(false);
+      expect(JSON.parse((await ctl(d.socketPath, ["internet-resource", "--json"])).out).enabled).toBe(false);
     } finally {
       await d.stop();
     }

@@ -3,7 +3,7 @@
 // from the connection that owns org.freedesktop.login1, also after that name changes hands; and the
 // clock fallback, with clocks injected (a machine cannot be put to sleep from a test).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { capture } from "../../devstack/shared/capture.ts";
@@ -11,6 +11,7 @@ import { Lines } from "../../devstack/shared/netns.ts";
 import { CLOCK_JUMP_MS, SleepWatch } from "../../lib/daemon/sleep_watch.ts";
 import { createLogger } from "../../lib/util/index.ts";
 import { BUN } from "../_support/build.ts";
+import { startSystemBus } from "../_support/system_bus.ts";
 
 const FAKE_LOGIND = join(import.meta.dir, "fixtures/fake_logind.ts");
 const hasDbus = Bun.which("dbus-daemon") !== null;
@@ -36,38 +37,7 @@ describe.skipIf(!hasDbus)("logind's signals on a private system bus", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "fz-sleep-"));
-    const socket = join(dir, "system_bus_socket");
-    address = `unix:path=${socket}`;
-    writeFileSync(
-      join(dir, "system.conf"),
-      `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>${address}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow receive_type="signal"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-  </policy>
-</busconfig>
-`,
-    );
-    bus = Bun.spawn(
-      ["dbus-daemon", `--config-file=${join(dir, "system.conf")}`, "--nofork", "--print-address"],
-      {
-        stdout: "pipe",
-        stderr: "ignore",
-      },
-    );
-    const reader = (bus.stdout as ReadableStream<Uint8Array>).getReader();
-    await reader.read();
-    reader.releaseLock();
+    ({ address, proc: bus } = await startSystemBus(dir));
   });
 
   afterAll(() => {
@@ -75,6 +45,19 @@ describe.skipIf(!hasDbus)("logind's signals on a private system bus", () => {
     bus?.kill();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  /** A started SleepWatch on this bus that records its log lines and the wake-ups it reports. */
+  async function watching() {
+    const { lines, logger } = recordingLogger();
+    const wakes: string[] = [];
+    const watch = new SleepWatch({
+      busPath: join(dir, "system_bus_socket"),
+      logger,
+      onWake: (how) => wakes.push(how),
+    });
+    await watch.start();
+    return { lines, wakes, watch };
+  }
 
   async function startLogind(): Promise<{ proc: Bun.Subprocess; name: string; out: Lines }> {
     const proc = Bun.spawn([BUN, FAKE_LOGIND, address, "--own"], { stdout: "pipe", stderr: "inherit" });
@@ -86,14 +69,7 @@ describe.skipIf(!hasDbus)("logind's signals on a private system bus", () => {
 
   test("a wake-up from the name's owner is believed; the same signal from another connection is refused", async () => {
     const logind = await startLogind();
-    const { lines, logger } = recordingLogger();
-    const wakes: string[] = [];
-    const watch = new SleepWatch({
-      busPath: join(dir, "system_bus_socket"),
-      logger,
-      onWake: (how) => wakes.push(how),
-    });
-    await watch.start();
+    const { lines, wakes, watch } = await watching();
     expect(watch.logindOwner).toBe(logind.name);
     const forged = await capture([BUN, FAKE_LOGIND, address]);
     expect(forged.code).toBe(0);
@@ -114,14 +90,7 @@ describe.skipIf(!hasDbus)("logind's signals on a private system bus", () => {
 
   test("when logind restarts under a new unique name, the new one is believed and the old one is not", async () => {
     const first = await startLogind();
-    const { logger } = recordingLogger();
-    const wakes: string[] = [];
-    const watch = new SleepWatch({
-      busPath: join(dir, "system_bus_socket"),
-      logger,
-      onWake: (how) => wakes.push(how),
-    });
-    await watch.start();
+    const { wakes, watch } = await watching();
     expect(watch.logindOwner).toBe(first.name);
     first.proc.kill();
     await first.proc.exited;

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Portal, startPortal } from "../../devstack/portal/server.ts";
 import { silentLogger } from "../../lib/util/index.ts";
-import { FIREZONECTL } from "../_support/build.ts";
+import { ctl } from "../_support/ctl.ts";
 import { startDaemon, type TestDaemon } from "../_support/daemon.ts";
 import { makeCa } from "../_support/tls.ts";
 import { TestAccounts } from "../_support/users.ts";
@@ -50,27 +50,11 @@ async function daemonWithCa(ca: string): Promise<TestDaemon> {
   });
 }
 
-/** Asynchronous: the portal runs in this process and must keep answering meanwhile. */
-async function ctl(d: TestDaemon, args: string[], stdin?: string) {
-  const p = Bun.spawn([FIREZONECTL, ...args], {
-    env: { PATH: "/usr/bin:/bin", FIREZONE_SOCKET: d.socketPath },
-    stdin: stdin === undefined ? "ignore" : Buffer.from(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { code, out, err };
-}
-
 describe("firezoned and a TLS portal", () => {
   test("ca_file names the private CA that signed the portal's certificate: sign-in connects", async () => {
     const d = await daemonWithCa(caPath);
     try {
-      const r = await ctl(d, ["sign-in", "--token-stdin", "--json"], `${aliceToken}\n`);
+      const r = await ctl(d.socketPath, ["sign-in", "--token-stdin", "--json"], `${aliceToken}\n`);
       expect(r.code).toBe(0);
       const st = JSON.parse(r.out);
       expect(st.state).toBe("connected");
@@ -84,9 +68,9 @@ describe("firezoned and a TLS portal", () => {
   test("a certificate from a CA the daemon does not trust: no connection, and lastError names ca_file", async () => {
     const d = await daemonWithCa(otherCaPath);
     try {
-      const r = await ctl(d, ["sign-in", "--token-stdin", "--json"], `${aliceToken}\n`);
+      const r = await ctl(d.socketPath, ["sign-in", "--token-stdin", "--json"], `${aliceToken}\n`);
       expect(r.code).toBe(0);
-      const st = JSON.parse((await ctl(d, ["status", "--json"])).out);
+      const st = JSON.parse((await ctl(d.socketPath, ["status", "--json"])).out);
       expect(st.state).toBe("connecting");
       expect(st.lastError).toContain("TLS handshake failed");
       expect(st.lastError).toContain("set ca_file");

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { capture } from "../../devstack/shared/capture.ts";
 
 export const CLIENT_IP = "10.53.0.1";
 export const CLIENT_IP2 = "10.53.0.3";
@@ -204,15 +205,7 @@ export class DnsLab {
 
   /** dig without blocking the event loop (for concurrent checks). */
   async digAsync(args: string[]): Promise<{ code: number; out: string }> {
-    const p = Bun.spawn(["ip", "netns", "exec", this.client, "dig", ...args], {
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const [out, err, code] = await Promise.all([
-      new Response(p.stdout).text(),
-      new Response(p.stderr).text(),
-      p.exited,
-    ]);
+    const { code, out, err } = await capture(["ip", "netns", "exec", this.client, "dig", ...args]);
     return { code, out: out + err };
   }
 

@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { formatResources } from "../../lib/cli/resources.ts";
 import { buildMenu, initialView, type MenuNode } from "../../lib/gui/index.ts";
 import type { IpcResource } from "../../lib/ipc/index.ts";
+import { sampleStatus } from "../_support/status.ts";
 
 const resources: IpcResource[] = [
   { id: "r1", name: "GitLab", type: "dns", address: "gitlab.corp.example", site: { id: "s", name: "HQ" } },
@@ -29,15 +30,7 @@ describe("DNS resources in listings", () => {
       ...initialView,
       link: "up",
       resources,
-      status: {
-        state: "connected",
-        mode: "interactive",
-        daemonVersion: "0.1.0",
-        protocol: 1,
-        pid: 1,
-        uptimeSeconds: 1,
-        resourceCount: resources.length,
-      },
+      status: sampleStatus({ resourceCount: resources.length }),
     });
     const all: MenuNode[] = [];
     const walk = (nodes: MenuNode[]) => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { capture } from "../../devstack/shared/capture.ts";
 import { DevWorld, type Proc } from "../../devstack/world.ts";
 import { Stack } from "../_support/stack.ts";
 
@@ -47,15 +48,7 @@ function netnsResolvConf(ns: string, text: string): void {
 }
 
 async function inClient(cmd: string[]): Promise<{ code: number; out: string }> {
-  const p = Bun.spawn(["ip", "netns", "exec", stack.world.client, ...cmd], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
+  const { code, out, err } = await capture(["ip", "netns", "exec", stack.world.client, ...cmd]);
   return { code, out: out + err };
 }
 const dig = async (name: string, type = "A") =>

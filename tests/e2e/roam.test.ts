@@ -5,7 +5,7 @@
 // to the resource flows again, and one TCP connection through the tunnel, opened at the start, keeps
 // echoing: the device, its addresses and routes stay in place through every reset.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { capture } from "../../devstack/shared/capture.ts";
 import { inNs } from "../../devstack/shared/netns.ts";
@@ -14,6 +14,7 @@ import { buildMenu } from "../../lib/gui/menu.ts";
 import { initialView, tooltip } from "../../lib/gui/tray_view.ts";
 import { BUN } from "../_support/build.ts";
 import { Stack } from "../_support/stack.ts";
+import { startSystemBus } from "../_support/system_bus.ts";
 
 const canRun =
   process.getuid?.() === 0 &&
@@ -88,37 +89,7 @@ describe.skipIf(!canRun)("a laptop's day", () => {
     // A private system-style bus the daemon is pointed at; logind itself cannot run here.
     const dir = join(stack.tmp, "bus");
     mkdirSync(dir, { recursive: true });
-    busAddress = `unix:path=${join(dir, "system_bus_socket")}`;
-    writeFileSync(
-      join(dir, "system.conf"),
-      `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>${busAddress}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow receive_type="signal"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-  </policy>
-</busconfig>
-`,
-    );
-    bus = Bun.spawn(
-      ["dbus-daemon", `--config-file=${join(dir, "system.conf")}`, "--nofork", "--print-address"],
-      {
-        stdout: "pipe",
-        stderr: "ignore",
-      },
-    );
-    const reader = (bus.stdout as ReadableStream<Uint8Array>).getReader();
-    await reader.read();
-    reader.releaseLock();
+    ({ address: busAddress, proc: bus } = await startSystemBus(dir));
     await Stack.kill(stack.daemon);
     await stack.startDaemon({ DBUS_SYSTEM_BUS_ADDRESS: busAddress, FIREZONE_LOG_LEVEL: "debug" });
     const token = stack.store((s) => s.createClientToken(stack.seed.aliceId));

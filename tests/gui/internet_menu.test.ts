@@ -10,6 +10,7 @@ import {
   type TrayView,
 } from "../../lib/gui/index.ts";
 import type { InternetResourceStatus, Status } from "../../lib/ipc/index.ts";
+import { sampleStatus } from "../_support/status.ts";
 
 const ir = (patch: Partial<InternetResourceStatus>): InternetResourceStatus => ({
   enabled: false,
@@ -18,17 +19,7 @@ const ir = (patch: Partial<InternetResourceStatus>): InternetResourceStatus => (
   active: false,
   ...patch,
 });
-const status = (patch: Partial<Status>): Status => ({
-  state: "connected",
-  mode: "interactive",
-  daemonVersion: "0.1.0",
-  protocol: 1,
-  pid: 1,
-  uptimeSeconds: 1,
-  resourceCount: 1,
-  actor: "Ann",
-  ...patch,
-});
+const status = (patch: Partial<Status>): Status => sampleStatus({ resourceCount: 1, actor: "Ann", ...patch });
 const view = (s: Partial<Status>): TrayView => ({ ...initialView, link: "up", status: status(s) });
 const find = (menu: MenuNode[], label: string) => menu.find((n) => n.label === label);
 const ROUTE_ALL = "Route all traffic through Firezone";

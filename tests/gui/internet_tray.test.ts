@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Portal, startPortal } from "../../devstack/portal/server.ts";
 import { silentLogger } from "../../lib/util/index.ts";
-import { FIREZONECTL } from "../_support/build.ts";
+import { ctl } from "../_support/ctl.ts";
 import { waitFor } from "../_support/daemon.ts";
 import { TestAccounts } from "../_support/users.ts";
 import { seed, tempDir } from "../portal/_helpers.ts";
@@ -22,25 +22,6 @@ let gui: GuiProcess;
 let portal: Portal;
 const db = tempDir();
 
-async function ctl(
-  args: string[],
-  stdin?: string,
-  as?: string,
-): Promise<{ code: number; out: string; err: string }> {
-  const p = Bun.spawn([...(as ? ["runuser", "-u", as, "--"] : []), FIREZONECTL, ...args], {
-    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", FIREZONE_SOCKET: daemon.socketPath },
-    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { code, out, err };
-}
-
 const checkbox = async () => find(await readMenu(desktop.bus, gui.itemName), ROUTE_ALL);
 
 beforeAll(async () => {
@@ -52,7 +33,7 @@ beforeAll(async () => {
   desktop = await startDesktop({ groups: [group] });
   // The desktop user signs in, so the session is theirs and its switch is theirs to click
   // (another user's tray shows it greyed out: tests/gui/owner_menu.test.ts).
-  const r = await ctl(["sign-in", "--token-stdin"], `${s.aliceToken}\n`, desktop.user);
+  const r = await ctl(daemon.socketPath, ["sign-in", "--token-stdin"], `${s.aliceToken}\n`, desktop.user);
   if (r.code !== 0) throw new Error(`sign-in failed: ${r.err}`);
   gui = await desktop.startGui({ FIREZONE_SOCKET: daemon.socketPath, FIREZONE_ACCOUNT: "acme" });
 }, 60_000);
@@ -84,7 +65,7 @@ describe("firezone-gui: the Internet Resource checkbox", () => {
   });
 
   test("switched on with firezonectl while not offered: shown ticked, with the reason, and nothing routed", async () => {
-    expect((await ctl(["internet-resource", "on"])).code).toBe(0);
+    expect((await ctl(daemon.socketPath, ["internet-resource", "on"])).code).toBe(0);
     const item = await eventually(checkbox, (m) => m?.checked === true, "ticked");
     expect(item?.enabled).toBe(true);
     expect(find(await readMenu(desktop.bus, gui.itemName), "Not offered by your account now")).toBeDefined();
@@ -101,7 +82,9 @@ describe("firezone-gui: the Internet Resource checkbox", () => {
       5000,
       "set_internet_resource from the desktop user",
     );
-    expect(JSON.parse((await ctl(["internet-resource", "--json"])).out)).toMatchObject({ enabled: false });
+    expect(JSON.parse((await ctl(daemon.socketPath, ["internet-resource", "--json"])).out)).toMatchObject({
+      enabled: false,
+    });
     await eventually(checkbox, (m) => m === undefined, "the checkbox gone");
   });
 });

@@ -20,6 +20,7 @@ import {
 } from "../../lib/gui/index.ts";
 import type { IpcResource, Status } from "../../lib/ipc/index.ts";
 import { MembershipError } from "../../lib/ipc/index.ts";
+import { sampleStatus } from "../_support/status.ts";
 
 const CALLBACK = "firezone-fd0020211111://handle_client_sign_in_callback";
 const good = (state = "s1") => `${CALLBACK}?account_slug=acme&actor_name=Ann&fragment=f1&state=${state}`;
@@ -102,16 +103,7 @@ describe("SignInFlow", () => {
   });
 });
 
-const status = (patch: Partial<Status>): Status => ({
-  state: "signed_out",
-  mode: "interactive",
-  daemonVersion: "0.1.0",
-  protocol: 1,
-  pid: 1,
-  uptimeSeconds: 1,
-  resourceCount: 0,
-  ...patch,
-});
+const status = (patch: Partial<Status>): Status => sampleStatus({ state: "signed_out", ...patch });
 const res = (name: string, address: string, site?: string): IpcResource => ({
   id: name,
   name,

@@ -1,92 +1,10 @@
 // PhoenixChannel with an injected clock and socket: heartbeat cadence, missed-heartbeat detection and
 // the backoff between attempts, without waiting on real time.
 import { expect, test } from "bun:test";
-import { PhoenixChannel, type SocketLike } from "../../lib/portal/index.ts";
-import type { Clock } from "../../lib/util/index.ts";
-
-class FakeClock implements Clock {
-  t = 0;
-  #timers: Array<{ at: number; fn: () => void; id: number }> = [];
-  #id = 0;
-  now = () => this.t;
-  setTimeout = (fn: () => void, ms: number) => {
-    this.#timers.push({ at: this.t + ms, fn, id: ++this.#id });
-    return this.#id;
-  };
-  clearTimeout = (id: unknown) => {
-    this.#timers = this.#timers.filter((x) => x.id !== id);
-  };
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      this.#timers.sort((a, b) => a.at - b.at);
-      const due = this.#timers[0];
-      if (!due || due.at > end) break;
-      this.#timers.shift();
-      this.t = due.at;
-      due.fn();
-    }
-    this.t = end;
-  }
-}
-
-class FakeSocket implements SocketLike {
-  onopen: ((ev: Event) => void) | null = null;
-  onmessage: ((ev: MessageEvent) => void) | null = null;
-  onclose: ((ev: CloseEvent) => void) | null = null;
-  onerror: ((ev: Event) => void) | null = null;
-  sent: Array<{ topic: string; event: string; ref: string }> = [];
-  closed: number | undefined;
-  constructor(readonly headers: Record<string, string>) {}
-  send(data: string): void {
-    this.sent.push(JSON.parse(data));
-  }
-  close(code?: number): void {
-    this.closed = code ?? 1000;
-  }
-  reply(ref: string, topic = "client"): void {
-    const data = JSON.stringify({ topic, event: "phx_reply", ref, payload: { status: "ok", response: {} } });
-    this.onmessage?.({ data } as MessageEvent);
-  }
-}
-
-function setup() {
-  const clock = new FakeClock();
-  const sockets: FakeSocket[] = [];
-  const log: string[] = [];
-  const channel = new PhoenixChannel(
-    {
-      url: "ws://portal.invalid/client/websocket",
-      token: "tok-123",
-      topic: "client",
-      joinPayload: () => ({}),
-      clock,
-      random: () => 0.999999,
-      createSocket: (_url, headers) => {
-        const s = new FakeSocket(headers);
-        sockets.push(s);
-        return s;
-      },
-    },
-    {
-      connecting: (n) => log.push(`connecting ${n}`),
-      joined: () => log.push("joined"),
-      event: (e) => log.push(`event ${e}`),
-      disconnected: (reason, ms) => log.push(`disconnected ${reason} ${ms}`),
-      terminal: (r) => log.push(`terminal ${r}`),
-    },
-  );
-  const join = () => {
-    const s = sockets.at(-1)!;
-    s.onopen?.({} as Event);
-    s.reply(s.sent.find((f) => f.event === "phx_join")!.ref);
-    return s;
-  };
-  return { clock, sockets, log, channel, join };
-}
+import { fakeChannel } from "../_support/fake_channel.ts";
 
 test("the token goes in the X-Authorization header and a heartbeat leaves every 10 s", () => {
-  const { clock, sockets, channel, join } = setup();
+  const { clock, sockets, channel, join } = fakeChannel();
   channel.start();
   expect(sockets[0]!.headers).toEqual({ "X-Authorization": "Bearer tok-123" });
   const s = join();
@@ -103,7 +21,7 @@ test("the token goes in the X-Authorization header and a heartbeat leaves every 
 });
 
 test("an unanswered heartbeat drops the connection after 5 s and retries on the backoff schedule", () => {
-  const { clock, sockets, log, channel, join } = setup();
+  const { clock, sockets, log, channel, join } = fakeChannel();
   channel.start();
   const s = join();
   clock.advance(10_000 + 4_999);
@@ -127,7 +45,7 @@ test("an unanswered heartbeat drops the connection after 5 s and retries on the 
 });
 
 test("the backoff starts over only after a connection has stayed up for 30 s", () => {
-  const { clock, sockets, log, channel, join } = setup();
+  const { clock, sockets, log, channel, join } = fakeChannel();
   channel.start();
   // Three joins that each drop at once: 500, 1000, 2000.
   for (const delay of [500, 1000, 2000]) {
@@ -150,7 +68,7 @@ test("the backoff starts over only after a connection has stayed up for 30 s", (
 });
 
 test("close code 4001 is terminal: no further attempt", () => {
-  const { clock, sockets, log, channel, join } = setup();
+  const { clock, sockets, log, channel, join } = fakeChannel();
   channel.start();
   const s = join();
   s.onclose?.({ code: 4001, reason: "revoked" } as CloseEvent);
