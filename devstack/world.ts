@@ -82,8 +82,11 @@ export class DevWorld {
     return p;
   }
 
-  /** The portal in the hub namespace on port 8080, serving this world's database. */
-  async startPortal(): Promise<Proc> {
+  /**
+   * The portal in the hub namespace on port 8080, serving this world's database. A slow machine (an
+   * emulated guest compiling the sources on first start) passes a longer `readyTimeoutMs`.
+   */
+  async startPortal(readyTimeoutMs = 10_000): Promise<Proc> {
     const p = this.start("portal", this.world.hub, [
       this.#bun,
       join(ROOT, "devstack/portal/main.ts"),
@@ -92,19 +95,19 @@ export class DevWorld {
       "--listen",
       "0.0.0.0:8080",
     ]);
-    await p.out.next(/^listening/);
+    await p.out.next(/^listening/, readyTimeoutMs);
     return p;
   }
 
   /** The HTTP resource in the resource namespace (dual-stack by default). */
-  async startResource(listen = "[::]:80"): Promise<Proc> {
+  async startResource(listen = "[::]:80", readyTimeoutMs = 10_000): Promise<Proc> {
     const p = this.start("resource", this.world.resource, [
       this.#bun,
       join(ROOT, "devstack/resource.ts"),
       "--listen",
       listen,
     ]);
-    await p.out.next(/^listening/);
+    await p.out.next(/^listening/, readyTimeoutMs);
     return p;
   }
 

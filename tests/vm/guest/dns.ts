@@ -162,22 +162,10 @@ try {
   dnsmasq(w.hub, HUB_DNS, [`address=/${UPSTREAM_NAME}/${UPSTREAM_ADDRESS}`, "local=/corp.example/"]);
   mkdirSync(`/etc/netns/${w.gateway}`, { recursive: true });
   writeFileSync(`/etc/netns/${w.gateway}/resolv.conf`, `nameserver ${w.resourceAddress}\n`);
-  // As DevWorld.startPortal and startResource, with room for a slow emulated guest: a first start
-  // compiles the sources from the 9p share and has taken more than their 10 s under load.
-  const devstack = join(import.meta.dir, "../../../devstack");
-  await dev
-    .start("portal", w.hub, [
-      process.execPath,
-      join(devstack, "portal/main.ts"),
-      "--db",
-      dev.db,
-      "--listen",
-      "0.0.0.0:8080",
-    ])
-    .out.next(/^listening/, 180_000);
-  await dev
-    .start("resource", w.resource, [process.execPath, join(devstack, "resource.ts"), "--listen", "[::]:80"])
-    .out.next(/^listening/, 180_000);
+  // Room for a slow emulated guest: a first start compiles the sources from the 9p share and has
+  // taken more than the default 10 s under load.
+  await dev.startPortal(180_000);
+  await dev.startResource(undefined, 180_000);
   await dev.startGateway(gatewayToken, "fzgw-dns", 180_000);
 
   writeFileSync(TOKEN_FILE, `${serviceToken}\n`, { mode: 0o600 });

@@ -58,9 +58,11 @@ try {
   const serviceToken = store.createClientToken(bot.id, { expiresInMs: 3_600_000 }).token;
   const gatewayToken = store.createGatewayToken(site.id).token;
   store.close();
-  await dev.startPortal();
-  await dev.startResource();
-  await dev.startGateway(gatewayToken, "fzgw-vm", 60_000);
+  // Room for a slow emulated guest: a first start compiles the sources from the 9p share and has
+  // taken more than the default 10 s under load.
+  await dev.startPortal(180_000);
+  await dev.startResource(undefined, 180_000);
+  await dev.startGateway(gatewayToken, "fzgw-vm", 180_000);
 
   let credentialLine = "";
   if (TOKEN_SOURCE === "credential") {
