@@ -36,6 +36,9 @@ export function packageSpecs(root: string, files: Layout, id: Identity): DebSpec
     name: "firezone-client",
     section: "net",
     files: files.client,
+    // An interactive session's scope (`user` by default) is enforced with nftables rules loaded by
+    // nft; without it such a session refuses to come up (it fails closed), so nft is a dependency.
+    depends: ["nftables"],
     // Without the kernel module, firezoned runs Debian's wireguard-go.
     recommends: ["wireguard-go"],
     // Firezone's own Linux GUI client package brings its own tunnel service, which claims the same

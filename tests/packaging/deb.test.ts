@@ -100,13 +100,13 @@ describe.skipIf(!haveDpkg)("bun run package", () => {
     }
   });
 
-  test("the control fields: version, architecture from the ELF header, Depends from dpkg-shlibdeps, Recommends wireguard-go, the GUI tied to its daemon", () => {
+  test("the control fields: version, architecture from the ELF header, Depends nftables and what dpkg-shlibdeps finds, Recommends wireguard-go, the GUI tied to its daemon", () => {
     const c = deb("firezone-client");
     const g = deb("firezone-gui");
     expect(field(c, "Package")).toBe("firezone-client");
     expect(field(c, "Version")).toBe(VERSION);
     expect(field(c, "Architecture")).toBe("amd64");
-    expect(field(c, "Depends")).toMatch(/^libc6 \(>= [0-9.]+\)$/);
+    expect(field(c, "Depends")).toMatch(/^nftables, libc6 \(>= [0-9.]+\)$/);
     expect(field(c, "Recommends")).toBe("wireguard-go");
     expect(field(c, "Conflicts")).toBe("firezone-client-gui");
     expect(field(g, "Depends")).toMatch(
