@@ -490,6 +490,11 @@ do_install() {
 	if [ ! -f "$CONFIG_DIR/token" ]; then
 		say "for a headless (service account) client, put the token in $CONFIG_DIR/token (mode 0600) and run: systemctl restart firezoned"
 	fi
+	# A desktop sign-in is scoped to its user with nftables rules (docs/security.md): without nft
+	# such a session refuses to come up, so say it now rather than at the first sign-in.
+	if ! command -v nft >/dev/null 2>&1 && [ ! -x /usr/sbin/nft ]; then
+		say "warning: nft (package nftables) is missing: desktop sign-ins, scoped to their user with nftables, will fail until it is installed (apt-get install nftables)"
+	fi
 }
 
 do_uninstall() {
