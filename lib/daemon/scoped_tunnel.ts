@@ -120,7 +120,14 @@ export class ScopedTunnel implements TunnelControl {
 
   async #apply(policy: ScopePolicy, prefix: string): Promise<void> {
     if (policy.scope === "system") {
-      await this.#run({ json: removeRules(this.name) });
+      // Scope `system` needs no rules, so it needs no nft either (a container image ships none): a
+      // table that cannot be removed is reported, and the tunnel comes up. What could be left is a
+      // table of an earlier scoped session, which only refuses more, never lets more through.
+      await this.#run({ json: removeRules(this.name) }).catch((err: unknown) =>
+        this.opts.logger.warn("could not remove earlier scope rules; scope system needs none", {
+          error: (err as Error).message,
+        }),
+      );
       return;
     }
     await this.#run({ json: scopeRules(this.name, policy) });

@@ -126,6 +126,16 @@ describe.skipIf(!canRun)("the scoped tunnel, against the kernel", () => {
     expect(seen).toEqual([]);
   });
 
+  test("scope system needs no nft: with none installed (a container image) the device comes up", async () => {
+    const { device, seen } = recordingDevice("tfzrec6");
+    const missing = nftRunner(["/nonexistent/nft"]);
+    const tunnel = new ScopedTunnel(device, { logger: silentLogger, run: missing });
+    await tunnel.setPolicy({ scope: "system" });
+    await tunnel.up({ privateKey: "k", addresses: [] });
+    await tunnel.down();
+    expect(seen).toEqual(["up with table: false", "down with table: false"]);
+  });
+
   test("start-up cleanup deletes a table a crashed predecessor left", async () => {
     await run({ json: scopeRules("tfzrec4", { scope: "user", uid: 7 }) });
     expect(ruleset()).toContain("firezone-tfzrec4");
