@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync } from "node:fs";
 import { capture } from "../../devstack/shared/capture.ts";
-import { FIREZONECTL } from "../_support/build.ts";
+import { ctl } from "../_support/ctl.ts";
 import { Stack } from "../_support/stack.ts";
 import { TestAccounts } from "../_support/users.ts";
 
@@ -18,23 +18,7 @@ let other: string;
 let table: string;
 
 /** firezonectl as `user` (a real login's groups through runuser); `stdin` is fed to it. */
-function ctlAs(user: string, args: string[], stdin?: string) {
-  return capture(
-    [
-      "runuser",
-      "-u",
-      user,
-      "--",
-      "env",
-      "-i",
-      "PATH=/usr/bin:/bin",
-      `FIREZONE_SOCKET=${stack.socket}`,
-      FIREZONECTL,
-      ...args,
-    ],
-    stdin === undefined ? {} : { stdin },
-  );
-}
+const ctlAs = (user: string, args: string[], stdin?: string) => ctl(stack.socket, args, stdin, user);
 
 /**
  * curl as `user` (or root) in the client namespace. curl's exit code says how it failed: 7 is a

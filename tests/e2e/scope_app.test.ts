@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { capture } from "../../devstack/shared/capture.ts";
-import { FIREZONECTL, FIREZONED } from "../_support/build.ts";
+import { FIREZONED } from "../_support/build.ts";
+import { ctl } from "../_support/ctl.ts";
 import { Stack } from "../_support/stack.ts";
 import { TestAccounts, uniqueName } from "../_support/users.ts";
 
@@ -64,12 +65,8 @@ async function curlAs(user: string | null, inside: boolean): Promise<number> {
   return r.code;
 }
 
-function ctlAs(user: string, args: string[], stdin?: string) {
-  return capture(
-    ["runuser", "-u", user, "--", "env", "-i", `FIREZONE_SOCKET=${stack.socket}`, FIREZONECTL, ...args],
-    stdin === undefined ? {} : { stdin },
-  );
-}
+/** firezonectl as `user` (a real login's groups through runuser); `stdin` is fed to it. */
+const ctlAs = (user: string, args: string[], stdin?: string) => ctl(stack.socket, args, stdin, user);
 
 describe.skipIf(!canMountCgroup2)("scope app: a cgroup of the owner's", () => {
   beforeAll(async () => {
