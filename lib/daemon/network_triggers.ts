@@ -1,12 +1,10 @@
 // What resets the session by itself: the network monitor (lib/daemon/network_watch.ts) and
 // wake-ups (lib/daemon/sleep_watch.ts). SIGHUP is the third trigger, in lib/daemon/run.ts.
-import { type Logger, unixPathOf } from "../util/index.ts";
+import { type Logger, SYSTEM_BUS_SOCKET, unixPathOf } from "../util/index.ts";
 import { ROUTE_PROTOCOL } from "../wireguard/index.ts";
 import { type Resettable, resetSession } from "./network_reset.ts";
 import { NetworkWatch } from "./network_watch.ts";
 import { SleepWatch } from "./sleep_watch.ts";
-
-export const SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket";
 
 export interface TriggerSettings {
   /** Follow the kernel's network notifications (default on; `FIREZONE_NETWORK_MONITOR=off`). */

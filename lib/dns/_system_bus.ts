@@ -4,12 +4,11 @@ import {
   closeUnixBus,
   type MessageBus,
   openUnixBus,
+  SYSTEM_BUS_SOCKET,
   unixPathOf,
 } from "../util/index.ts";
 
 export type { ClientInterface, MessageBus };
-
-export const SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket";
 
 /** The system bus socket: DBUS_SYSTEM_BUS_ADDRESS (unix:path= only) or the standard path. */
 export function systemBusPath(env: Record<string, string | undefined> = process.env): string {

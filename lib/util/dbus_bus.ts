@@ -19,6 +19,9 @@ import messageType from "dbus-next/lib/message-type.js";
 export type MessageBus = dbusTypes.MessageBus;
 export type ClientInterface = dbusTypes.ClientInterface;
 
+/** Where the system bus listens unless DBUS_SYSTEM_BUS_ADDRESS says otherwise. */
+export const SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket";
+
 /** The unix socket path of a `unix:path=...` address (the first one, when several are listed). */
 export function unixPathOf(address: string): string | null {
   for (const part of address.split(";")) {

@@ -18,7 +18,14 @@ export {
 } from "./cidr.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export { Coalescer, type CoalescerOptions } from "./coalescer.ts";
-export { type ClientInterface, closeUnixBus, type MessageBus, openUnixBus, unixPathOf } from "./dbus_bus.ts";
+export {
+  type ClientInterface,
+  closeUnixBus,
+  type MessageBus,
+  openUnixBus,
+  SYSTEM_BUS_SOCKET,
+  unixPathOf,
+} from "./dbus_bus.ts";
 export { type DnsPattern, parseDnsPattern } from "./dns_pattern.ts";
 export { type KeyValueEntry, type KeyValueResult, parseKeyValue } from "./key_value.ts";
 export {

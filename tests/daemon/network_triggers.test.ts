@@ -1,7 +1,8 @@
 // The two knobs of the reset triggers, parsed where they enter: a bad value is named in a warning
 // that says what is used instead, and never stops the daemon.
 import { describe, expect, test } from "bun:test";
-import { SYSTEM_BUS_SOCKET, triggerSettings } from "../../lib/daemon/network_triggers.ts";
+import { triggerSettings } from "../../lib/daemon/network_triggers.ts";
+import { SYSTEM_BUS_SOCKET } from "../../lib/util/index.ts";
 
 describe("FIREZONE_NETWORK_MONITOR and DBUS_SYSTEM_BUS_ADDRESS", () => {
   test("unset: the monitor is on and the standard system bus is used", () => {
