@@ -7,7 +7,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket, Subprocess } from "bun";
 import { connectDaemon } from "../../lib/ipc/index.ts";
-import { waitFor } from "../_support/daemon.ts";
 
 let dir: string;
 let socketPath: string;
@@ -21,11 +20,15 @@ beforeAll(async () => {
     stdout: "pipe",
     stderr: "pipe",
   });
-  await waitFor(
-    () => Bun.spawnSync(["test", "-S", socketPath]).exitCode === 0,
-    10_000,
-    "the server to listen",
-  );
+  // The socket file appears before the backlog is cut to 0: wait for the line printed after it.
+  const reader = server.stdout.getReader();
+  let out = "";
+  while (!out.includes("listening\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the server exited: ${out}${await new Response(server.stderr).text()}`);
+    out += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
 });
 
 afterAll(() => {
