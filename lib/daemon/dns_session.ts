@@ -12,14 +12,15 @@ import {
   DnsStub,
   detectDnsControl,
   type ListenAddress,
-  nameserversOf,
   type ProxyIps,
   RESOLV_CONF,
   ResolvConfControl,
   type Upstream,
 } from "../dns/index.ts";
 import { Rtnetlink } from "../netlink/index.ts";
-import { formatIp, type Logger, parseIp } from "../util/index.ts";
+import { formatIp, type Logger } from "../util/index.ts";
+import { ADOPTION_WINDOW_MS, DnsFollower, type DnsFollowTrigger, MAX_ADOPTIONS } from "./dns_follow.ts";
+import { readUpstreams, upstreamsFromPortal } from "./dns_upstreams.ts";
 
 /** Where the stub listens: on the tunnel device, so it exists exactly while the tunnel does. */
 export const DNS_SENTINELS = ["100.100.111.1", "fd00:2021:1111:8000:100:100:111:1"] as const;
@@ -27,8 +28,6 @@ export const DNS_SENTINELS = ["100.100.111.1", "fd00:2021:1111:8000:100:100:111:
 export const DNS_PROXY_RANGES = ["100.96.0.0/11", "fd00:2021:1111:8000::/107"] as const;
 /** resolved's list of the real upstream servers (never its own 127.0.0.53 stub). */
 export const RESOLVED_UPSTREAMS_FILE = "/run/systemd/resolve/resolv.conf";
-/** The most upstreams taken from the portal or the system; resolvers use three, we allow a few more. */
-const MAX_UPSTREAMS = 8;
 
 export interface DnsSessionOptions {
   /** The `dns_control` setting; absent means detect at each start. */
@@ -43,6 +42,13 @@ export interface DnsSessionOptions {
   requestConnection(resourceId: string, name: string, ips: ProxyIps): Promise<unknown>;
   /** A new proxy address was handed out for this resource: its allowed IPs changed. */
   onProxyIps?(resourceId: string): void;
+  /** A problem with the system's DNS that status should show (null: it is gone). */
+  onWarning?(text: string | null): void;
+  /**
+   * /etc/resolv.conf was replaced by rename and the unit's sandbox cannot follow: firezoned may
+   * write only the file it found at start (run.ts restarts the daemon under systemd).
+   */
+  onUnfollowable?(): void;
   /** Test seams; production uses the defaults. */
   listenPort?: number;
   resolvConfPath?: string;
@@ -93,26 +99,12 @@ export async function recoverDns(
   return restored;
 }
 
-/** Valid IP addresses from the portal's list, as upstreams; anything else is logged and skipped. */
-export function upstreamsFromPortal(list: readonly string[], logger: Logger): Upstream[] {
-  const out: Upstream[] = [];
-  for (const text of list) {
-    const ip = parseIp(text);
-    if (!ip) {
-      logger.warn("the portal's upstream_dns holds something that is not an IP address; skipped", {
-        value: text.slice(0, 64),
-      });
-      continue;
-    }
-    const address = formatIp(ip.bytes);
-    if (!out.some((u) => u.address === address)) out.push({ address, port: 53 });
-  }
-  return out.slice(0, MAX_UPSTREAMS);
-}
-
 export class DnsSession {
   #stub: DnsStub | null = null;
   #control: DnsControl | null = null;
+  #resolvConf: ResolvConfControl | null = null;
+  #follower: DnsFollower | null = null;
+  #warning: string | null = null;
   #mode: DnsControlMode | null = null;
   #ifindex = 0;
   #systemUpstreams: Upstream[] = [];
@@ -143,10 +135,8 @@ export class DnsSession {
     this.#resourceCount = config.resources.length;
     // The system's servers as they are before we change anything (resolv-conf reads them from
     // its backup during apply, which also covers a predecessor's leftover file).
-    if (mode === "systemd-resolved")
-      this.#systemUpstreams = await readUpstreams(this.opts.resolvedUpstreamsFile ?? RESOLVED_UPSTREAMS_FILE);
-    else if (mode === "off")
-      this.#systemUpstreams = await readUpstreams(this.opts.resolvConfPath ?? RESOLV_CONF);
+    if (mode !== "resolv-conf")
+      this.#systemUpstreams = await readUpstreams(this.#serversFile(mode), DNS_SENTINELS);
     this.#addSentinels(config.ifindex);
     const port = this.opts.listenPort ?? 53;
     const listen: ListenAddress[] = DNS_SENTINELS.map((address) => ({ address, port }));
@@ -187,7 +177,14 @@ export class DnsSession {
       await control.revert().catch(() => {});
     }
     if (resolvConf) this.#systemUpstreams = resolvConf.originalUpstreams;
+    this.#resolvConf = resolvConf;
     this.#applyUpstreams();
+    this.#follower = new DnsFollower({
+      path: this.#serversFile(mode),
+      refresh: (trigger) => this.#refresh(trigger),
+      logger: log,
+    });
+    this.#follower.start();
     log.info("DNS is up", {
       mode,
       servers: DNS_SENTINELS.join(" "),
@@ -216,6 +213,15 @@ export class DnsSession {
     if (changed && this.#control) await this.#control.apply(this.#systemConfig());
   }
 
+  /**
+   * The network changed (a session reset): the system's servers are read again, resolved's link
+   * settings set again (they are gone if resolved restarted), and a /etc/resolv.conf another
+   * program rewrote is adopted and pointed at the stub again. Never rejects.
+   */
+  refresh(): Promise<void> {
+    return this.#follower?.kick("reset") ?? Promise.resolve();
+  }
+
   /** The proxy addresses handed out for a resource, as allowed IPs for its gateway's peer. */
   allowedIpsFor(resourceId: string): string[] {
     return [...(this.#proxies.get(resourceId) ?? [])];
@@ -238,8 +244,12 @@ export class DnsSession {
 
   /** Sign-out and stop: the system's resolver put back, the stub closed. Never throws. */
   async stop(): Promise<void> {
+    this.#follower?.stop();
+    this.#follower = null;
+    this.#setWarning(null);
     const control = this.#control;
     this.#control = null;
+    this.#resolvConf = null;
     if (control) {
       await control.revert().catch((err: unknown) =>
         this.opts.logger.error("could not restore the system's DNS configuration", {
@@ -252,6 +262,70 @@ export class DnsSession {
     this.#mode = null;
     this.#removeSentinels();
     this.#proxies.clear();
+  }
+
+  /** Where the system's own servers are listed: resolved's file, or the resolv.conf (ours or not). */
+  #serversFile(mode: DnsControlMode): string {
+    return mode === "systemd-resolved"
+      ? (this.opts.resolvedUpstreamsFile ?? RESOLVED_UPSTREAMS_FILE)
+      : (this.opts.resolvConfPath ?? RESOLV_CONF);
+  }
+
+  async #refresh(trigger: DnsFollowTrigger): Promise<void> {
+    const mode = this.#mode;
+    if (!this.#stub || !mode) return;
+    const before = this.#upstreams()
+      .map((u) => u.address)
+      .join(" ");
+    if (mode !== "resolv-conf") {
+      this.#systemUpstreams = await readUpstreams(this.#serversFile(mode), DNS_SENTINELS);
+      if (trigger === "reset") await this.#control?.apply(this.#systemConfig());
+    } else if (this.#resolvConf && this.#control) {
+      await this.#reassertResolvConf(this.#resolvConf);
+    }
+    const after = this.#upstreams()
+      .map((u) => u.address)
+      .join(" ");
+    if (after !== before) {
+      this.opts.logger.info("DNS: the system's servers changed", { trigger, upstreams: after || "(none)" });
+      this.#applyUpstreams();
+    }
+  }
+
+  async #reassertResolvConf(resolvConf: ResolvConfControl): Promise<void> {
+    const follower = this.#follower;
+    const outcome = await resolvConf.reassert(this.#systemConfig(), () => follower?.mayAdopt() ?? true);
+    if (outcome === "adopted") {
+      follower?.adopted();
+      this.#systemUpstreams = resolvConf.originalUpstreams;
+      this.#setWarning(null);
+    } else if (outcome === "left") {
+      this.#setWarning(
+        `Another program keeps rewriting ${resolvConf.path} (${MAX_ADOPTIONS_TEXT}); firezoned leaves it alone until the next network change, so resource names may not resolve. Configure that program to leave the file alone, or use systemd-resolved (docs/dns.md).`,
+      );
+    } else if (outcome === "stale") {
+      this.#setWarning(
+        `${resolvConf.path} was replaced by another program (a DHCP client?) after firezoned started, and the unit's sandbox lets firezoned write only the file it found then: resource names do not resolve. Run: sudo systemctl restart firezoned (docs/dns.md, "When the network changes").`,
+      );
+      try {
+        this.opts.onUnfollowable?.();
+      } catch (err) {
+        this.opts.logger.error("reacting to a replaced resolv.conf failed", {
+          error: (err as Error).message,
+        });
+      }
+    } else if (outcome === "intact") this.#setWarning(null);
+  }
+
+  #setWarning(text: string | null): void {
+    if (text === this.#warning) return;
+    this.#warning = text;
+    if (text) this.opts.logger.error(text);
+    try {
+      this.opts.onWarning?.(text);
+    } catch (err) {
+      this.opts.logger.error("reporting a DNS warning failed", { error: (err as Error).message });
+    }
   }
 
   #onResourceQuery(name: string, resourceId: string, ips: ProxyIps): Promise<unknown> {
@@ -326,9 +400,4 @@ export class DnsSession {
   }
 }
 
-async function readUpstreams(path: string): Promise<Upstream[]> {
-  const text = await Bun.file(path)
-    .text()
-    .catch(() => "");
-  return nameserversOf(text, [...DNS_SENTINELS, "127.0.0.53", "127.0.0.54"]).slice(0, MAX_UPSTREAMS);
-}
+const MAX_ADOPTIONS_TEXT = `more than ${MAX_ADOPTIONS} times in ${ADOPTION_WINDOW_MS / 1000} s`;

@@ -22,8 +22,8 @@ export {
   type DnsStatus,
   RESOLVED_UPSTREAMS_FILE,
   recoverDns,
-  upstreamsFromPortal,
 } from "./dns_session.ts";
+export { readUpstreams, upstreamsFromPortal } from "./dns_upstreams.ts";
 export {
   ALWAYS_DIRECT,
   cutOut,

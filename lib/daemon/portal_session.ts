@@ -78,7 +78,7 @@ export interface PortalSessionOptions {
    * DNS resources: the stub on the tunnel and the system's resolver pointed at it
    * (lib/daemon/dns_session.ts). Without it, `dns` resources are reported as not supported.
    */
-  dns?: Pick<DnsSessionOptions, "setting" | "stateDir" | "resolvConfPath" | "listenPort">;
+  dns?: Pick<DnsSessionOptions, "setting" | "stateDir" | "resolvConfPath" | "listenPort" | "onUnfollowable">;
   /** The portal host's addresses, resolved off the event loop; default node:dns lookup (all). */
   resolvePortal?: (host: string) => Promise<string[]>;
 }
@@ -166,6 +166,11 @@ export class PortalSession implements Session {
           ...opts.dns,
           logger: opts.logger.child("dns"),
           requestConnection: (resourceId, name, ips) => this.#requestDns(resourceId, name, ips),
+          onWarning: (text) => {
+            if (text) this.#warnings.set("dns_system", text);
+            else if (!this.#warnings.delete("dns_system")) return;
+            this.#emit("status");
+          },
         })
       : null;
   }
@@ -312,6 +317,8 @@ export class PortalSession implements Session {
       this.#refreshPaths = true;
       this.#scheduleReconcile(generation);
     }
+    // The new network's DNS servers, and resolver settings another program may have rewritten.
+    void this.#dns?.refresh();
     return true;
   }
 

@@ -12,6 +12,7 @@ import { createAuditSink } from "./audit.ts";
 import { type DaemonConfig, DEFAULTS, loadDaemonConfig } from "./config.ts";
 import { Daemon } from "./daemon.ts";
 import { loadDeviceId } from "./device_id.ts";
+import { restartToFollowResolvConf } from "./dns_restart.ts";
 import { recoverDns } from "./dns_session.ts";
 import { LogFile } from "./log_file.ts";
 import { LogRing } from "./log_ring.ts";
@@ -258,7 +259,16 @@ async function serve(
     version: VERSION,
     tunnel,
     logger: log.child("session"),
-    dns: { setting: config.dnsControl, stateDir: config.stateDir },
+    dns: {
+      setting: config.dnsControl,
+      stateDir: config.stateDir,
+      onUnfollowable: () =>
+        restartToFollowResolvConf({
+          stateDir: config.stateDir,
+          underSystemd: Boolean(env.INVOCATION_ID),
+          logger: log.child("dns"),
+        }),
+    },
   });
   const audit = createAuditSink(log.child("audit"), auditFile);
   const portalSession = session;

@@ -70,6 +70,7 @@ export { type RateLimitOptions, SourceRateLimiter } from "./rate_limit.ts";
 export {
   nameserversOf,
   RESOLV_CONF,
+  type ReassertOutcome,
   ResolvConfControl,
   type ResolvConfOptions,
   renderResolvConf,

@@ -49,6 +49,13 @@ export function resolvConfStateFiles(stateDir: string) {
   };
 }
 
+/**
+ * What reassert found: our file still in place; someone else's adopted as the new original; a file
+ * someone else's left alone because `mayAdopt` said no; a file replaced behind the sandbox's bind
+ * mount that cannot be followed (see replaceFile); or nothing applied yet.
+ */
+export type ReassertOutcome = "intact" | "adopted" | "left" | "stale" | "not-applied";
+
 export class ResolvConfControl {
   readonly path: string;
   readonly #files: ReturnType<typeof resolvConfStateFiles>;
@@ -109,6 +116,47 @@ export class ResolvConfControl {
     });
   }
 
+  /**
+   * After a network change, or when the file changed under us: if another program (a DHCP client,
+   * NetworkManager without resolved, an administrator) has written the file since we did, what it
+   * wrote is the system's configuration now. It becomes the new original (backed up, restored on
+   * stop, its servers the stub's upstreams) and the stub is put back in charge. The stub itself and
+   * the proxy addresses it handed out are untouched. Never called before apply.
+   */
+  async reassert(config: SystemDnsConfig, mayAdopt: () => boolean = () => true): Promise<ReassertOutcome> {
+    const ours = await readFile(this.#files.ours).catch(() => null);
+    if (!ours) return "not-applied";
+    const current = await lstat(this.path).catch(() => null);
+    if (current?.isFile() && current.nlink === 0) return "stale";
+    if (current?.isFile() && Buffer.compare(await readFile(this.path), ours) === 0) return "intact";
+    if (!mayAdopt()) return "left";
+    // Theirs replaces the backup: restoring the file from before the network change would put a
+    // network's servers back that this machine is no longer on.
+    if (current?.isSymbolicLink()) {
+      await atomicWrite(this.#files.link, await readlink(this.path), 0o600);
+      await rm(this.#files.backup, { force: true });
+    } else if (current?.isFile()) {
+      await atomicWrite(this.#files.backup, await readFile(this.path), current.mode & 0o7777);
+      await rm(this.#files.link, { force: true });
+    } else {
+      await rm(this.#files.backup, { force: true });
+      await rm(this.#files.link, { force: true });
+    }
+    try {
+      await this.apply(config);
+    } catch (err) {
+      // Renamed over on the host: the sandbox's bind mount of the old file went with it, and the
+      // new one lies on the read-only /etc. Recovery later finds theirs in place and keeps it.
+      if (READ_ONLY_DIR.has(errnoOf(err))) return "stale";
+      throw err;
+    }
+    this.#log.info("DNS: another program rewrote /etc/resolv.conf; its servers are the upstreams now", {
+      path: this.path,
+      upstreams: this.#original.map((u) => u.address).join(",") || "(none)",
+    });
+    return "adopted";
+  }
+
   /** Puts the original back if the file is still ours; forgets the backup either way. */
   async revert(): Promise<void> {
     await this.recover();
@@ -123,8 +171,10 @@ export class ResolvConfControl {
     if (!ours) return false;
     const current = await lstat(this.path).catch(() => null);
     let restored = false;
+    // nlink 0: replaced on the host behind the sandbox's bind mount; the file in place is theirs.
     const stillOurs =
-      current === null || (current.isFile() && Buffer.compare(await readFile(this.path), ours) === 0);
+      current === null ||
+      (current.isFile() && current.nlink > 0 && Buffer.compare(await readFile(this.path), ours) === 0);
     if (stillOurs) {
       const link = await readFile(this.#files.link, "utf8").catch(() => null);
       const backup = await readFile(this.#files.backup).catch(() => null);
@@ -256,7 +306,8 @@ const READ_ONLY_DIR = new Set(["EROFS", "EACCES", "EPERM", "EBUSY", "EXDEV"]);
 async function replaceFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const st = await lstat(path).catch(() => null);
   // Bind-mounted into the sandbox when the unit started, then replaced on the host by another
-  // program's rename: what we see is the old file, unlinked. Writing it would change nothing.
+  // program's rename: on kernels before 3.18 what we see is the old file, unlinked (later ones
+  // detach the mount, and the write fails on the read-only /etc). Writing it would change nothing.
   if (st?.isFile() && st.nlink === 0)
     throw new Error(
       `${path} was replaced by another program after firezoned started, so firezoned sees only the old copy. Run: sudo systemctl restart firezoned`,
@@ -275,6 +326,11 @@ async function replaceFile(path: string, data: string | Uint8Array, mode: number
     throw needsDirectory(path, "rewrite the file", err);
   });
   await writeSynced(fh, data, mode);
+}
+
+function errnoOf(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return e.code ?? e.cause?.code ?? "";
 }
 
 /** The error a person reads when the sandbox (or the file system) keeps us from changing the file. */

@@ -27,6 +27,7 @@ export {
   unixPathOf,
 } from "./dbus_bus.ts";
 export { type DnsPattern, parseDnsPattern } from "./dns_pattern.ts";
+export { type FileWatch, type FileWatchOptions, watchFile } from "./file_watch.ts";
 export { type KeyValueEntry, type KeyValueResult, parseKeyValue } from "./key_value.ts";
 export {
   generatePrivateKey,
