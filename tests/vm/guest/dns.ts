@@ -8,7 +8,16 @@
 // In "resolved" mode systemd-resolved itself is moved into the client namespace (a drop-in with
 // NetworkNamespacePath=), since it must see the tunnel's link; the machine's own resolver is the
 // DNS server of that namespace's LAN link. Prints "ok"/"FAIL" lines; exit 0 when all pass.
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { Store } from "../../../devstack/portal/store.ts";
 import { DevWorld } from "../../../devstack/world.ts";
@@ -293,6 +302,37 @@ try {
         resolvConfBytes() === ORIGINAL,
         resolvConfBytes(),
       );
+
+      // A DHCP lease renewal, dhclient's way: a new file renamed over ours. The kernel detaches the
+      // sandbox's bind mount; firezoned restarts itself to follow (docs/dns.md), takes the new file
+      // as the original and points it at the stub again.
+      if (await startSignedIn("resolv-conf, before a DHCP renewal")) {
+        const before = mainPid();
+        const renewed = `# new lease\nnameserver ${HUB_DNS}\nsearch renewed.example\n`;
+        writeFileSync(`${RESOLV_CONF}.dhclient-new`, renewed, { mode: 0o644 });
+        renameSync(`${RESOLV_CONF}.dhclient-new`, RESOLV_CONF);
+        const followed = await waitFor(() => {
+          const text = resolvConfBytes();
+          return (
+            mainPid() !== before &&
+            text.includes("nameserver 100.100.111.1\n") &&
+            text.includes("renewed.example") &&
+            status().state === "connected"
+          );
+        }, 120_000);
+        check(
+          "a resolv.conf renamed over firezoned's (dhclient's way): firezoned restarts under the sandbox to follow it, and it names the stub again with the new file's search domain",
+          followed,
+          `${resolvConfBytes()} ${JSON.stringify(status())}`,
+        );
+        checkNames("resolv-conf, after the DHCP client's rename");
+        sh(["systemctl", "stop", "firezoned"]);
+        check(
+          "systemctl stop then restores the DHCP client's file byte for byte",
+          resolvConfBytes() === renewed,
+        );
+        writeFileSync(RESOLV_CONF, ORIGINAL);
+      }
 
       if (await startSignedIn("resolv-conf, again")) {
         rmSync(TOKEN_FILE, { force: true });
