@@ -53,6 +53,11 @@ export class ConfigControl {
     this.#startup = opts.initial;
   }
 
+  /** The configuration in use: the start-up one with every reload and `settings set` applied. */
+  get applied(): DaemonConfig {
+    return this.#applied;
+  }
+
   get file(): string {
     return this.#applied.configFile;
   }

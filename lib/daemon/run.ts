@@ -309,7 +309,10 @@ async function serve(
     audit,
     diagnostics: (d) => ({
       source: {
-        config,
+        // What doctor checks is the configuration in use, not the one read at start.
+        get config() {
+          return control.applied;
+        },
         status: () => d.status(),
         resources: () => session.resources().list,
         // The device itself: its table and backend (the scope wrapper has neither).

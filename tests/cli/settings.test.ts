@@ -234,6 +234,11 @@ describe("firezonectl settings", () => {
       expect(set.code).toBe(0);
       expect(set.out).toContain("applied");
       expect((await status(d)).state).toBe("signed_out");
+      // doctor judges the configuration in use, not the one the daemon started with.
+      const doctor = JSON.parse((await ctl(d.socketPath, ["doctor", "--json"])).out) as {
+        checks: Array<{ id: string; status: string }>;
+      };
+      expect(doctor.checks.find((c) => c.id === "config")?.status).toBe("pass");
       const signIn = await ctl(d.socketPath, ["sign-in", "--token-stdin"], `${token}\n`);
       expect(signIn.code).toBe(0);
       expect((await ctl(d.socketPath, ["wait", "--connected", "--timeout", "20s"])).code).toBe(0);
