@@ -39,6 +39,12 @@ export const JSON_SHAPES = {
       version: v.number(),
       total: v.number(),
     }),
+    v.object({
+      schemaVersion: version,
+      event: v.literal("daemon"),
+      time: v.string(),
+      state: v.picklist(["stopped", "started"]),
+    }),
   ]),
   wait: v.object({
     schemaVersion: version,

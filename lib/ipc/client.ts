@@ -35,14 +35,24 @@ interface Pending {
 }
 
 const START_HINT = "Start it with: sudo systemctl start firezoned";
+const NOT_RUNNING = new Set(["ENOENT", "ECONNREFUSED", "ENOTDIR"]);
+
+/** Whether a connect failed because nothing serves the socket (as opposed to refused or foreign). */
+export function isNotRunning(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string } }).cause;
+  return err instanceof FzError && err.code === "daemon_unreachable" && NOT_RUNNING.has(cause?.code ?? "");
+}
 
 function connectError(err: unknown, socketPath: string): FzError {
   const code = (err as { code?: string }).code;
-  if (code === "ENOENT" || code === "ECONNREFUSED" || code === "ENOTDIR") {
+  if (code && NOT_RUNNING.has(code)) {
     const why = code === "ECONNREFUSED" ? "nothing is listening on" : "there is no socket at";
     return new FzError(
       "daemon_unreachable",
       `firezoned is not running (${why} ${socketPath}). ${START_HINT}`,
+      {
+        cause: err,
+      },
     );
   }
   if (code === "EACCES" || code === "EPERM") return accessDenied(socketPath);

@@ -3,7 +3,7 @@
  * one protocol table, a server that authorizes every peer by SO_PEERCRED and group membership,
  * and a typed client that verifies the daemon is root's.
  */
-export { type ClientOptions, connectDaemon, DaemonClient, DEFAULT_SOCKET } from "./client.ts";
+export { type ClientOptions, connectDaemon, DaemonClient, DEFAULT_SOCKET, isNotRunning } from "./client.ts";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./framing.ts";
 export {
   Diagnosis,

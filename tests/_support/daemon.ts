@@ -32,7 +32,8 @@ export async function startDaemon(
   ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), "fzd-"));
   Bun.spawnSync(["chmod", "755", dir]);
-  const socketPath = join(dir, "run", "ipc.sock");
+  // A test may give the socket of an earlier daemon (a restart on the same path).
+  const socketPath = extraEnv.FIREZONE_SOCKET ?? join(dir, "run", "ipc.sock");
   const env = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     FIREZONE_SOCKET: socketPath,

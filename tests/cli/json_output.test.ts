@@ -3,7 +3,7 @@
 // docs/cli.md documents each shape's fields. Also `watch` (JSON lines as things happen) and
 // `wait --connected` with each of its exit codes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as v from "valibot";
 import { type Portal, startPortal } from "../../devstack/portal/server.ts";
@@ -218,18 +218,44 @@ describe("firezonectl watch", () => {
     }
   });
 
-  test("prints a line per change and exits 69 with the reason when firezoned stops", async () => {
+  test("prints a line per change, says when firezoned stops, and goes on when it starts again", async () => {
     const d = await daemon();
     const watch = spawnLines(d.socketPath, ["watch"]);
+    let next: TestDaemon | null = null;
     try {
       await waitFor(() => watch.lines.length >= 1, 10_000, "the first line");
       expect(watch.lines[0]).toMatch(/^\d\d:\d\d:\d\d {2}Signed out/);
       await ctl(d.socketPath, ["sign-in", "--token-stdin"], `${token}\n`);
       await waitFor(() => watch.lines.some((l) => l.includes("Connected as alice")), 10_000, "connected");
+      await d.stop({ keepDir: true });
+      await waitFor(
+        () => watch.lines.some((l) => l.includes("firezoned stopped; waiting")),
+        10_000,
+        "stopped",
+      );
+      expect(watch.proc.exitCode).toBeNull();
+      // A new firezoned on the same socket (a restart, an upgrade): the watch picks it up.
+      next = await daemon({ FIREZONE_SOCKET: d.socketPath });
+      await waitFor(() => watch.lines.some((l) => l.endsWith("firezoned started")), 15_000, "started");
+      const after = watch.lines.slice(watch.lines.findIndex((l) => l.endsWith("firezoned started")) + 1);
+      await waitFor(
+        () => after.length > 0 || watch.lines.at(-1)!.includes("Signed out"),
+        10_000,
+        "its status",
+      );
+      expect(watch.lines.at(-1)).toMatch(/Signed out/);
     } finally {
-      await d.stop();
+      watch.proc.kill("SIGTERM");
+      await next?.stop();
+      rmSync(d.dir, { recursive: true, force: true });
     }
-    expect(await watch.finished()).toBe(69);
-    expect(watch.stderr()).toContain("firezoned closed the connection");
+    await watch.finished();
+    expect(watch.stderr()).toBe("");
+  });
+
+  test("a daemon that is not running when watch starts is an answer: exit 69 with the fix", async () => {
+    const w = spawnLines("/nonexistent/firezoned.sock", ["watch"]);
+    expect(await w.finished()).toBe(69);
+    expect(w.stderr()).toContain("firezoned is not running");
   });
 });
