@@ -108,30 +108,15 @@ function postinstDropIn(h: Host): {
   ].join("\n");
   writeFileSync(join(root, "run.sh"), body);
   const setUp = `mount -t tmpfs fz-test /run && ${h.resolveDir ? "mkdir -p /run/systemd/resolve && " : ""}exec sh "$@"`;
-  const r = Bun.spawnSync(
-    [
-      "unshare",
-      "--mount",
-      "--propagation",
-      "private",
-      "sh",
-      "-c",
-      setUp,
-      "sh",
-      join(root, "run.sh"),
-      conf,
-      resolv,
-      dir,
-    ],
-    {
-      env: {
-        PATH: `${join(work, "bin")}:/usr/sbin:/usr/bin:/sbin:/bin`,
-        RESOLVED_RC: h.resolvedRuns ? "0" : "3",
-      },
-      stdout: "pipe",
-      stderr: "pipe",
+  const run = ["sh", join(root, "run.sh"), conf, resolv, dir];
+  const r = Bun.spawnSync(["unshare", "--mount", "--propagation", "private", "sh", "-c", setUp, ...run], {
+    env: {
+      PATH: `${join(work, "bin")}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      RESOLVED_RC: h.resolvedRuns ? "0" : "3",
     },
-  );
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const dropIn = join(dir, "dns-resolv-conf.conf");
   return {
     code: r.exitCode ?? -1,
