@@ -7,6 +7,7 @@
 // machine; the VM checks the real one, tests/vm/guest/deb.sh).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -230,6 +231,56 @@ describe.skipIf(!canRun)("the packages' DNS drop-in (resolv-conf hosts)", () => 
       expect(existsSync(join(dir, "dns-resolv-conf.conf"))).toBe(false);
       expect(existsSync(dir)).toBe(own);
     }
+  });
+});
+
+/**
+ * prerm `remove` after a firezoned that could not stop cleanly: its marker and backup in
+ * /var/lib/firezoned/dns, /etc/resolv.conf still its file. In namespaces of its own (mount, network,
+ * PID): /etc, /run and /var/lib are empty tmpfs, so nothing of this machine is read or changed, and
+ * a firezoned running elsewhere on the machine is not seen. With `running`, a process named
+ * firezoned (a copy of sleep) runs there, as one started by hand would.
+ */
+function prermAfterCrash(running: boolean): { code: number; out: string; err: string } {
+  const fake = join(work, "firezoned");
+  if (!existsSync(fake)) copyFileSync("/bin/sleep", fake);
+  const setUp = [
+    "set -e",
+    "for d in /etc /run /var/lib; do mount -t tmpfs fz-test $d; done",
+    "mkdir -p /var/lib/firezoned/dns",
+    "printf 'nameserver 100.100.111.1\\n' >/etc/resolv.conf",
+    "cp /etc/resolv.conf /var/lib/firezoned/dns/resolv.conf.ours",
+    "printf '# the original\\nnameserver 192.0.2.53' >/var/lib/firezoned/dns/resolv.conf.backup",
+    `if [ "$RUNNING" = yes ]; then "$2" 60 & fi`,
+    'sh "$1" remove',
+    'echo "resolv.conf: $(cat /etc/resolv.conf)"',
+    'echo "state: $(ls /var/lib/firezoned/dns | tr "\\n" " ")"',
+  ].join("\n");
+  const ns = ["unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private"];
+  const r = Bun.spawnSync([...ns, "sh", "-c", setUp, "sh", join(control, "DEBIAN/prerm"), fake], {
+    env: { PATH: `${join(work, "bin")}:/usr/sbin:/usr/bin:/sbin:/bin`, RUNNING: running ? "yes" : "no" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: r.exitCode ?? -1, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+describe.skipIf(!canRun)("prerm on removal, after a firezoned that could not stop cleanly", () => {
+  test("puts back the /etc/resolv.conf it replaced, byte for byte, removes the state files and says so", () => {
+    const r = prermAfterCrash(false);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("firezone-client: restored /etc/resolv.conf from firezoned's backup\n");
+    expect(r.out).toContain("resolv.conf: # the original\nnameserver 192.0.2.53\n");
+    expect(r.out).toContain("state: \n");
+  });
+
+  test("leaves the file to a firezoned started outside systemd, which restores it when it stops, and says so", () => {
+    const r = prermAfterCrash(true);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("firezone-client: a firezoned outside systemd still runs");
+    expect(r.out).toContain("resolv.conf: nameserver 100.100.111.1\n");
+    expect(r.out).toContain("state: resolv.conf.backup resolv.conf.ours \n");
   });
 });
 
