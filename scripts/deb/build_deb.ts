@@ -39,6 +39,7 @@ export interface DebSpec {
   section: string;
   /** First line: the synopsis; the rest: the long description (lines of at most 79 characters). */
   description: string;
+  /** Each maintainer script's text, as it ships (scripts/deb/maintainer_scripts.ts). */
   scripts: Partial<Record<MaintainerScript, string>>;
   copyright: string;
   /** ELF objects the binaries load at run time that are not files of the package (N-API addons). */
@@ -169,8 +170,8 @@ export function buildDeb(spec: DebSpec, opts: BuildOptions): string {
     const conffiles = spec.files.filter((f) => f.conffile).map((f) => f.dest);
     if (conffiles.length > 0) writeFileSync(join(root, "DEBIAN/conffiles"), `${conffiles.join("\n")}\n`);
     writeFileSync(join(root, "DEBIAN/control"), control(spec, depends, size));
-    for (const [script, src] of Object.entries(spec.scripts)) {
-      copyFileSync(src, join(root, "DEBIAN", script));
+    for (const [script, text] of Object.entries(spec.scripts)) {
+      writeFileSync(join(root, "DEBIAN", script), text);
       chmodSync(join(root, "DEBIAN", script), 0o755);
     }
     for (const f of ["control", "md5sums", "conffiles"]) {

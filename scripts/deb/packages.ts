@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { DebSpec } from "./build_deb.ts";
 import type { Layout } from "./layout.ts";
+import { maintainerScript } from "./maintainer_scripts.ts";
 
 export interface Identity {
   version: string;
@@ -23,6 +24,7 @@ function keyringAddon(root: string, arch: string): string {
 
 export function packageSpecs(root: string, files: Layout, id: Identity): DebSpec[] {
   const packaging = join(root, "packaging/deb");
+  const script = (name: string) => maintainerScript(join(packaging, name), join(root, "install.sh"));
   const common = {
     version: id.version,
     arch: id.arch,
@@ -54,10 +56,10 @@ The daemon uses kernel WireGuard where the module is available and
 wireguard-go otherwise. Service accounts sign in with a token in
 /etc/firezoned/token; desktop users sign in with the firezone-gui package.`,
     scripts: {
-      preinst: join(packaging, "preinst"),
-      postinst: join(packaging, "firezone-client.postinst"),
-      prerm: join(packaging, "firezone-client.prerm"),
-      postrm: join(packaging, "firezone-client.postrm"),
+      preinst: script("preinst"),
+      postinst: script("firezone-client.postinst"),
+      prerm: script("firezone-client.prerm"),
+      postrm: script("firezone-client.postrm"),
     },
   };
   if (!files.gui) return [client];
@@ -75,7 +77,7 @@ firezone-gui is the desktop side of the firezone-client daemon: a tray icon
 through the browser with firezone-fd0020211111:// links handed over D-Bus,
 the sign-in token kept in the desktop keyring, and notifications. It starts
 at login (XDG autostart).`,
-    scripts: { preinst: join(packaging, "preinst") },
+    scripts: { preinst: script("preinst") },
   };
   return [client, gui];
 }

@@ -1,11 +1,12 @@
 // Two network namespaces for DNS tests: "client" runs the stub (a child process, as firezoned would)
 // and dig; "upstream" runs a real dnsmasq holding the names the upstream knows. Joined by a veth:
 // client 10.53.0.1 and 10.53.0.3 (a second source address), upstream 10.53.0.2; fd53::1 / fd53::2.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { capture } from "../../devstack/shared/capture.ts";
+import { startDnsmasq } from "../_support/dnsmasq.ts";
 
 export const CLIENT_IP = "10.53.0.1";
 export const CLIENT_IP2 = "10.53.0.3";
@@ -131,17 +132,12 @@ export class DnsLab {
   }
 
   /** dnsmasq as the upstream: authoritative for upstream.example, nothing else, no cache. */
-  startDnsmasq(extra: string[] = []): void {
-    const conf = join(this.tmp, "dnsmasq.conf");
-    writeFileSync(
-      conf,
-      [
-        "no-resolv",
-        "no-hosts",
-        "bind-interfaces",
-        `listen-address=${UPSTREAM_IP}`,
-        `listen-address=${UPSTREAM_IP6}`,
-        "cache-size=0",
+  async startDnsmasq(extra: string[] = []): Promise<void> {
+    const dnsmasq = await startDnsmasq({
+      ns: this.upstream,
+      listen: [UPSTREAM_IP, UPSTREAM_IP6],
+      dir: this.tmp,
+      lines: [
         "local=/upstream.example/",
         "address=/web.upstream.example/192.0.2.80",
         "address=/web.upstream.example/2001:db8::80",
@@ -150,29 +146,9 @@ export class DnsLab {
         // A name inside the resource zone that the upstream also knows: the stub must not ask it.
         "address=/app.corp.example/198.51.100.1",
         ...extra,
-      ].join("\n"),
-    );
-    const proc = Bun.spawn(
-      [
-        "ip",
-        "netns",
-        "exec",
-        this.upstream,
-        "dnsmasq",
-        "--keep-in-foreground",
-        `--conf-file=${conf}`,
-        "--pid-file=",
       ],
-      { stdout: "ignore", stderr: "inherit" },
-    );
-    this.#procs.push(proc);
-    // Wait until it answers.
-    for (let i = 0; i < 50 && proc.exitCode === null; i++) {
-      const r = this.dig([`@${UPSTREAM_IP}`, "web.upstream.example", "+short", "+time=1", "+tries=1"]);
-      if (r.out.includes("192.0.2.80")) return;
-      Bun.sleepSync(100);
-    }
-    throw new Error(`dnsmasq did not start (exit ${proc.exitCode})`);
+    });
+    this.#procs.push(dnsmasq.proc);
   }
 
   async startStub(config: Record<string, unknown>): Promise<StubProcess> {

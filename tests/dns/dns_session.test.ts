@@ -68,9 +68,9 @@ describe.skipIf(!canRun)("DnsSession (namespaces, dnsmasq as the system's resolv
   const sentinelsOnLink = () =>
     Bun.spawnSync(["ip", "-n", lab.client, "addr", "show", "dev", "fzt0"]).stdout.toString();
 
-  beforeAll(() => {
+  beforeAll(async () => {
     lab = new DnsLab().setUp();
-    lab.startDnsmasq();
+    await lab.startDnsmasq();
     Bun.spawnSync(["ip", "-n", lab.client, "tuntap", "add", "dev", "fzt0", "mode", "tun"]);
     Bun.spawnSync(["ip", "-n", lab.client, "link", "set", "fzt0", "up"]);
     resolvConf = join(lab.tmp, "resolv.conf");

@@ -6,6 +6,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { type Dnsmasq, startDnsmasq } from "../_support/dnsmasq.ts";
 import { canRun, has, StubProcess } from "./_lab.ts";
 
 const id = Math.random().toString(36).slice(2, 7);
@@ -22,15 +23,6 @@ function sh(cmd: string[]): string {
   if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${r.stderr.toString()}`);
   return r.stdout.toString();
 }
-const resolverAnswers = () =>
-  Bun.spawnSync(
-    ["ip", "netns", "exec", G, "dig", "@10.61.0.10", "+short", "+time=1", "+tries=1", "app.corp.example"],
-    {
-      stdout: "pipe",
-    },
-  )
-    .stdout.toString()
-    .includes("10.61.0.");
 const curl = (ns: string, url: string) =>
   Bun.spawnSync(["ip", "netns", "exec", ns, "curl", "-s", "--max-time", "3", url], {
     stdout: "pipe",
@@ -39,7 +31,7 @@ const curl = (ns: string, url: string) =>
 describe.skipIf(!canRun || !has("nft") || !has("curl"))("gateway DNS NAT (namespaces, dnsmasq)", () => {
   let nat: StubProcess;
   const hosts = join(tmp, "hosts");
-  let dnsmasq: Subprocess;
+  let dnsmasq: Dnsmasq | undefined;
 
   beforeAll(async () => {
     for (const ns of [C, G, R]) {
@@ -67,36 +59,12 @@ describe.skipIf(!canRun || !has("nft") || !has("curl"))("gateway DNS NAT (namesp
     sh(["ip", "-n", R, "route", "add", "default", "via", "10.61.0.1"]);
     sh(["ip", "netns", "exec", G, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     writeFileSync(hosts, "10.61.0.10 app.corp.example\n");
-    writeFileSync(
-      join(tmp, "dnsmasq.conf"),
-      [
-        "no-resolv",
-        "no-hosts",
-        "bind-interfaces",
-        "listen-address=10.61.0.10",
-        `addn-hosts=${hosts}`,
-        "local-ttl=2",
-        "",
-      ].join("\n"),
-    );
-    dnsmasq = Bun.spawn(
-      [
-        "ip",
-        "netns",
-        "exec",
-        R,
-        "dnsmasq",
-        "--keep-in-foreground",
-        `--conf-file=${join(tmp, "dnsmasq.conf")}`,
-        "--pid-file=",
-      ],
-      {
-        stdout: "ignore",
-        stderr: "inherit",
-      },
-    );
-    procs.push(dnsmasq);
-    for (let i = 0; i < 50 && !resolverAnswers(); i++) await Bun.sleep(100);
+    dnsmasq = await startDnsmasq({
+      ns: R,
+      listen: ["10.61.0.10"],
+      dir: tmp,
+      lines: [`addn-hosts=${hosts}`, "local-ttl=2"],
+    });
     const webs = Bun.spawn(
       ["ip", "netns", "exec", R, process.execPath, resolve(import.meta.dir, "fixtures/two_webs.ts")],
       {
@@ -121,6 +89,7 @@ describe.skipIf(!canRun || !has("nft") || !has("curl"))("gateway DNS NAT (namesp
 
   afterAll(async () => {
     await nat?.stop();
+    await dnsmasq?.stop();
     for (const p of procs) p.kill("SIGKILL");
     for (const ns of [C, G, R]) Bun.spawnSync(["ip", "netns", "del", ns]);
     rmSync(tmp, { recursive: true, force: true });
@@ -137,7 +106,7 @@ describe.skipIf(!canRun || !has("nft") || !has("curl"))("gateway DNS NAT (namesp
 
   test("when the name's address changes, new connections follow it after the TTL", async () => {
     writeFileSync(hosts, "10.61.0.11 app.corp.example\n");
-    dnsmasq.kill("SIGHUP");
+    await dnsmasq!.reload();
     let now = "";
     for (let i = 0; i < 40 && !now.includes("10.61.0.11"); i++) {
       await Bun.sleep(250);

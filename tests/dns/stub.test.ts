@@ -18,7 +18,7 @@ describe.skipIf(!canRun)("DNS stub (namespaces, dnsmasq upstream, dig)", () => {
 
   beforeAll(async () => {
     lab = new DnsLab().setUp();
-    lab.startDnsmasq();
+    await lab.startDnsmasq();
     stub = await lab.startStub({
       listen: [
         { address: CLIENT_IP, port: 53 },
@@ -152,9 +152,9 @@ describe.skipIf(!canRun)("DNS stub (namespaces, dnsmasq upstream, dig)", () => {
 
 describe.skipIf(!canRun)("DNS stub limits", () => {
   let lab: DnsLab;
-  beforeAll(() => {
+  beforeAll(async () => {
     lab = new DnsLab().setUp();
-    lab.startDnsmasq();
+    await lab.startDnsmasq();
   });
   afterAll(() => lab?.tearDown());
 

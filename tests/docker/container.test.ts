@@ -11,10 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../../devstack/portal/store.ts";
 import { destroyWorld } from "../../devstack/shared/netns.ts";
-import { admin, DevWorld, type Proc } from "../../devstack/world.ts";
+import { admin, DevWorld } from "../../devstack/world.ts";
 import { ensureBaseImage } from "../../docker/base_image.ts";
 import { buildDevstackContext } from "../../docker/devstack_build.ts";
 import { BUN, ensureBuilt, ROOT } from "../_support/build.ts";
+import { type Dnsmasq, startDnsmasq } from "../_support/dnsmasq.ts";
 import { DOCKER_CLI, Dockerd, mountsUnder } from "./_dockerd.ts";
 
 const TUN = "tun-firezone";
@@ -42,7 +43,7 @@ let tmp = "";
 let tokenFile = "";
 let holderPid = 0;
 let firstAddresses: unknown;
-let dnsmasq: Proc | null = null;
+let dnsmasq: Dnsmasq | undefined;
 
 /** `ip -j ...` in the containers' network namespace, from the host (the image has no ip). */
 function ipJson(args: string[]): Array<Record<string, unknown>> {
@@ -182,23 +183,12 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
     tokenFile = join(tmp, "firezone_token");
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o400 });
     // The resource network's DNS knows app.corp.example; the gateway resolves through it.
-    const conf = join(dev.tmp, "dnsmasq.conf");
-    writeFileSync(
-      conf,
-      [
-        "no-resolv",
-        "no-hosts",
-        "bind-interfaces",
-        `listen-address=${w.resourceAddress}`,
-        `address=/app.corp.example/${w.resourceAddress}`,
-      ].join("\n"),
-    );
-    dnsmasq = dev.start("dnsmasq", w.resource, [
-      "dnsmasq",
-      "--keep-in-foreground",
-      `--conf-file=${conf}`,
-      "--pid-file=",
-    ]);
+    dnsmasq = await startDnsmasq({
+      ns: w.resource,
+      listen: [w.resourceAddress],
+      dir: dev.tmp,
+      lines: [`address=/app.corp.example/${w.resourceAddress}`],
+    });
     netnsResolvConf(w.gateway, `nameserver ${w.resourceAddress}\n`);
     await dev.startResource("0.0.0.0:80");
     await dev.startPortal();
@@ -244,7 +234,7 @@ describe.skipIf(d === null)("the Docker image against the devstack", () => {
     if (process.env.DOCKER_TEST_LOGS) console.error((await d.docker(["logs", CLIENT])).err);
     await d.docker(["rm", "-f", CLIENT, HOLDER]);
     await d.docker(["volume", "rm", "fz-state"]);
-    await DevWorld.stop(dnsmasq);
+    await dnsmasq?.stop();
     await dev?.destroy();
     if (dev) await destroyWorld(dev.world);
     for (const dir of netnsDirs) rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { capture } from "../../devstack/shared/capture.ts";
-import { DevWorld, type Proc } from "../../devstack/world.ts";
+import { type Dnsmasq, startDnsmasq } from "../_support/dnsmasq.ts";
 import { Stack } from "../_support/stack.ts";
 
 const canRun =
@@ -18,25 +18,11 @@ const canRun =
 const HUB_DNS = "10.77.1.1";
 
 let stack: Stack;
-const procs: Proc[] = [];
+const dnsmasqs: Dnsmasq[] = [];
 const netnsDirs: string[] = [];
 
-function dnsmasq(ns: string, listen: string, lines: string[]): Proc {
-  const conf = join(stack.tmp, `dnsmasq-${ns}.conf`);
-  writeFileSync(
-    conf,
-    ["no-resolv", "no-hosts", "bind-interfaces", `listen-address=${listen}`, "cache-size=0", ...lines].join(
-      "\n",
-    ),
-  );
-  const p = stack.dev.start(`dnsmasq-${ns}`, ns, [
-    "dnsmasq",
-    "--keep-in-foreground",
-    `--conf-file=${conf}`,
-    "--pid-file=",
-  ]);
-  procs.push(p);
-  return p;
+async function dnsmasq(ns: string, listen: string, lines: string[]): Promise<void> {
+  dnsmasqs.push(await startDnsmasq({ ns, listen: [listen], lines, dir: stack.tmp }));
 }
 
 /** A resolv.conf for every process later started in `ns` with `ip netns exec` (bind-mounted there). */
@@ -61,12 +47,12 @@ describe.skipIf(!canRun)("DNS resources end to end", () => {
     stack = await Stack.create();
     const w = stack.world;
     // The resource side's DNS: it alone knows app.corp.example's real address.
-    dnsmasq(w.resource, w.resourceAddress, [
+    await dnsmasq(w.resource, w.resourceAddress, [
       "local=/corp.example/",
       `address=/app.corp.example/${w.resourceAddress}`,
     ]);
     // The "public" upstream, on the hub: a name of its own, and it does not know the corp zone.
-    dnsmasq(w.hub, HUB_DNS, ["address=/web.upstream.example/192.0.2.80", "local=/corp.example/"]);
+    await dnsmasq(w.hub, HUB_DNS, ["address=/web.upstream.example/192.0.2.80", "local=/corp.example/"]);
     // The gateway resolves through the resource network's DNS: restart it with that resolv.conf.
     netnsResolvConf(w.gateway, `nameserver ${w.resourceAddress}\n`);
     await Stack.kill(stack.gateway);
@@ -98,7 +84,7 @@ describe.skipIf(!canRun)("DNS resources end to end", () => {
     if (process.env.E2E_LOGS)
       for (const p of [stack?.gateway, stack?.daemon])
         console.error([...(p?.out.all ?? []), ...(p?.err.all ?? [])].slice(-80).join("\n"));
-    for (const p of procs) await DevWorld.stop(p);
+    for (const d of dnsmasqs) await d.stop();
     for (const d of netnsDirs) rmSync(d, { recursive: true, force: true });
     await stack?.destroy();
   });

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { capture } from "../../devstack/shared/capture.ts";
-import { DevWorld, type Proc } from "../../devstack/world.ts";
 import { FIREZONECTL } from "../_support/build.ts";
+import { type Dnsmasq, startDnsmasq } from "../_support/dnsmasq.ts";
 import { Stack } from "../_support/stack.ts";
 import { TestAccounts } from "../_support/users.ts";
 
@@ -23,7 +23,7 @@ const accounts = new TestAccounts();
 let stack: Stack;
 let owner: string;
 let other: string;
-const procs: Proc[] = [];
+let dnsmasq: Dnsmasq | undefined;
 const netnsDirs: string[] = [];
 
 function netnsResolvConf(ns: string, text: string): void {
@@ -45,27 +45,12 @@ describe.skipIf(!canRun)("DNS resources and a non-owner, scope user", () => {
     other = accounts.user(undefined, [group]);
     stack = await Stack.create();
     const w = stack.world;
-    const conf = join(stack.tmp, "dnsmasq.conf");
-    writeFileSync(
-      conf,
-      [
-        "no-resolv",
-        "no-hosts",
-        "bind-interfaces",
-        `listen-address=${w.resourceAddress}`,
-        "cache-size=0",
-        "local=/corp.example/",
-        `address=/app.corp.example/${w.resourceAddress}`,
-      ].join("\n"),
-    );
-    procs.push(
-      stack.dev.start("dnsmasq", w.resource, [
-        "dnsmasq",
-        "--keep-in-foreground",
-        `--conf-file=${conf}`,
-        "--pid-file=",
-      ]),
-    );
+    dnsmasq = await startDnsmasq({
+      ns: w.resource,
+      listen: [w.resourceAddress],
+      dir: stack.tmp,
+      lines: ["local=/corp.example/", `address=/app.corp.example/${w.resourceAddress}`],
+    });
     netnsResolvConf(w.gateway, `nameserver ${w.resourceAddress}\n`);
     await Stack.kill(stack.gateway);
     await stack.startGateway();
@@ -102,7 +87,7 @@ describe.skipIf(!canRun)("DNS resources and a non-owner, scope user", () => {
   }, 180_000);
 
   afterAll(async () => {
-    for (const p of procs) await DevWorld.stop(p);
+    await dnsmasq?.stop();
     for (const d of netnsDirs) rmSync(d, { recursive: true, force: true });
     await stack?.destroy();
     accounts.cleanup();

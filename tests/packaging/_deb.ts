@@ -1,5 +1,5 @@
 // Reading built .deb files with dpkg-deb, for the packaging tests.
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -52,4 +52,21 @@ export function unpack(deb: string): string {
     if (r.code !== 0) throw new Error(r.err);
   }
   return dir;
+}
+
+/**
+ * A stand-in build in `dir`: small real ELF programs (copies of /bin/true, so dpkg-shlibdeps has real
+ * objects to read) in place of the compiled ones, and the man pages and completions a build may add.
+ */
+export function fakeDist(dir: string, gui: boolean): void {
+  mkdirSync(join(dir, "man"), { recursive: true });
+  mkdirSync(join(dir, "completions"), { recursive: true });
+  for (const name of ["firezoned", "firezonectl", ...(gui ? ["firezone-gui"] : [])])
+    copyFileSync("/bin/true", join(dir, name));
+  writeFileSync(join(dir, "man/firezonectl.1"), ".TH FIREZONECTL 1\n.SH NAME\nfirezonectl \\- test\n");
+  if (gui)
+    writeFileSync(join(dir, "man/firezone-gui.1"), ".TH FIREZONE-GUI 1\n.SH NAME\nfirezone-gui \\- test\n");
+  writeFileSync(join(dir, "completions/firezonectl.bash"), "complete -F _firezonectl firezonectl\n");
+  writeFileSync(join(dir, "completions/_firezonectl"), "#compdef firezonectl\n");
+  writeFileSync(join(dir, "completions/firezonectl.fish"), "complete -c firezonectl\n");
 }

@@ -101,6 +101,44 @@ t_deb_gui_files() {
 		{ echo "mimeinfo.cache does not list the handler"; return 1; }
 }
 
+# What postinst opens to the sandbox for DNS (docs/dns.md, "The unit's sandbox"): nothing while
+# systemd-resolved is in use (the earlier checks leave it so), /etc/resolv.conf alone once the host
+# has a plain file and `dpkg-reconfigure` detects again, and nothing again when resolved is back.
+DNS_DROP_IN=/etc/systemd/system/firezoned.service.d/dns-resolv-conf.conf
+t_deb_dns_drop_in() {
+	reconfigure() { DEBIAN_FRONTEND=noninteractive dpkg-reconfigure firezone-client; }
+	in_use=no
+	if systemctl is-active --quiet systemd-resolved; then
+		case $(readlink /etc/resolv.conf) in *systemd/resolve*) in_use=yes ;; esac
+	fi
+	if [ "$in_use" = no ]; then
+		# Run alone (FIREZONE_VM_ONLY=deb:), the DNS checks did not put resolved in use: do it here.
+		echo "systemd-resolved was not in use (resolv.conf: $(ls -l /etc/resolv.conf)); putting it in use"
+		systemctl start systemd-resolved && ln -sfn ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf && reconfigure || return 1
+	fi
+	[ ! -e "$DNS_DROP_IN" ] || { echo "with systemd-resolved in use, postinst wrote:"; cat "$DNS_DROP_IN"; return 1; }
+	link=$(readlink /etc/resolv.conf)
+	systemctl stop systemd-resolved || return 1
+	rm -f /etc/resolv.conf && printf 'nameserver 10.77.1.1\n' >/etc/resolv.conf || return 1
+	out=$(reconfigure 2>&1)
+	rc=$?
+	echo "$out"
+	opened=$(grep '^ReadWritePaths=' "$DNS_DROP_IN" 2>/dev/null)
+	seen=$(systemctl show -p ReadWritePaths --value firezoned)
+	active=$(systemctl is-active firezoned)
+	# Back to resolved before judging, so a failure leaves the later checks the host they expect.
+	rm -f /etc/resolv.conf && ln -s "$link" /etc/resolv.conf
+	systemctl start systemd-resolved
+	[ $rc -eq 0 ] || { echo "dpkg-reconfigure failed ($rc)"; return 1; }
+	expect_eq "the drop-in on a plain /etc/resolv.conf" "ReadWritePaths=-/etc/resolv.conf" "$opened" &&
+		expect_eq "firezoned after dpkg-reconfigure" active "$active" || return 1
+	echo "$seen" | grep -q "/etc/resolv.conf" || { echo "the unit does not open /etc/resolv.conf: ReadWritePaths=$seen"; return 1; }
+	echo "$out" | grep -q "dpkg-reconfigure firezone-client" || { echo "postinst did not say how to follow a switch"; return 1; }
+	reconfigure || return 1
+	[ ! -e "$DNS_DROP_IN" ] || { echo "with systemd-resolved back, the drop-in stayed"; return 1; }
+	t_active
+}
+
 t_deb_install_sh_refuses() {
 	old=$(main_pid)
 	for args in "--from-dir $DIST" "--purge"; do
@@ -190,6 +228,7 @@ check "deb: a user in group firezone gets firezonectl status (runuser -l and su 
 check "deb: a user outside group firezone gets exit 77 and the usermod fix" t_outsider_refused
 check "deb: systemd-analyze security firezoned: exposure 2.0 or lower" t_security_score
 check "deb: firezone-gui's sign-in handler, D-Bus service and autostart entry are installed and the desktop database lists the handler" t_deb_gui_files
+check "deb: postinst opens nothing for DNS with systemd-resolved in use; dpkg-reconfigure on a plain /etc/resolv.conf opens that file alone, and removes it once resolved is back" t_deb_dns_drop_in
 check "deb: install.sh refuses to install or purge over the package, and changes nothing" t_deb_install_sh_refuses
 check "deb: apt install of a newer build upgrades both packages, restarts firezoned and keeps configuration, token and group" t_deb_upgrade
 check "deb: apt remove stops firezoned and leaves exactly the documented files" t_deb_remove

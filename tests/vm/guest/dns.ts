@@ -18,9 +18,9 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
 import { Store } from "../../../devstack/portal/store.ts";
 import { DevWorld } from "../../../devstack/world.ts";
+import { type Dnsmasq, startDnsmasq } from "../../_support/dnsmasq.ts";
 
 const MODE = process.argv[2] === "resolved" ? "resolved" : "resolv-conf";
 const CTL = "/usr/local/bin/firezonectl";
@@ -90,14 +90,7 @@ const w = dev.world;
 const inClient = (cmd: string[]) => sh(["ip", "netns", "exec", w.client, ...cmd]);
 const getent = (name: string) => inClient(["getent", "ahosts", name]);
 
-function dnsmasq(ns: string, listen: string, lines: string[]): void {
-  const conf = join(dev.tmp, `dnsmasq-${ns}.conf`);
-  writeFileSync(
-    conf,
-    ["no-resolv", "no-hosts", "bind-interfaces", `listen-address=${listen}`, ...lines].join("\n"),
-  );
-  dev.start(`dnsmasq-${ns}`, ns, ["dnsmasq", "--keep-in-foreground", `--conf-file=${conf}`, "--pid-file="]);
-}
+const dnsmasqs: Dnsmasq[] = [];
 
 /** Name resolution as applications see it, through the system's resolver in the client namespace. */
 function checkNames(how: string): void {
@@ -167,8 +160,11 @@ try {
   const gatewayToken = store.createGatewayToken(site.id).token;
   store.close();
   // The gateway resolves resource names through the resource network's DNS.
-  dnsmasq(w.resource, w.resourceAddress, [`address=/app.corp.example/${w.resourceAddress}`]);
-  dnsmasq(w.hub, HUB_DNS, [`address=/${UPSTREAM_NAME}/${UPSTREAM_ADDRESS}`, "local=/corp.example/"]);
+  for (const [ns, listen, lines] of [
+    [w.resource, w.resourceAddress, [`address=/app.corp.example/${w.resourceAddress}`]],
+    [w.hub, HUB_DNS, [`address=/${UPSTREAM_NAME}/${UPSTREAM_ADDRESS}`, "local=/corp.example/"]],
+  ] as const)
+    dnsmasqs.push(await startDnsmasq({ ns, listen: [listen], lines: [...lines], dir: dev.tmp }));
   mkdirSync(`/etc/netns/${w.gateway}`, { recursive: true });
   writeFileSync(`/etc/netns/${w.gateway}/resolv.conf`, `nameserver ${w.resourceAddress}\n`);
   // Room for a slow emulated guest: a first start compiles the sources from the 9p share and has
@@ -410,6 +406,7 @@ try {
   sh(["systemctl", "daemon-reload"]);
   sh(["systemctl", "enable", "--now", "systemd-resolved"]);
   sh(["systemctl", "restart", "systemd-resolved"]);
+  for (const d of dnsmasqs) await d.stop();
   await dev.destroy();
   const inst = sh(INSTALL);
   if (inst.code !== 0) console.log(`FAIL reinstalling afterwards: ${inst.out}`);
