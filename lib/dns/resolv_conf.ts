@@ -337,7 +337,7 @@ function errnoOf(err: unknown): string {
 function needsDirectory(path: string, what: string, cause: unknown): Error {
   const why = (cause as Error).message ?? String(cause);
   return new Error(
-    `cannot ${what} at ${path} (${why}). Under the firezoned unit, resolv-conf mode needs the drop-in install.sh writes for it: run install.sh again, or see "The unit's sandbox" in docs/dns.md. Or use dns_control = systemd-resolved, or off.`,
+    `cannot ${what} at ${path} (${why}). Under the firezoned unit, resolv-conf mode needs the drop-in install.sh or the package writes for it: run install.sh again (for the package: sudo dpkg-reconfigure firezone-client), or see "The unit's sandbox" in docs/dns.md. Or use dns_control = systemd-resolved, or off.`,
     { cause },
   );
 }
