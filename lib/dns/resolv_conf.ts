@@ -5,7 +5,7 @@
 //   resolv.conf.ours    what we wrote; its presence means "ours is (or may be) in place"
 //   resolv.conf.backup  the original regular file, same bytes and mode
 //   resolv.conf.link    the original symlink's target, when it was a symlink
-import { constants, existsSync } from "node:fs";
+import { constants, existsSync, type Stats } from "node:fs";
 import {
   type FileHandle,
   lstat,
@@ -82,17 +82,7 @@ export class ResolvConfControl {
     if (first) {
       await this.recover();
       await mkdir(this.#files.dir, { recursive: true, mode: 0o700 });
-      const original = await lstat(this.path).catch(() => null);
-      if (original?.isSymbolicLink()) {
-        await atomicWrite(this.#files.link, await readlink(this.path), 0o600);
-        await rm(this.#files.backup, { force: true });
-      } else if (original?.isFile()) {
-        await atomicWrite(this.#files.backup, await readFile(this.path), original.mode & 0o7777);
-        await rm(this.#files.link, { force: true });
-      } else {
-        await rm(this.#files.backup, { force: true });
-        await rm(this.#files.link, { force: true });
-      }
+      await this.#backUp(await lstat(this.path).catch(() => null));
     }
     const originalText = await this.#originalText();
     this.#original = nameserversOf(originalText, config.servers);
@@ -132,16 +122,7 @@ export class ResolvConfControl {
     if (!mayAdopt()) return "left";
     // Theirs replaces the backup: restoring the file from before the network change would put a
     // network's servers back that this machine is no longer on.
-    if (current?.isSymbolicLink()) {
-      await atomicWrite(this.#files.link, await readlink(this.path), 0o600);
-      await rm(this.#files.backup, { force: true });
-    } else if (current?.isFile()) {
-      await atomicWrite(this.#files.backup, await readFile(this.path), current.mode & 0o7777);
-      await rm(this.#files.link, { force: true });
-    } else {
-      await rm(this.#files.backup, { force: true });
-      await rm(this.#files.link, { force: true });
-    }
+    await this.#backUp(current);
     try {
       await this.apply(config);
     } catch (err) {
@@ -209,6 +190,20 @@ export class ResolvConfControl {
     await rm(this.#files.link, { force: true });
     await rm(this.#files.ours, { force: true });
     return restored;
+  }
+
+  /** Records what is at the path now as the original: a symlink's target, a file's bytes and mode, or nothing. */
+  async #backUp(current: Stats | null): Promise<void> {
+    if (current?.isSymbolicLink()) {
+      await atomicWrite(this.#files.link, await readlink(this.path), 0o600);
+      await rm(this.#files.backup, { force: true });
+    } else if (current?.isFile()) {
+      await atomicWrite(this.#files.backup, await readFile(this.path), current.mode & 0o7777);
+      await rm(this.#files.link, { force: true });
+    } else {
+      await rm(this.#files.backup, { force: true });
+      await rm(this.#files.link, { force: true });
+    }
   }
 
   async #originalText(): Promise<string> {
