@@ -4,6 +4,18 @@
  * and a typed client that verifies the daemon is root's.
  */
 export { type ClientOptions, connectDaemon, DaemonClient, DEFAULT_SOCKET, isNotRunning } from "./client.ts";
+export {
+  type Check,
+  CheckSchema,
+  DEBUG_INFO_BYTES,
+  type DebugSection,
+  DIAGNOSTICS_SCHEMA_VERSION,
+  LOG_PAGE_BYTES,
+  type LogLine,
+  type LogPage,
+  MAX_LOG_PAGE_LINES,
+  MAX_LOG_WAIT_MS,
+} from "./diagnostic_methods.ts";
 export { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from "./framing.ts";
 export {
   Diagnosis,
@@ -25,46 +37,28 @@ export {
 } from "./peer.ts";
 export {
   type BaseTier,
-  CgroupPath,
-  type Check,
-  CheckSchema,
   type DaemonEvent,
-  DEBUG_INFO_BYTES,
-  type DebugSection,
-  DIAGNOSTICS_SCHEMA_VERSION,
-  EventSchema,
   type Hello,
-  InternetResourceSchema,
   type InternetResourceStatus,
   type IpcResource,
-  LOG_PAGE_BYTES,
-  type LogLine,
-  type LogPage,
-  MAX_LOG_PAGE_LINES,
-  MAX_LOG_WAIT_MS,
-  MAX_PAGE_ITEMS,
   MAX_TOKEN_LENGTH,
   type MethodName,
   type MethodSpec,
   methods,
-  OwnerSchema,
-  PAGE_BYTES,
   type Params,
   PROTOCOL_VERSION,
-  type ResourcePage,
-  ResourcePageSchema,
-  ResourceSchema,
   type Result,
-  SETTING_KEYS,
-  SessionScope,
-  type Setting,
-  type SettingKey,
-  SettingSchema,
   type Status,
-  StatusSchema,
   TIERS,
   type Tier,
 } from "./protocol.ts";
+export {
+  MAX_PAGE_ITEMS,
+  PAGE_BYTES,
+  type ResourcePage,
+  ResourcePageSchema,
+  ResourceSchema,
+} from "./resource_schema.ts";
 export {
   type CallContext,
   DEFAULT_LIMITS,
@@ -73,6 +67,15 @@ export {
   type ServerLimits,
   type ServerOptions,
 } from "./server.ts";
+export { SETTING_KEYS, type Setting, type SettingKey, SettingSchema } from "./setting_schema.ts";
+export {
+  CgroupPath,
+  EventSchema,
+  InternetResourceSchema,
+  OwnerSchema,
+  SessionScope,
+  StatusSchema,
+} from "./status_schema.ts";
 export {
   atLeast,
   checkTier,

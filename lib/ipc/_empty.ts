@@ -1,0 +1,4 @@
+import * as v from "valibot";
+
+/** The parameters of a method that takes none: any key is refused. */
+export const Empty = v.strictObject({});
