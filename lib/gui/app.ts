@@ -4,17 +4,15 @@ import type { DaemonClient, IpcResource, Status } from "../ipc/index.ts";
 import { FzError, VERSION } from "../types/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { MessageBus } from "./_dbus.ts";
+import { BrowserSignIn } from "./browser_sign_in.ts";
 import { type CopyResult, copyToClipboard } from "./clipboard.ts";
 import { DaemonLink, type LinkEvent } from "./daemon_link.ts";
-import { parseDeepLink } from "./deep_link.ts";
 import { type ExportResult, exportLogs } from "./export_logs.ts";
 import type { InstanceMessage, InstanceReply } from "./instance.ts";
 import type { MenuAction } from "./menu.ts";
 import { type Notification, Notifier } from "./notifier.ts";
 import type { Problem } from "./problem.ts";
-import { type RedirectPage, removeRedirectPage, writeRedirectPage } from "./redirect_page.ts";
 import type { GuiSettings } from "./settings.ts";
-import { SIGN_IN_TTL_MS, SignInFlow } from "./sign_in_flow.ts";
 import { statusNotice } from "./status_notice.ts";
 import type { TokenStore } from "./token_store.ts";
 import { Tray } from "./tray.ts";
@@ -40,28 +38,13 @@ export interface AppOptions {
   uid?: number;
 }
 
-// Long enough for a browser's cold start to read the page, short enough that the nonce does not sit
-// on disk (tmpfs) for the whole sign-in.
-const REDIRECT_PAGE_MS = 60_000;
-
-async function xdgOpen(url: string, env: Record<string, string | undefined>): Promise<void> {
-  const proc = Bun.spawn(["xdg-open", url], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  // Some xdg-open fallbacks run the browser in the foreground; still running after 5 s means it opened.
-  const code = await Promise.race([proc.exited, Bun.sleep(5000).then(() => 0)]);
-  if (code !== 0)
-    throw new Error(`xdg-open exited with ${code}: ${(await new Response(proc.stderr).text()).trim()}`);
-}
-
 export class App {
   private view: TrayView;
   private tray: Tray | null = null;
   private readonly notifier: Notifier;
-  private readonly flow: SignInFlow;
+  private readonly signIn: BrowserSignIn;
   private readonly link: DaemonLink;
   private userSignedOut = false;
-  private page: RedirectPage | null = null;
-  private pageTimer: ReturnType<typeof setTimeout> | null = null;
-  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly opts: AppOptions) {
     this.view = {
@@ -69,8 +52,17 @@ export class App {
       accountConfigured: opts.settings.account !== null,
       uid: opts.uid ?? process.getuid?.() ?? null,
     };
-    this.flow = new SignInFlow(Date.now, opts.signInTtlMs ?? SIGN_IN_TTL_MS);
     this.notifier = new Notifier(opts.bus, opts.logger.child("notify"));
+    this.signIn = new BrowserSignIn({
+      runtimeDir: opts.settings.runtimeDir,
+      env: opts.env,
+      logger: opts.logger,
+      ...(opts.openUrl ? { openUrl: opts.openUrl } : {}),
+      ...(opts.redirectPageMs !== undefined ? { redirectPageMs: opts.redirectPageMs } : {}),
+      ...(opts.signInTtlMs !== undefined ? { signInTtlMs: opts.signInTtlMs } : {}),
+      notify: (n) => this.notify(n),
+      onSigningIn: (signingIn) => this.setView({ signingIn }),
+    });
     this.link = new DaemonLink({
       socketPath: opts.settings.daemonSocket,
       logger: opts.logger.child("daemon"),
@@ -98,29 +90,9 @@ export class App {
   }
 
   stop(): void {
-    this.endSignIn();
+    this.signIn.end();
     this.link.stop();
     this.tray?.close();
-  }
-
-  /** Forgets the pending attempt's page and timers (the flow itself is consumed or cancelled by the caller). */
-  private endSignIn(): void {
-    if (this.pageTimer) clearTimeout(this.pageTimer);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.pageTimer = this.expiryTimer = null;
-    removeRedirectPage(this.page);
-    this.page = null;
-  }
-
-  private expireSignIn(): void {
-    if (!this.flow.expire()) return;
-    this.endSignIn();
-    this.setView({ signingIn: false });
-    this.notify({
-      summary: "Sign-in expired",
-      body: `The browser sign-in was not finished within ${Math.round(this.flow.ttlMs / 60_000)} minutes. Click Sign In to start again.`,
-      topic: "session",
-    });
   }
 
   private setView(patch: Partial<TrayView>): void {
@@ -215,16 +187,13 @@ export class App {
 
   /** A deep link from D-Bus (org.freedesktop.Application.Open) or the instance socket. */
   handleDeepLink(url: string): InstanceReply {
-    const parsed = parseDeepLink(url);
-    const result = parsed.ok ? this.flow.complete(parsed.callback) : parsed;
+    const result = this.signIn.complete(url);
     if (!result.ok) {
       this.opts.logger.warn("ignored a deep link", { reason: result.reason });
       if ("expired" in result && result.expired)
         this.notify({ summary: "Sign-in expired", body: `${result.reason}.`, topic: "session" });
       return { ok: false, error: `deep link ignored: ${result.reason}` };
     }
-    this.endSignIn();
-    this.setView({ signingIn: false });
     void this.finishSignIn(result.token, { accountSlug: result.accountSlug, actorName: result.actorName });
     return { ok: true };
   }
@@ -279,48 +248,11 @@ export class App {
           });
           return;
         }
-        this.endSignIn();
-        const pending = this.flow.start(authUrl, settings.account);
-        let page: RedirectPage;
-        try {
-          page = writeRedirectPage(settings.runtimeDir, pending.url);
-        } catch (err) {
-          this.flow.cancel();
-          this.notify({
-            summary: "Cannot start the sign-in",
-            body: `Cannot write the sign-in page in ${settings.runtimeDir}: ${(err as Error).message}`,
-            topic: "session",
-          });
-          return;
-        }
-        this.page = page;
-        this.expiryTimer = setTimeout(() => this.expireSignIn(), this.flow.ttlMs + 50);
-        this.setView({ signingIn: true });
-        logger.info("opening the sign-in page", { url: pending.url.split("?")[0], page: page.path });
-        try {
-          // The browser gets the page's file name; the URL with the nonce stays in a 0600 file.
-          await (this.opts.openUrl ?? ((u) => xdgOpen(u, this.opts.env)))(page.fileUrl);
-          if (this.page === page)
-            this.pageTimer = setTimeout(() => {
-              if (this.page !== page) return;
-              removeRedirectPage(page);
-              this.page = null;
-            }, this.opts.redirectPageMs ?? REDIRECT_PAGE_MS);
-        } catch (err) {
-          // The page stays until the sign-in ends or expires, so the user can open it by hand. Its
-          // name is no secret; its contents are readable by this user only.
-          this.notify({
-            summary: "Cannot open the browser",
-            body: `${(err as Error).message}. To sign in, open ${page.fileUrl} in your browser within ${Math.round(this.flow.ttlMs / 60_000)} minutes.`,
-            topic: "session",
-          });
-        }
+        await this.signIn.start(authUrl, settings.account);
         return;
       }
       case "cancel_sign_in":
-        this.flow.cancel();
-        this.endSignIn();
-        this.setView({ signingIn: false });
+        this.signIn.cancel();
         return;
       case "sign_out": {
         this.userSignedOut = true;

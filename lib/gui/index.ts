@@ -10,6 +10,7 @@ export {
   exportApplication,
   FreedesktopApplication,
 } from "./application.ts";
+export { BrowserSignIn, type BrowserSignInOptions, xdgOpen } from "./browser_sign_in.ts";
 export { type CopyResult, copyToClipboard } from "./clipboard.ts";
 export { DaemonLink, type DaemonLinkOptions, type LinkEvent, type LinkHandlers } from "./daemon_link.ts";
 export { DbusMenu, MENU_PATH } from "./dbusmenu.ts";
