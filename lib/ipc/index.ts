@@ -59,14 +59,14 @@ export {
   ResourcePageSchema,
   ResourceSchema,
 } from "./resource_schema.ts";
+export { IpcServer } from "./server.ts";
 export {
   type CallContext,
   DEFAULT_LIMITS,
   type Handlers,
-  IpcServer,
   type ServerLimits,
   type ServerOptions,
-} from "./server.ts";
+} from "./server_options.ts";
 export { SETTING_KEYS, type Setting, type SettingKey, SettingSchema } from "./setting_schema.ts";
 export {
   CgroupPath,
