@@ -4,29 +4,14 @@
 // the upstream resolvers. Bad input is dropped and counted; nothing here throws into the daemon.
 import type { Socket, TCPSocketListener, udp } from "bun";
 import { formatIp, type Logger, parseIp, silentLogger } from "../util/index.ts";
-import { inRange, reverseAddress, sameAddress } from "./_addresses.ts";
-import {
-  buildAnswer,
-  encodeMessage,
-  nameToWire,
-  responseFlags,
-  STUB_UDP_PAYLOAD,
-  truncateResponse,
-} from "./encode.ts";
+import { inRange, sameAddress } from "./_addresses.ts";
+import { LocalAnswers } from "./_local_answers.ts";
+import { sendFramed, TcpListeners, type TcpState } from "./_tcp_listeners.ts";
+import { buildAnswer, truncateResponse } from "./encode.ts";
 import { Forwarder, type Upstream } from "./forwarder.ts";
-import {
-  CLASS_IN,
-  DnsFormatError,
-  type DnsQuery,
-  flagsOf,
-  HEADER_LENGTH,
-  parseQuery,
-  RCODE,
-  readQuestion,
-  TYPE,
-} from "./message.ts";
-import { type DnsResourceEntry, DnsResourceTable } from "./pattern.ts";
-import { ProxyIpAllocator, type ProxyIps, ProxyIpsExhaustedError } from "./proxy_ips.ts";
+import { DnsFormatError, type DnsQuery, HEADER_LENGTH, parseQuery, RCODE, readQuestion } from "./message.ts";
+import type { DnsResourceEntry } from "./pattern.ts";
+import { ProxyIpAllocator } from "./proxy_ips.ts";
 import { SourceRateLimiter } from "./rate_limit.ts";
 import {
   DEFAULT_STUB_LIMITS,
@@ -40,28 +25,18 @@ import {
 const SELF_RANGES = ["100.100.111.0/24", "fd00:2021:1111:8000:100:100:111:0/120"];
 
 type UdpSock = udp.Socket<"uint8array">;
-interface TcpState {
-  counted: boolean;
-  buffered: Uint8Array;
-  pending: number;
-  source: string;
-  queue: Uint8Array[];
-}
 
 export class DnsStub {
   readonly #options: DnsStubOptions;
   readonly #limits: DnsStubLimits;
   readonly #log: Logger;
-  readonly #ttl: number;
-  readonly #hookTimeoutMs: number;
   readonly #proxy: ProxyIpAllocator;
   readonly #limiter: SourceRateLimiter;
   readonly #forwarder: Forwarder;
-  #table: DnsResourceTable;
+  readonly #local: LocalAnswers;
+  readonly #tcpListeners: TcpListeners;
   #udp: UdpSock[] = [];
   #tcp: TCPSocketListener<TcpState>[] = [];
-  #tcpOpen = 0;
-  readonly #hooks = new Map<string, Promise<void>>();
   #running = false;
   readonly #stats: DnsStubStats = {
     queries: 0,
@@ -76,19 +51,32 @@ export class DnsStub {
     this.#options = options;
     this.#limits = { ...DEFAULT_STUB_LIMITS, ...options.limits };
     this.#log = options.logger ?? silentLogger;
-    this.#ttl = options.ttl ?? 60;
-    this.#hookTimeoutMs = options.hookTimeoutMs ?? 3000;
     this.#proxy = new ProxyIpAllocator(options.proxyIps);
     this.#limiter = new SourceRateLimiter({
       perSecond: this.#limits.perSourceQps,
       burst: this.#limits.perSourceBurst,
     });
-    this.#table = new DnsResourceTable(options.resources ?? []);
+    this.#local = new LocalAnswers({
+      proxy: this.#proxy,
+      resources: options.resources ?? [],
+      ttl: options.ttl ?? 60,
+      hookTimeoutMs: options.hookTimeoutMs ?? 3000,
+      hook: options.onResourceQuery,
+      log: this.#log,
+      stats: this.#stats,
+    });
     this.#forwarder = new Forwarder({
       upstreams: this.#safeUpstreams(options.upstreams ?? []),
       timeoutMs: options.upstreamTimeoutMs,
       attempts: options.upstreamAttempts,
       logger: this.#log,
+    });
+    this.#tcpListeners = new TcpListeners({
+      limits: this.#limits,
+      stats: this.#stats,
+      log: this.#log,
+      guard: (handle) => this.#guard(handle),
+      onQuery: (s, msg) => this.#onTcpQuery(s, msg),
     });
   }
 
@@ -108,7 +96,7 @@ export class DnsStub {
             },
           }),
         );
-        this.#tcp.push(this.#listenTcp(l));
+        this.#tcp.push(this.#tcpListeners.listen(l));
       }
       await this.#forwarder.open();
     } catch (e) {
@@ -145,7 +133,7 @@ export class DnsStub {
 
   /** Replaces the DNS resources; proxy addresses already given to names stay theirs. */
   setResources(resources: readonly DnsResourceEntry[]): void {
-    this.#table = new DnsResourceTable(resources);
+    this.#local.setResources(resources);
   }
 
   setUpstreams(upstreams: readonly Upstream[]): void {
@@ -225,110 +213,11 @@ export class DnsStub {
         this.#log.debug("DNS reply not sent", { to: addr, error: e });
       }
     };
-    const local = this.#answerLocally(buf, query);
+    const local = this.#local.answer(buf, query);
     if (local instanceof Promise)
       local.then(reply).catch((e) => this.#log.error("DNS answer failed", { error: e }));
     else if (local) reply(local);
     else this.#forward(buf.slice(), query.questionEnd, "udp", reply);
-  }
-
-  /** Answers resources and protocol errors here; null means "forward it". */
-  #answerLocally(raw: Uint8Array, query: DnsQuery): Uint8Array | Promise<Uint8Array> | null {
-    if (flagsOf.opcode(query.flags) !== 0) return buildAnswer(raw, query, RCODE.NOTIMP, [], 0);
-    if (query.edns && query.edns.version > 0) return buildAnswer(raw, query, RCODE.BADVERS, [], 0);
-    const q = query.question;
-    // A label with bytes outside host-name characters (shown as \DDD) is no resource's name: such a
-    // name must not reach the hook, the portal or the gateway.
-    if (q.class !== CLASS_IN || q.name.includes("\\")) return null;
-    const reverse = this.#answerReverse(query);
-    if (reverse) return reverse;
-    const resourceId = this.#table.match(q.name);
-    if (resourceId === null) return null;
-    if (q.type !== TYPE.A && q.type !== TYPE.AAAA) {
-      // Other types for a resource name get NOERROR with no records: they are not forwarded, so the
-      // name never leaves the host, and HTTPS/SVCB records cannot hand out the real addresses.
-      this.#stats.resourceAnswers++;
-      return buildAnswer(raw, query, RCODE.NOERROR, [], this.#ttl);
-    }
-    let ips: ProxyIps;
-    try {
-      ips = this.#proxy.get(q.name);
-    } catch (e) {
-      if (!(e instanceof ProxyIpsExhaustedError)) throw e;
-      this.#log.warn(e.message, { name: q.name });
-      return buildAnswer(raw, query, RCODE.SERVFAIL, [], 0);
-    }
-    this.#stats.resourceAnswers++;
-    const answer = buildAnswer(raw, query, RCODE.NOERROR, [q.type === TYPE.A ? ips.v4 : ips.v6], this.#ttl);
-    const waiting = this.#hookFor(q.name, resourceId, ips);
-    return waiting ? waiting.then(() => answer) : answer;
-  }
-
-  /**
-   * Reverse lookups of proxy addresses are answered here and never forwarded: PTR to the name the
-   * address was given to, NXDOMAIN for one not given out (upstreams know nothing of these ranges).
-   */
-  #answerReverse(query: DnsQuery): Uint8Array | null {
-    const q = query.question;
-    const bytes = reverseAddress(q.name);
-    if (!bytes || !this.#proxy.contains(bytes)) return null;
-    const name = this.#proxy.nameOf(formatIp(bytes));
-    const header = {
-      id: query.id,
-      flags: responseFlags(query.flags, name ? RCODE.NOERROR : RCODE.NXDOMAIN, true),
-    };
-    const answers =
-      name && q.type === TYPE.PTR
-        ? [{ name: q.name, type: TYPE.PTR, class: CLASS_IN, ttl: this.#ttl, data: nameToWire(name) }]
-        : [];
-    return encodeMessage({
-      header,
-      questions: [q],
-      answers,
-      ...(query.edns ? { edns: { udpPayloadSize: STUB_UDP_PAYLOAD, dnssecOk: query.edns.dnssecOk } } : {}),
-    });
-  }
-
-  /**
-   * Runs the hook for `name`, or joins the run already under way for it, so a burst of queries for
-   * one name costs the daemon one call. Resolves when the hook settles or after hookTimeoutMs;
-   * never rejects. Null when there is nothing to wait for.
-   */
-  #hookFor(name: string, resourceId: string, ips: ProxyIps): Promise<void> | null {
-    const running = this.#hooks.get(name);
-    if (running) return running;
-    const hook = this.#options.onResourceQuery;
-    if (!hook) return null;
-    let pending: unknown;
-    try {
-      pending = hook(name, resourceId, ips);
-    } catch (e) {
-      this.#log.warn("resource query hook failed", { name, error: e });
-      return null;
-    }
-    if (!(pending instanceof Promise)) return null;
-    const waiting = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#log.warn("answering a DNS resource before its connection is ready", {
-          name,
-          waitedMs: this.#hookTimeoutMs,
-        });
-        resolve();
-      }, this.#hookTimeoutMs);
-      pending.then(
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          this.#log.warn("resource query hook failed", { name, error: e });
-          resolve();
-        },
-      );
-    }).finally(() => this.#hooks.delete(name));
-    this.#hooks.set(name, waiting);
-    return waiting;
   }
 
   /** Forwards `raw` (taken over); `reply` gets the answer, SERVFAIL when none came, or null when dropped. */
@@ -373,71 +262,6 @@ export class DnsStub {
       this.#log.error("unexpected error parsing a DNS packet", { error: e });
   }
 
-  #listenTcp(l: ListenAddress): TCPSocketListener<TcpState> {
-    return Bun.listen<TcpState>({
-      hostname: l.address,
-      port: l.port,
-      socket: {
-        open: (s) => {
-          if (this.#tcpOpen >= this.#limits.maxTcpConnections) {
-            this.#stats.dropped.tcpConnections++;
-            s.data = {
-              counted: false,
-              buffered: new Uint8Array(0),
-              pending: 0,
-              source: s.remoteAddress,
-              queue: [],
-            };
-            s.terminate();
-            return;
-          }
-          this.#tcpOpen++;
-          s.data = {
-            counted: true,
-            buffered: new Uint8Array(0),
-            pending: 0,
-            source: s.remoteAddress,
-            queue: [],
-          };
-          s.timeout(this.#limits.tcpIdleSeconds);
-        },
-        data: (s, chunk) => this.#guard(() => this.#onTcpData(s, chunk)),
-        drain: (s) => {
-          flushQueue(s);
-        },
-        timeout: (s) => {
-          s.end();
-        },
-        close: (s) => {
-          if (s.data?.counted) this.#tcpOpen--;
-        },
-        error: (_s, e) => this.#log.debug("DNS TCP connection error", { error: e }),
-      },
-    });
-  }
-
-  #onTcpData(s: Socket<TcpState>, chunk: Uint8Array) {
-    const st = s.data;
-    const joined = new Uint8Array(st.buffered.length + chunk.length);
-    joined.set(st.buffered);
-    joined.set(chunk, st.buffered.length);
-    let off = 0;
-    while (joined.length - off >= 2) {
-      const len = (joined[off]! << 8) | joined[off + 1]!;
-      if (len > this.#limits.maxTcpQueryBytes || len < HEADER_LENGTH) {
-        this.#stats.dropped.tcpOversized++;
-        s.terminate();
-        return;
-      }
-      if (joined.length - off < 2 + len) break;
-      const msg = joined.slice(off + 2, off + 2 + len);
-      off += 2 + len;
-      this.#onTcpQuery(s, msg);
-    }
-    st.buffered = joined.slice(off);
-    if (st.buffered.length > this.#limits.maxTcpQueryBytes + 2) s.terminate();
-  }
-
   #onTcpQuery(s: Socket<TcpState>, msg: Uint8Array) {
     this.#stats.queries++;
     const st = s.data;
@@ -460,33 +284,13 @@ export class DnsStub {
     st.pending++;
     const reply = (answer: Uint8Array | null) => {
       st.pending--;
-      if (!answer || answer.length > 0xffff) return;
-      const framed = new Uint8Array(answer.length + 2);
-      framed[0] = answer.length >> 8;
-      framed[1] = answer.length & 0xff;
-      framed.set(answer, 2);
-      st.queue.push(framed);
-      flushQueue(s);
+      if (answer) sendFramed(s, answer);
     };
-    const local = this.#answerLocally(msg, query);
+    const local = this.#local.answer(msg, query);
     if (local instanceof Promise)
       local.then(reply).catch((e) => this.#log.error("DNS answer failed", { error: e }));
     else if (local) reply(local);
     else this.#forward(msg, query.questionEnd, "tcp", reply);
-  }
-}
-
-function flushQueue(s: Socket<TcpState>) {
-  const q = s.data.queue;
-  while (q.length > 0) {
-    const head = q[0]!;
-    const n = s.write(head);
-    if (n < 0) return;
-    if (n < head.length) {
-      q[0] = head.subarray(n);
-      return;
-    }
-    q.shift();
   }
 }
 
