@@ -55,7 +55,8 @@ export {
   type NetworkWatchOptions,
 } from "./network_watch.ts";
 export { type NftInput, type NftRunner, nftRunner } from "./nft.ts";
-export { type PortalLike, PortalSession, type PortalSessionOptions } from "./portal_session.ts";
+export { PortalSession } from "./portal_session.ts";
+export type { DnsRequest, PortalLike, PortalSessionOptions } from "./portal_session_options.ts";
 export { grantReadGroup } from "./read_group.ts";
 export { ConfigControl, type ReloadReport, type ReloadTargets } from "./reload.ts";
 export { type ResourceList, ResourcePages } from "./resource_pages.ts";
