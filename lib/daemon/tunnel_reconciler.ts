@@ -148,7 +148,10 @@ export class TunnelReconciler {
     return next;
   }
 
-  /** One pass; call it through `enqueue` or `schedule`, never alongside another. */
+  /**
+   * Brings the device to what the session says: addresses, one peer per gateway, routes. One pass;
+   * run it through `enqueue` or `schedule`, never alongside another.
+   */
   async apply(): Promise<void> {
     const { session, iface, resources, portalAddresses } = this.opts;
     if (!session.privateKey()) return;
