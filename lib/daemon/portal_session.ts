@@ -1,26 +1,28 @@
 // The portal-backed session: signed_out -> connecting -> connected <-> reconnecting, or for good
 // not_configured when the daemon has no usable portal URL. It turns the
 // portal's events into the tunnel's configuration: interface addresses on `init`, one WireGuard peer
-// per gateway, and routes for exactly the resources the actor may reach. What it is given is in
-// portal_session_options.ts; the resource list is session_resources.ts, the tunnel passes
-// tunnel_reconciler.ts, the portal's own addresses portal_addresses.ts, DNS dns_wiring.ts.
+// per gateway, and routes for exactly the resources the actor may reach. This file is the state
+// machine; its parts (session_parts.ts connects them) are the resource list (session_resources.ts),
+// the assigned interface (session_interface.ts), the tunnel passes (tunnel_reconciler.ts), the
+// portal's own addresses (portal_addresses.ts), DNS (dns_wiring.ts) and path requests
+// (connection_requests.ts).
 import { type Init, type InterfaceEntry, type PortalClientEvents, portalWebUrl } from "../portal/index.ts";
 import { FzError } from "../types/index.ts";
 import { displayText, generatePrivateKey } from "../util/index.ts";
 import type { PortalConfig } from "./config.ts";
-import { ConnectionRequests } from "./connection_requests.ts";
+import type { ConnectionRequests } from "./connection_requests.ts";
 import type { DnsSession } from "./dns_session.ts";
-import { DnsWiring } from "./dns_wiring.ts";
 import type { ResetCause, ResetRecord } from "./network_reset.ts";
 import { openPortal } from "./open_portal.ts";
-import { PortalAddresses } from "./portal_addresses.ts";
+import type { PortalAddresses } from "./portal_addresses.ts";
 import type { PortalLike, PortalSessionOptions } from "./portal_session_options.ts";
 import type { ResourceList } from "./resource_pages.ts";
 import type { Session, SessionChange, SessionSnapshot, SignInHints } from "./session.ts";
-import { SessionInterface } from "./session_interface.ts";
-import { SessionResources } from "./session_resources.ts";
+import type { SessionInterface } from "./session_interface.ts";
+import { sessionParts } from "./session_parts.ts";
+import type { SessionResources } from "./session_resources.ts";
 import { DEFAULT_INTERNET_RESOURCE, type InternetResourcePrefs } from "./settings.ts";
-import { TunnelReconciler } from "./tunnel_reconciler.ts";
+import type { TunnelReconciler } from "./tunnel_reconciler.ts";
 
 type State = SessionSnapshot["state"];
 
@@ -62,44 +64,20 @@ export class PortalSession implements Session {
     this.#state = opts.portal.configured ? "signed_out" : "not_configured";
     if (!opts.portal.configured) this.#lastError = opts.portal.message;
     this.#internet = opts.internetResource ?? DEFAULT_INTERNET_RESOURCE;
-    const { logger, tunnel } = opts;
-    const emit = (change: SessionChange) => this.#emit(change);
-    const resources = new SessionResources({ logger, servesDns: Boolean(opts.dns), emit });
-    this.#resources = resources;
-    this.#iface = new SessionInterface({ logger, resources });
-    this.#portalAddresses = new PortalAddresses({ logger, resolve: opts.resolvePortal });
-    const dns = opts.dns
-      ? new DnsWiring({
-          settings: opts.dns,
-          logger,
-          requestConnection: (resourceId, name, ips) => this.#requests.requestDns(resourceId, name, ips),
-          resources,
-          iface: this.#iface,
-          tunnelName: tunnel.name,
-          emit,
-        })
-      : null;
-    this.#dns = dns?.session ?? null;
-    this.#reconciler = new TunnelReconciler({
-      tunnel,
-      logger,
-      dns,
-      session: { privateKey: () => this.#privateKey, internet: () => this.#internet },
-      resources,
-      iface: this.#iface,
-      portalAddresses: this.#portalAddresses,
+    const parts = sessionParts(opts, {
+      emit: (change) => this.#emit(change),
+      privateKey: () => this.#privateKey,
+      internet: () => this.#internet,
       generation: () => this.#generation,
-      emit,
+      portal: () => this.#portal,
       onFailure: (message) => this.noteError(message),
     });
-    this.#requests = new ConnectionRequests({
-      portal: () => this.#portal,
-      generation: () => this.#generation,
-      internetEnabled: () => this.#internet.enabled,
-      resources,
-      reconciler: this.#reconciler,
-      logger,
-    });
+    this.#resources = parts.resources;
+    this.#iface = parts.iface;
+    this.#portalAddresses = parts.portalAddresses;
+    this.#dns = parts.dns;
+    this.#reconciler = parts.reconciler;
+    this.#requests = parts.requests;
   }
 
   snapshot(): SessionSnapshot {
