@@ -138,7 +138,9 @@ export class App {
         userSignedOut: this.userSignedOut,
         resourceCount: event.status.resourceCount,
       });
-      if (event.status.state !== "signed_out") this.userSignedOut = false;
+      // Kept until the daemon says signed_out: a status still "connected" from work in flight when
+      // Sign Out was clicked must not turn "You signed out." into "The session ended.".
+      if (event.status.state === "signed_out") this.userSignedOut = false;
       this.setView({
         status: event.status,
         resources: event.status.state === "signed_out" ? [] : this.view.resources,
@@ -260,6 +262,7 @@ export class App {
         try {
           await this.link.client?.call("sign_out", {});
         } catch (err) {
+          this.userSignedOut = false;
           this.notify({ summary: "Sign-out failed", body: (err as Error).message, topic: "session" });
         }
         return;
