@@ -315,6 +315,14 @@ t_e2e() {
 	(cd /mnt/repo && timeout -k 5 300 "$FZ/bin/bun" tests/vm/guest/e2e.ts)
 }
 
+t_scope() {
+	if [ ! -f /mnt/repo/devstack/world.ts ]; then
+		echo "the source tree is not shared"
+		return 1
+	fi
+	(cd /mnt/repo && timeout -k 5 600 "$FZ/bin/bun" tests/vm/guest/scope.ts)
+}
+
 t_e2e_userspace() {
 	# Without the kernel module firezoned falls back to wireguard-go, which gets /dev/net/tun's fd.
 	modprobe -r wireguard || { echo "cannot unload the wireguard module"; return 1; }
@@ -480,6 +488,7 @@ check "systemd-analyze security firezoned: exposure 2.0 or lower" t_security_sco
 check "install.sh again upgrades in place and restarts firezoned" t_reinstall_upgrades
 check "install.sh run through pkexec adds the PKEXEC_UID user to group firezone" t_pkexec_user
 check "end to end under systemd: firezoned signs in to the devstack portal and reaches a resource through a gateway" t_e2e
+check "session scope under the unit's sandbox: alice's interactive sign-in makes table inet firezone (nf_tables loaded by the sandboxed nft); her curl works, bob's is refused at once, root's works; bob cannot sign her out (77); sign-out and kill -9 then restart leave no table" t_scope
 check "end to end under systemd with wireguard-go (no kernel module): sign-in and a resource through the gateway" t_e2e_userspace
 check "DNS under the unit with systemd-resolved: resolvectl query and getent ahosts give proxy addresses for a resource name and real ones for others; kill -9 then restart leaves no link settings" t_dns_resolved
 check "DNS under the unit in resolv-conf mode (install.sh opens only /etc/resolv.conf, or /etc for a symlink): getent ahosts, stop and kill -9 then restart restore the file byte for byte, install.sh --uninstall restores it, a symlink comes back as the same link" t_dns_resolv_conf
