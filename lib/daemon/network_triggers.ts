@@ -9,15 +9,26 @@ import { SleepWatch } from "./sleep_watch.ts";
 export interface TriggerSettings {
   /** Follow the kernel's network notifications (default on; `FIREZONE_NETWORK_MONITOR=off`). */
   monitor: boolean;
+  /**
+   * The monitor socket's receive buffer in bytes (`FIREZONE_NETWORK_MONITOR_BUFFER`); unset, the
+   * monitor's default. The kernel drops notifications that do not fit, and the monitor then
+   * re-reads the network (docs/session.md).
+   */
+  monitorBufferBytes?: number;
   /** The system bus socket for logind's signals. */
   systemBus: string;
   /** What was wrong with the environment, if anything (the default was taken instead). */
   problems: string[];
 }
 
+/** Bounds of FIREZONE_NETWORK_MONITOR_BUFFER: the kernel's own floor is about 4.5 KiB. */
+export const MONITOR_BUFFER_MIN = 4096;
+export const MONITOR_BUFFER_MAX = 64 * 1024 * 1024;
+
 /**
- * The two knobs, parsed where they enter: FIREZONE_NETWORK_MONITOR (on/off) and the standard
- * DBUS_SYSTEM_BUS_ADDRESS (only `unix:path=`; anything else means the standard socket).
+ * The knobs, parsed where they enter: FIREZONE_NETWORK_MONITOR (on/off),
+ * FIREZONE_NETWORK_MONITOR_BUFFER (bytes) and the standard DBUS_SYSTEM_BUS_ADDRESS (only
+ * `unix:path=`; anything else means the standard socket).
  */
 export function triggerSettings(env: Record<string, string | undefined>): TriggerSettings {
   const problems: string[] = [];
@@ -28,13 +39,29 @@ export function triggerSettings(env: Record<string, string | undefined>): Trigge
     problems.push(
       `FIREZONE_NETWORK_MONITOR="${raw.slice(0, 20)}" is not on or off; the network monitor stays on.`,
     );
+  let monitorBufferBytes: number | undefined;
+  const buffer = env.FIREZONE_NETWORK_MONITOR_BUFFER?.trim();
+  if (buffer) {
+    const n = /^\d{1,9}$/.test(buffer) ? Number(buffer) : Number.NaN;
+    if (n >= MONITOR_BUFFER_MIN && n <= MONITOR_BUFFER_MAX) monitorBufferBytes = n;
+    else
+      problems.push(
+        `FIREZONE_NETWORK_MONITOR_BUFFER="${buffer.slice(0, 20)}" is not a number of bytes from ` +
+          `${MONITOR_BUFFER_MIN} to ${MONITOR_BUFFER_MAX}; the monitor keeps its default buffer.`,
+      );
+  }
   const address = env.DBUS_SYSTEM_BUS_ADDRESS;
   const path = address ? unixPathOf(address) : null;
   if (address && !path)
     problems.push(
       `DBUS_SYSTEM_BUS_ADDRESS has no unix:path= address; using ${SYSTEM_BUS_SOCKET} for logind's signals.`,
     );
-  return { monitor, systemBus: path ?? SYSTEM_BUS_SOCKET, problems };
+  return {
+    monitor,
+    ...(monitorBufferBytes ? { monitorBufferBytes } : {}),
+    systemBus: path ?? SYSTEM_BUS_SOCKET,
+    problems,
+  };
 }
 
 export interface ResetTriggersOptions {
@@ -54,10 +81,14 @@ export function startResetTriggers(options: ResetTriggersOptions): { stop(): voi
       tunnelName: options.tunnelName,
       tunnelProtocol: ROUTE_PROTOCOL,
       logger: logger.child("network"),
+      ...(settings.monitorBufferBytes ? { receiveBufferBytes: settings.monitorBufferBytes } : {}),
       onChange: (reasons) => resetSession(session, "network changed", reasons.join("; "), logger),
     });
     try {
       network.start();
+      logger.debug("following the network's changes", {
+        buffer: settings.monitorBufferBytes ?? "default",
+      });
     } catch (err) {
       logger.warn("cannot follow network changes; the session notices them only when the portal drops", {
         error: (err as Error).message,

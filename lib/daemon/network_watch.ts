@@ -38,6 +38,8 @@ export interface NetworkWatchOptions {
   logger: Logger;
   quietMs?: number;
   maxWaitMs?: number;
+  /** The notification socket's receive buffer (lib/netlink's NetlinkMonitor); default its own. */
+  receiveBufferBytes?: number;
   /** What the network looks like now (default: one rtnetlink dump of links, addresses, routes). */
   snapshot?: () => { links: Link[]; addresses: Address[]; routes: Route[] };
   createMonitor?: (handlers: {
@@ -63,8 +65,9 @@ function dumpNetwork(): { links: Link[]; addresses: Address[]; routes: Route[] }
 
 const running = (l: Link) => l.up && (l.flags & IFF_LOWER_UP) !== 0;
 const isLinkLocal6 = (a: Address) => a.family === 6 && /^fe[89ab][0-9a-f]:/i.test(a.cidr);
-const routeKey = (r: Route) =>
-  `${r.family} table ${r.table} via ${r.gateway ?? "-"} dev ${r.oif} metric ${r.metric}`;
+/** Where a route sits: `ip route replace` swaps the route in this slot for another. */
+const routeSlot = (r: Route) => `${r.family} table ${r.table} metric ${r.metric}`;
+const routeKey = (r: Route) => `${routeSlot(r)} via ${r.gateway ?? "-"} dev ${r.oif}`;
 
 /** Watches the host's network for changes of the way out; start() once, stop() at shutdown. */
 export class NetworkWatch {
@@ -94,10 +97,13 @@ export class NetworkWatch {
         } catch (err) {
           this.#o.logger.warn("cannot re-read the network", { error: (err as Error).message });
         }
-        this.#note("network notifications were lost");
+        this.#note("network notifications were lost", true);
       },
     };
-    this.#monitor = this.#o.createMonitor?.(handlers) ?? new NetlinkMonitor(handlers);
+    const buffer = this.#o.receiveBufferBytes;
+    this.#monitor =
+      this.#o.createMonitor?.(handlers) ??
+      new NetlinkMonitor({ ...handlers, ...(buffer ? { receiveBufferBytes: buffer } : {}) });
     this.#monitor.start();
   }
 
@@ -142,7 +148,7 @@ export class NetworkWatch {
     for (const e of events) {
       if (e.kind === "link") this.#onLink(e.link, e.removed);
       else if (e.kind === "address") this.#onAddress(e.address, e.removed);
-      else this.#onRoute(e.route, e.removed);
+      else this.#onRoute(e.route, e.removed, e.replaced ?? false);
     }
   }
 
@@ -177,7 +183,15 @@ export class NetworkWatch {
     }
   }
 
-  #onRoute(r: Route, removed: boolean): void {
+  /** `replaced`: the route took the place of another (NLM_F_REPLACE), whose removal is not announced. */
+  #onRoute(r: Route, removed: boolean, replaced: boolean): void {
+    if (replaced && !removed && r.dst.endsWith("/0")) {
+      // The route it replaced is gone: forget it, or the same route coming back later (a move
+      // back to the first uplink) would look known and not count.
+      const slot = `${routeSlot(r)} `;
+      for (const key of this.#defaults)
+        if (key.startsWith(slot) && key !== routeKey(r)) this.#defaults.delete(key);
+    }
     if (!this.#routeCounts(r)) return;
     const key = routeKey(r);
     const name = this.#links.get(r.oif)?.name ?? `interface ${r.oif}`;
@@ -190,11 +204,18 @@ export class NetworkWatch {
     }
   }
 
-  #note(reason: string): void {
+  /** `first`: named first, however many reasons came before (a loss says more than any of them). */
+  #note(reason: string, first = false): void {
     const now = performance.now();
-    if (this.#reasons.length === 0) this.#firstAt = now;
-    if (this.#reasons.length < MAX_REASONS) this.#reasons.push(reason);
-    else if (this.#reasons.length === MAX_REASONS) this.#reasons.push("and more");
+    if (this.#reasons.length === 0) {
+      this.#firstAt = now;
+      // With the reset's own line, this shows how long the burst and its debounce took.
+      this.#o.logger.debug("the network changed; waiting for the burst to end", { reason });
+    }
+    if (first) {
+      if (!this.#reasons.includes(reason)) this.#reasons.unshift(reason);
+    } else if (this.#reasons.length < MAX_REASONS) this.#reasons.push(reason);
+    else if (!this.#reasons.includes("and more")) this.#reasons.push("and more");
     if (this.#timer) clearTimeout(this.#timer);
     const quiet = this.#o.quietMs ?? NETWORK_QUIET_MS;
     const latest = this.#firstAt + (this.#o.maxWaitMs ?? NETWORK_MAX_WAIT_MS);

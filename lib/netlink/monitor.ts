@@ -3,7 +3,7 @@
 // non-blocking and read through the runtime's readiness-driven stream).
 import { NETLINK_ROUTE, NetlinkSocket } from "../sys/index.ts";
 import { type Address, decodeAddress } from "./addresses.ts";
-import { RTM } from "./constants.ts";
+import { NLM, RTM } from "./constants.ts";
 import { decodeLink, type Link } from "./links.ts";
 import { type NlMessage, parseMessages } from "./parse.ts";
 import { decodeRoute, type Route } from "./routes.ts";
@@ -30,7 +30,13 @@ export const IFF_LOWER_UP = 0x10000;
 export type NetlinkEvent =
   | { kind: "link"; removed: boolean; link: Link }
   | { kind: "address"; removed: boolean; address: Address }
-  | { kind: "route"; removed: boolean; route: Route };
+  | {
+      kind: "route";
+      removed: boolean;
+      /** An RTM_NEWROUTE that took another route's place (`ip route replace`): no RTM_DELROUTE comes for that one. */
+      replaced?: boolean;
+      route: Route;
+    };
 
 export interface NetlinkMonitorOptions {
   /** A batch of events, in the kernel's order (one read's worth). Should not throw. */
@@ -42,9 +48,17 @@ export interface NetlinkMonitorOptions {
   onLost: (reason: string) => void;
   /** The groups to join; default links, and IPv4 and IPv6 addresses and routes. */
   groups?: readonly number[];
+  /**
+   * The socket's receive buffer in bytes (SO_RCVBUF); default 1 MiB, which the kernel caps at
+   * net.core.rmem_max. A small one makes a burst overflow it (the tests' way to reach onLost).
+   */
+  receiveBufferBytes?: number;
 }
 
 const ALL_GROUPS = Object.values(RTNLGRP);
+/** How long after a loss the socket is opened again, and how often while that fails. */
+const REOPEN_MS = 100;
+const RETRY_MS = 1000;
 
 /** Decodes notifications; malformed or unknown messages are skipped. */
 export function decodeEvents(messages: NlMessage[]): NetlinkEvent[] {
@@ -58,7 +72,10 @@ export function decodeEvents(messages: NlMessage[]): NetlinkEvent[] {
         if (address) out.push({ kind: "address", removed: m.type === RTM.DELADDR, address });
       } else if (m.type === RTM.NEWROUTE || m.type === RTM.DELROUTE) {
         const route = decodeRoute(m);
-        if (route) out.push({ kind: "route", removed: m.type === RTM.DELROUTE, route });
+        if (route) {
+          const removed = m.type === RTM.DELROUTE;
+          out.push({ kind: "route", removed, replaced: !removed && (m.flags & NLM.F_REPLACE) !== 0, route });
+        }
       }
     } catch {
       // A message this decoder cannot read is not worth stopping the monitor for.
@@ -91,7 +108,10 @@ export class NetlinkMonitor {
   }
 
   #open(): void {
-    const socket = new NetlinkSocket(NETLINK_ROUTE, { groups: this.#o.groups ?? ALL_GROUPS });
+    const socket = new NetlinkSocket(NETLINK_ROUTE, {
+      groups: this.#o.groups ?? ALL_GROUPS,
+      ...(this.#o.receiveBufferBytes ? { receiveBufferBytes: this.#o.receiveBufferBytes } : {}),
+    });
     this.#socket = socket;
     this.#pending = new Uint8Array(0);
     const reader = Bun.file(socket.fd).stream().getReader();
@@ -119,24 +139,38 @@ export class NetlinkMonitor {
       reason = err instanceof Error ? err.message : String(err);
     }
     if (this.#stopped || socket !== this.#socket) return;
-    // ENOBUFS (a burst larger than the buffer) ends the stream: start over with a new socket and
-    // tell the listener that notifications were lost, so it re-reads the state it cares about.
+    // ENOBUFS (a burst larger than the buffer) ends the stream: start over with a new socket, then
+    // tell the listener that notifications were lost, so it re-reads the state it cares about. In
+    // that order: a re-read made before the new socket listens would miss what changes in between.
     this.#close();
+    this.#reopen(reason);
+  }
+
+  /** A short pause first, so a burst still going on has a chance to end before the new socket. */
+  #reopen(reason: string, failing = false): void {
+    setTimeout(
+      () => {
+        if (this.#stopped || this.#socket) return;
+        try {
+          this.#open();
+        } catch (err) {
+          // Out of file descriptors or memory, for now: said once, then tried again every second.
+          if (!failing) this.#lost(`cannot reopen the notification socket: ${(err as Error).message}`);
+          this.#reopen(reason, true);
+          return;
+        }
+        this.#lost(reason);
+      },
+      failing ? RETRY_MS : REOPEN_MS,
+    );
+  }
+
+  #lost(reason: string): void {
     try {
       this.#o.onLost(reason);
     } catch {
       // The listener's problem; the monitor goes on.
     }
-    setTimeout(() => {
-      if (this.#stopped) return;
-      try {
-        this.#open();
-      } catch (err) {
-        try {
-          this.#o.onLost(`cannot reopen the notification socket: ${(err as Error).message}`);
-        } catch {}
-      }
-    }, 100);
   }
 
   /** The runtime may join several datagrams into one chunk; messages are self-delimiting. */

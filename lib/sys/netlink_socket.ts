@@ -34,6 +34,8 @@ export interface NetlinkSocketOptions {
    * notifications. Such a socket is non-blocking, for a reader that waits on readiness.
    */
   groups?: readonly number[];
+  /** The kernel's receive buffer (SO_RCVBUF, capped by net.core.rmem_max). Default 1 MiB. */
+  receiveBufferBytes?: number;
 }
 
 /** One netlink socket bound to a kernel-assigned port id; `send` goes to the kernel (port 0). */
@@ -58,7 +60,8 @@ export class NetlinkSocket {
       const tv = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt((ms % 1000) * 1000)]);
       check("setsockopt(SO_RCVTIMEO)", libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVTIMEO, ptr(tv), 16));
       const size = new Int32Array([1 << 20]);
-      libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, ptr(size), 4);
+      const receive = new Int32Array([options.receiveBufferBytes ?? 1 << 20]);
+      libc.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, ptr(receive), 4);
       libc.setsockopt(this.fd, SOL_SOCKET, SO_SNDBUF, ptr(size), 4);
       // Extended acks carry the kernel's own words ("Nexthop device is not up"); capped acks keep
       // error replies small. Both are optional: old kernels simply refuse the option.

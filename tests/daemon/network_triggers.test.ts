@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { triggerSettings } from "../../lib/daemon/network_triggers.ts";
 import { SYSTEM_BUS_SOCKET } from "../../lib/util/index.ts";
 
-describe("FIREZONE_NETWORK_MONITOR and DBUS_SYSTEM_BUS_ADDRESS", () => {
+describe("FIREZONE_NETWORK_MONITOR, FIREZONE_NETWORK_MONITOR_BUFFER and DBUS_SYSTEM_BUS_ADDRESS", () => {
   test("unset: the monitor is on and the standard system bus is used", () => {
     expect(triggerSettings({})).toEqual({ monitor: true, systemBus: SYSTEM_BUS_SOCKET, problems: [] });
   });
@@ -22,6 +22,18 @@ describe("FIREZONE_NETWORK_MONITOR and DBUS_SYSTEM_BUS_ADDRESS", () => {
     expect(s.problems).toEqual([
       'FIREZONE_NETWORK_MONITOR="sometimes" is not on or off; the network monitor stays on.',
     ]);
+  });
+
+  test("FIREZONE_NETWORK_MONITOR_BUFFER: bytes within the bounds are used; anything else is named and ignored", () => {
+    expect(triggerSettings({ FIREZONE_NETWORK_MONITOR_BUFFER: "8192" }).monitorBufferBytes).toBe(8192);
+    expect(triggerSettings({ FIREZONE_NETWORK_MONITOR_BUFFER: "" }).monitorBufferBytes).toBeUndefined();
+    for (const bad of ["1024", "64k", "-8192", "99999999999", "0x2000"]) {
+      const s = triggerSettings({ FIREZONE_NETWORK_MONITOR_BUFFER: bad });
+      expect(s.monitorBufferBytes).toBeUndefined();
+      expect(s.problems).toEqual([
+        `FIREZONE_NETWORK_MONITOR_BUFFER="${bad}" is not a number of bytes from 4096 to 67108864; the monitor keeps its default buffer.`,
+      ]);
+    }
   });
 
   test("a unix:path= bus address is used; any other falls back to the standard socket, with a warning", () => {

@@ -123,6 +123,22 @@ describe.skipIf(!isRoot)("on the real kernel, in a namespace of its own", () => 
     const reasons = await nextChange(before);
     expect(reasons.some((r) => r.startsWith("IPv4 default route via 203.0.113.1 on up1 added"))).toBe(true);
   });
+
+  test("the default route replaced back and forth between two uplinks: every move is a change", async () => {
+    // `ip route replace` announces only the new route (NLM_F_REPLACE), never the removal of the
+    // one it replaced: that one must be forgotten, or moving back to it would not count.
+    for (const [via, dev] of [
+      ["192.0.2.1", "up0"],
+      ["203.0.113.1", "up1"],
+      ["192.0.2.1", "up0"],
+    ] as const) {
+      await Bun.sleep(1200);
+      const before = changes().length;
+      await ip("route", "replace", "default", "via", via, "dev", dev);
+      const reasons = await nextChange(before);
+      expect(reasons).toContain(`IPv4 default route via ${via} on ${dev} added`);
+    }
+  });
 });
 
 // The rules, with notifications made here: what a kernel would send, without needing one.
