@@ -15,6 +15,8 @@ export interface ResetRecord {
 export interface Resettable {
   /** Returns false when there is nothing to reset (signed out, not configured). */
   reset(cause: ResetCause): boolean;
+  /** The network is changing: set the WireGuard paths again now, ahead of the reset. */
+  refreshPaths?(): void;
 }
 
 /**

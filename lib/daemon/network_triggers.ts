@@ -83,6 +83,8 @@ export function startResetTriggers(options: ResetTriggersOptions): { stop(): voi
       logger: logger.child("network"),
       ...(settings.monitorBufferBytes ? { receiveBufferBytes: settings.monitorBufferBytes } : {}),
       onChange: (reasons) => resetSession(session, "network changed", reasons.join("; "), logger),
+      // WireGuard's paths at once; the portal waits for the burst to end (docs/session.md).
+      onChanging: () => session.refreshPaths?.(),
     });
     try {
       network.start();

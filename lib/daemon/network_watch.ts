@@ -15,6 +15,12 @@ import type { Logger } from "../util/index.ts";
 
 /** A burst is over once no relevant notification came for this long... */
 export const NETWORK_QUIET_MS = 250;
+/**
+ * ...or this long, when the network it leaves looks whole again (a default route on a running link
+ * with an address of its family): the steps of one reconfiguration come within milliseconds of
+ * each other, and a step that comes later only costs a second reset.
+ */
+export const NETWORK_SETTLED_QUIET_MS = 50;
 /** ...or at most this long after its first notification, so a flapping link still gets a reset. */
 export const NETWORK_MAX_WAIT_MS = 1000;
 /** At most this many reasons are named in one change (the log line stays short). */
@@ -35,8 +41,14 @@ export interface NetworkWatchOptions {
   tunnelProtocol: number;
   /** Called once per burst of relevant changes, with what changed (a few phrases). Must not throw. */
   onChange: (reasons: string[]) => void;
+  /**
+   * Called at the first relevant notification of a burst, before the debounce: for what is cheap,
+   * harmless if repeated and better done at once (WireGuard's paths). Must not throw.
+   */
+  onChanging?: () => void;
   logger: Logger;
   quietMs?: number;
+  settledQuietMs?: number;
   maxWaitMs?: number;
   /** The notification socket's receive buffer (lib/netlink's NetlinkMonitor); default its own. */
   receiveBufferBytes?: number;
@@ -74,10 +86,12 @@ export class NetworkWatch {
   readonly #o: NetworkWatchOptions;
   readonly #links = new Map<number, LinkState>();
   readonly #addresses = new Set<string>();
-  readonly #defaults = new Set<string>();
+  /** The default routes that count, by routeKey. */
+  readonly #defaults = new Map<string, Route>();
   #monitor: MonitorLike | null = null;
   #reasons: string[] = [];
   #firstAt = 0;
+  #lastAt = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(options: NetworkWatchOptions) {
@@ -122,7 +136,7 @@ export class NetworkWatch {
     this.#defaults.clear();
     for (const l of now.links) this.#links.set(l.index, { name: l.name, running: running(l) });
     for (const a of now.addresses) if (this.#addressCounts(a)) this.#addresses.add(`${a.index} ${a.cidr}`);
-    for (const r of now.routes) if (this.#routeCounts(r)) this.#defaults.add(routeKey(r));
+    for (const r of now.routes) if (this.#routeCounts(r)) this.#defaults.set(routeKey(r), r);
   }
 
   #ignoredIndex(index: number): boolean {
@@ -189,7 +203,7 @@ export class NetworkWatch {
       // The route it replaced is gone: forget it, or the same route coming back later (a move
       // back to the first uplink) would look known and not count.
       const slot = `${routeSlot(r)} `;
-      for (const key of this.#defaults)
+      for (const key of this.#defaults.keys())
         if (key.startsWith(slot) && key !== routeKey(r)) this.#defaults.delete(key);
     }
     if (!this.#routeCounts(r)) return;
@@ -199,7 +213,7 @@ export class NetworkWatch {
     if (removed) {
       if (this.#defaults.delete(key)) this.#note(`${what} removed`);
     } else if (!this.#defaults.has(key)) {
-      this.#defaults.add(key);
+      this.#defaults.set(key, r);
       this.#note(`${what} added`);
     }
   }
@@ -211,19 +225,53 @@ export class NetworkWatch {
       this.#firstAt = now;
       // With the reset's own line, this shows how long the burst and its debounce took.
       this.#o.logger.debug("the network changed; waiting for the burst to end", { reason });
+      try {
+        this.#o.onChanging?.();
+      } catch (err) {
+        this.#o.logger.error("reacting to a network change failed", { error: err });
+      }
     }
     if (first) {
       if (!this.#reasons.includes(reason)) this.#reasons.unshift(reason);
     } else if (this.#reasons.length < MAX_REASONS) this.#reasons.push(reason);
     else if (!this.#reasons.includes("and more")) this.#reasons.push("and more");
+    this.#lastAt = now;
+    // The short wait first; #fire decides whether the network looks whole or needs the long one.
+    // (Deciding there, not here, keeps a burst of thousands of notifications cheap.)
+    const quiet = this.#o.settledQuietMs ?? NETWORK_SETTLED_QUIET_MS;
+    this.#arm(Math.min(now + quiet, this.#latest()) - now);
+  }
+
+  #latest(): number {
+    return this.#firstAt + (this.#o.maxWaitMs ?? NETWORK_MAX_WAIT_MS);
+  }
+
+  #arm(ms: number): void {
     if (this.#timer) clearTimeout(this.#timer);
-    const quiet = this.#o.quietMs ?? NETWORK_QUIET_MS;
-    const latest = this.#firstAt + (this.#o.maxWaitMs ?? NETWORK_MAX_WAIT_MS);
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, Math.min(now + quiet, latest) - now));
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, ms));
+  }
+
+  /** The way out looks whole: a default route on a running link with an address of its family. */
+  #settled(): boolean {
+    for (const r of this.#defaults.values()) {
+      if (r.oif !== 0 && !this.#links.get(r.oif)?.running) continue;
+      for (const key of this.#addresses) {
+        const space = key.indexOf(" ");
+        const onLink = r.oif === 0 || Number(key.slice(0, space)) === r.oif;
+        if (onLink && key.includes(":", space) === (r.family === 6)) return true;
+      }
+    }
+    return false;
   }
 
   #fire(): void {
     this.#timer = null;
+    const wholeAt = Math.min(this.#lastAt + (this.#o.quietMs ?? NETWORK_QUIET_MS), this.#latest());
+    if (performance.now() < wholeAt && !this.#settled()) {
+      // Mid-reconfiguration (an address gone, no default route yet): the rest is probably coming.
+      this.#arm(wholeAt - performance.now());
+      return;
+    }
     const reasons = this.#reasons;
     this.#reasons = [];
     if (reasons.length === 0) return;

@@ -208,6 +208,17 @@ export class PortalSession implements Session {
   }
 
   /**
+   * The network is changing (the first notification of a burst, before reset() at its end): every
+   * gateway's endpoint is set again now, so WireGuard stops sending from a source address the host
+   * may have lost without waiting for the debounce. Keys, device and routes stay; nothing else moves.
+   */
+  refreshPaths(): void {
+    if (!this.#portal || !this.#tunnelAddresses) return;
+    this.#refreshPaths = true;
+    this.#scheduleReconcile(this.#generation);
+  }
+
+  /**
    * A reloaded configuration's portal. A signed-in session signs in again at once with the token
    * it holds; without a usable portal the session tears down and says why (`not_configured`).
    * Never throws: the outcome shows in status.

@@ -301,6 +301,92 @@ describe("the decision rules", () => {
     w.watch.stop();
   });
 
+  test("a burst that leaves a whole way out ends after the short wait; one that leaves none, after the long one", async () => {
+    const w = fedWatch({ quietMs: 1500, settledQuietMs: 20, maxWaitMs: 5000 });
+    // A new address on the uplink that keeps its default route: whole.
+    w.feed(addr(2, "10.5.0.2/24"));
+    await Bun.sleep(300);
+    expect(w.decisions).toEqual([["address 10.5.0.2/24 added on wlan0"]]);
+    // The default route gone: the rest of the reconfiguration is probably coming, so it waits.
+    w.feed(route("0.0.0.0/0", 2, { gateway: "192.168.1.1" }, true));
+    await Bun.sleep(300);
+    expect(w.decisions).toHaveLength(1);
+    // ...and the new default route makes it whole again: the short wait from there.
+    w.feed(route("0.0.0.0/0", 2, { gateway: "192.168.1.254" }));
+    await Bun.sleep(300);
+    expect(w.decisions).toHaveLength(2);
+    expect(w.decisions[1]).toEqual([
+      "IPv4 default route via 192.168.1.1 on wlan0 removed",
+      "IPv4 default route via 192.168.1.254 on wlan0 added",
+    ]);
+    // Without one, the long wait ends the burst all the same.
+    w.feed(route("0.0.0.0/0", 2, { gateway: "192.168.1.254" }, true));
+    while (w.decisions.length < 3) await Bun.sleep(50);
+    expect(w.decisions[2]).toEqual(["IPv4 default route via 192.168.1.254 on wlan0 removed"]);
+    w.watch.stop();
+  });
+
+  test("a default route on a link that is down, or without an address of its family, is not a whole way out", async () => {
+    const w = fedWatch({ quietMs: 1500, settledQuietMs: 20, maxWaitMs: 5000 });
+    w.feed(link(2, "wlan0", false));
+    await Bun.sleep(300);
+    expect(w.decisions).toEqual([]);
+    while (w.decisions.length < 1) await Bun.sleep(50);
+    w.feed(link(2, "wlan0", true), route("::/0", 2, { gateway: "fe80::1" }));
+    await Bun.sleep(300);
+    // wlan0 is up again with its IPv4 default route and address: whole, whatever IPv6 lacks.
+    expect(w.decisions).toHaveLength(2);
+    w.feed(addr(2, "192.168.1.20/24", true));
+    await Bun.sleep(300);
+    // No IPv4 address left for the IPv4 route, and the IPv6 route has no global address.
+    expect(w.decisions).toHaveLength(2);
+    w.feed(addr(2, "2001:db8::20/64"));
+    await Bun.sleep(300);
+    expect(w.decisions).toHaveLength(3);
+    w.watch.stop();
+  });
+
+  test("a loss in a burst of more than four reasons is still named, first", async () => {
+    const w = fedWatch();
+    for (let i = 0; i < 6; i++) w.feed(addr(2, `10.2.${i}.2/24`));
+    w.lose("No buffer space available");
+    await w.settle();
+    expect(w.decisions).toHaveLength(1);
+    expect(w.decisions[0]![0]).toBe("network notifications were lost");
+    expect(w.decisions[0]).toContain("and more");
+    w.watch.stop();
+  });
+
+  test("onChanging comes at once with a burst's first relevant notification, onChange after it", async () => {
+    const events: string[] = [];
+    const w = fedWatch({
+      onChanging: () => events.push("changing"),
+      onChange: () => events.push("change"),
+    });
+    w.feed(link(2, "wlan0", true, 1400));
+    expect(events).toEqual([]);
+    w.feed(addr(2, "10.3.0.2/24"));
+    w.feed(addr(2, "10.3.1.2/24"));
+    expect(events).toEqual(["changing"]);
+    await w.settle();
+    expect(events).toEqual(["changing", "change"]);
+    w.feed(addr(2, "10.3.2.2/24"));
+    expect(events).toEqual(["changing", "change", "changing"]);
+    w.watch.stop();
+  });
+
+  test("an onChanging that throws is logged; the burst still ends in one change", async () => {
+    const w = fedWatch({
+      onChanging: () => {
+        throw new Error("boom");
+      },
+    });
+    w.feed(addr(2, "10.4.0.2/24"));
+    await w.settle();
+    expect(w.decisions).toEqual([["address 10.4.0.2/24 added on wlan0"]]);
+    w.watch.stop();
+  });
+
   test("a listener that throws is logged; the watch goes on", async () => {
     let calls = 0;
     const w = fedWatch({
