@@ -52,6 +52,8 @@ docs/configuration.md); these variables override it:
   FIREZONE_DNS_CONTROL auto, systemd-resolved, resolv-conf or off (overrides dns_control)
   FIREZONE_NETWORK_MONITOR
                        on (default) or off: reset the session when the network changes
+  FIREZONE_NETWORK_MONITOR_BUFFER
+                       the network monitor socket's receive buffer in bytes (default 1 MiB)
   DBUS_SYSTEM_BUS_ADDRESS
                        the system bus (unix:path=...) where logind announces sleep and wake
   FIREZONE_DEFAULT_SCOPE user or system (overrides default_scope; default user)
