@@ -175,13 +175,21 @@ export class NetworkWatch {
     }
     if (removed) {
       this.#links.delete(link.index);
+      this.#forgetDefaultsOn(link.index);
       if (before?.running) this.#note(`${before.name} went away`);
       return;
     }
     const now = running(link);
     this.#links.set(link.index, { name: link.name, running: now });
+    // Set down, the link loses its IPv4 routes without an RTM_DELROUTE for them (the kernel flushes
+    // them silently); a carrier lost leaves them in place.
+    if (!link.up) this.#forgetDefaultsOn(link.index);
     // RTM_NEWLINK comes for any attribute change (MTU, statistics, a name): only up/down counts.
     if ((before?.running ?? false) !== now) this.#note(`${link.name} went ${now ? "up" : "down"}`);
+  }
+
+  #forgetDefaultsOn(index: number): void {
+    for (const [key, r] of this.#defaults) if (r.oif === index) this.#defaults.delete(key);
   }
 
   #onAddress(a: Address, removed: boolean): void {

@@ -326,9 +326,14 @@ describe("the decision rules", () => {
     w.watch.stop();
   });
 
-  test("a default route on a link that is down, or without an address of its family, is not a whole way out", async () => {
+  test("a default route on a link without carrier, or without an address of its family, is not a whole way out", async () => {
     const w = fedWatch({ quietMs: 1500, settledQuietMs: 20, maxWaitMs: 5000 });
-    w.feed(link(2, "wlan0", false));
+    // The carrier lost (administratively up): the kernel keeps the routes, marked linkdown.
+    w.feed({
+      kind: "link",
+      removed: false,
+      link: { index: 2, name: "wlan0", mtu: 1500, up: true, flags: IFF_UP },
+    });
     await Bun.sleep(300);
     expect(w.decisions).toEqual([]);
     while (w.decisions.length < 1) await Bun.sleep(50);
@@ -343,6 +348,21 @@ describe("the decision rules", () => {
     w.feed(addr(2, "2001:db8::20/64"));
     await Bun.sleep(300);
     expect(w.decisions).toHaveLength(3);
+    w.watch.stop();
+  });
+
+  test("a link set down loses its default route unannounced: back up, the burst waits for the route", async () => {
+    const w = fedWatch({ quietMs: 1500, settledQuietMs: 20, maxWaitMs: 5000 });
+    w.feed(link(2, "wlan0", false));
+    while (w.decisions.length < 1) await Bun.sleep(50);
+    expect(w.decisions[0]).toEqual(["wlan0 went down"]);
+    // The kernel announced no removal of the default route; up again, the link has none.
+    w.feed(link(2, "wlan0", true));
+    await Bun.sleep(300);
+    expect(w.decisions).toHaveLength(1);
+    w.feed(route("0.0.0.0/0", 2, { gateway: "192.168.1.1" }));
+    await Bun.sleep(300);
+    expect(w.decisions[1]).toEqual(["wlan0 went up", "IPv4 default route via 192.168.1.1 on wlan0 added"]);
     w.watch.stop();
   });
 
