@@ -213,8 +213,8 @@ export class PortalSession implements Session {
    * may have lost without waiting for the debounce. Keys, device and routes stay; nothing else moves.
    */
   refreshPaths(): void {
-    if (!this.#portal || !this.#tunnelAddresses) return;
-    this.#refreshPaths = true;
+    if (!this.#portal || !this.#reconciler.up) return;
+    this.#reconciler.refreshPaths();
     this.#scheduleReconcile(this.#generation);
   }
 
