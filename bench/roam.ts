@@ -38,7 +38,6 @@ const prober = Bun.spawn(
   { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
 );
 const probes = new Lines(prober.stdout as ReadableStream<Uint8Array>);
-await probes.next(/^ready/, 20_000);
 let probeId = 0;
 
 async function signIn(): Promise<void> {
@@ -198,6 +197,7 @@ async function round(
 
 const results: Record<string, Record<"on" | "off", { known: number[]; fresh: number[] }>> = {};
 try {
+  await probes.next(/^ready/, 20_000);
   await addSecondUplink();
   for (const monitor of MODES) {
     await Stack.kill(stack.daemon);
