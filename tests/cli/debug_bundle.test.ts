@@ -22,17 +22,15 @@ beforeAll(async () => {
   const r = await stack.ctl(["sign-in", "--token-stdin"], `${token}\n`);
   expect(r.code).toBe(0);
   await stack.waitForState("connected", 15_000);
-  const wg = Bun.spawnSync([
-    "ip",
-    "netns",
-    "exec",
-    stack.world.client,
-    "wg",
-    "show",
-    stack.tun,
-    "private-key",
-  ]);
-  privateKey = wg.stdout.toString().trim();
+  // "connected" is the portal's answer; the device gets its key in the tunnel pass that follows.
+  const readKey = () =>
+    Bun.spawnSync(["ip", "netns", "exec", stack.world.client, "wg", "show", stack.tun, "private-key"])
+      .stdout.toString()
+      .trim();
+  for (let i = 0; i < 150 && !/^[A-Za-z0-9+/]{43}=$/.test(privateKey); i++) {
+    privateKey = readKey();
+    if (!/^[A-Za-z0-9+/]{43}=$/.test(privateKey)) await Bun.sleep(100);
+  }
   // A tray log that leaked both secrets, as a careless version might: the bundle must still hold neither.
   const state = join(home, ".local", "state", "firezone");
   mkdirSync(state, { recursive: true });
