@@ -63,7 +63,13 @@ export async function startDaemon(
   const reader = (async () => {
     for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);
   })();
-  await waitFor(() => existsSync(socketPath) || proc.exitCode !== null, 10_000, "firezoned to listen");
+  await waitFor(() => existsSync(socketPath) || proc.exitCode !== null, 10_000, "firezoned to listen").catch(
+    (err: Error) => {
+      // A daemon that never listened must not outlive the test that started it.
+      proc.kill("SIGKILL");
+      throw err;
+    },
+  );
   await Bun.sleep(50);
   if (proc.exitCode !== null) throw new Error(`firezoned exited ${proc.exitCode}: ${err}`);
   return {

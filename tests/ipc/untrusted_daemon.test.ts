@@ -54,6 +54,8 @@ beforeAll(async () => {
 
 afterAll(() => {
   server?.kill("SIGKILL");
+  // runuser forks: killing it leaves the impostor's own process running. Everything of that user goes.
+  if (impostor) Bun.spawnSync(["pkill", "-KILL", "-u", impostor]);
   accounts.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
