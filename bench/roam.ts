@@ -15,8 +15,9 @@
 // one, neither the luckiest nor the worst. BENCH_TRACE=1 prints, per round, what the daemon, the
 // portal and the gateway logged from the change to the figure, in ms after the change.
 import { join } from "node:path";
-import { inNs, Lines } from "../devstack/shared/netns.ts";
+import { Lines } from "../devstack/shared/netns.ts";
 import { BUN } from "../tests/_support/build.ts";
+import { addSecondUplink } from "../tests/_support/second_uplink.ts";
 import { Stack } from "../tests/_support/stack.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -29,7 +30,6 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (ms: number) => `${(ms / 1000).toFixed(2).padStart(6)} s`;
 
 const stack = await Stack.create();
-const cli = (...args: string[]) => inNs(stack.world.client, args);
 let address = "10.77.1.2";
 
 // The prober: one process in the client namespace for the whole run (bench/fixtures/roam_prober.ts).
@@ -119,28 +119,6 @@ const scenarios: Record<string, { change: () => Promise<void>; undo?: () => Prom
   },
 };
 
-/** The second uplink: a second veth between the hub and the client. */
-async function addSecondUplink(): Promise<void> {
-  const hub = (...args: string[]) => inNs(stack.world.hub, args);
-  await hub(
-    "ip",
-    "link",
-    "add",
-    "to-client2",
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "to-hub2",
-    "netns",
-    stack.world.client,
-  );
-  await hub("ip", "addr", "add", "10.77.3.1/24", "dev", "to-client2");
-  await hub("ip", "link", "set", "to-client2", "up");
-  await cli("ip", "addr", "add", "10.77.3.2/24", "dev", "to-hub2");
-  await cli("ip", "link", "set", "to-hub2", "up");
-}
-
 /** Waits until the portal connection has been up for STABLE_MS, at heartbeat phase `phase` (0..1). */
 async function settle(phase: number): Promise<void> {
   await stack.waitForState("connected", 120_000);
@@ -198,7 +176,7 @@ async function round(
 const results: Record<string, Record<"on" | "off", { known: number[]; fresh: number[] }>> = {};
 try {
   await probes.next(/^ready/, 20_000);
-  await addSecondUplink();
+  await addSecondUplink(stack.world);
   for (const monitor of MODES) {
     await Stack.kill(stack.daemon);
     await stack.startDaemon({ FIREZONE_NETWORK_MONITOR: monitor, FIREZONE_LOG_LEVEL: "debug" });

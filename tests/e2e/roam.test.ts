@@ -13,6 +13,7 @@ import type { Proc } from "../../devstack/world.ts";
 import { buildMenu } from "../../lib/gui/menu.ts";
 import { initialView, tooltip } from "../../lib/gui/tray_view.ts";
 import { BUN } from "../_support/build.ts";
+import { addSecondUplink } from "../_support/second_uplink.ts";
 import { Stack } from "../_support/stack.ts";
 import { startSystemBus } from "../_support/system_bus.ts";
 
@@ -154,23 +155,7 @@ describe.skipIf(!canRun)("a laptop's day", () => {
   }, 90_000);
 
   test("the default route moves to a second uplink: traffic resumes over it", async () => {
-    await hub(
-      "ip",
-      "link",
-      "add",
-      "to-client2",
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "to-hub2",
-      "netns",
-      stack.world.client,
-    );
-    await hub("ip", "addr", "add", "10.77.3.1/24", "dev", "to-client2");
-    await hub("ip", "link", "set", "to-client2", "up");
-    await cli("ip", "addr", "add", "10.77.3.2/24", "dev", "to-hub2");
-    await cli("ip", "link", "set", "to-hub2", "up");
+    await addSecondUplink(stack.world);
     await Bun.sleep(1500);
     const before = resets("network changed");
     await cli("ip", "route", "replace", "default", "via", "10.77.3.1", "dev", "to-hub2");
