@@ -17,13 +17,13 @@ import {
   ResolvConfControl,
   type Upstream,
 } from "../dns/index.ts";
-import { Rtnetlink } from "../netlink/index.ts";
 import { formatIp, type Logger } from "../util/index.ts";
 import { ADOPTION_WINDOW_MS, DnsFollower, type DnsFollowTrigger, MAX_ADOPTIONS } from "./dns_follow.ts";
+import { addSentinels, DNS_SENTINELS, removeSentinels } from "./dns_link.ts";
 import { readUpstreams, upstreamsFromPortal } from "./dns_upstreams.ts";
 
-/** Where the stub listens: on the tunnel device, so it exists exactly while the tunnel does. */
-export const DNS_SENTINELS = ["100.100.111.1", "fd00:2021:1111:8000:100:100:111:1"] as const;
+export { DNS_SENTINELS, linkIndex } from "./dns_link.ts";
+
 /** The stub hands out proxy addresses from these; they are routed into the tunnel. */
 export const DNS_PROXY_RANGES = ["100.96.0.0/11", "fd00:2021:1111:8000::/107"] as const;
 /** resolved's list of the real upstream servers (never its own 127.0.0.53 stub). */
@@ -76,18 +76,6 @@ export interface DnsStatus {
   dnsSearchDomains: string[];
 }
 
-/** The interface index of a link by name (the tunnel device), or throws if there is none. */
-export function linkIndex(name: string): number {
-  const rt = new Rtnetlink();
-  try {
-    const link = rt.link(name);
-    if (!link) throw new Error(`the tunnel device ${name} does not exist`);
-    return link.index;
-  } finally {
-    rt.close();
-  }
-}
-
 /** At start, before anything else: put back a /etc/resolv.conf a crashed predecessor left replaced. */
 export async function recoverDns(
   stateDir: string,
@@ -137,7 +125,7 @@ export class DnsSession {
     // its backup during apply, which also covers a predecessor's leftover file).
     if (mode !== "resolv-conf")
       this.#systemUpstreams = await readUpstreams(this.#serversFile(mode), DNS_SENTINELS);
-    this.#addSentinels(config.ifindex);
+    addSentinels(config.ifindex);
     const port = this.opts.listenPort ?? 53;
     const listen: ListenAddress[] = DNS_SENTINELS.map((address) => ({ address, port }));
     const stub = new DnsStub({
@@ -149,7 +137,7 @@ export class DnsSession {
     try {
       await stub.start();
     } catch (err) {
-      this.#removeSentinels();
+      this.#dropSentinels();
       throw new Error(
         `the DNS stub could not listen on ${DNS_SENTINELS.join(", ")}: ${(err as Error).message}`,
       );
@@ -260,7 +248,7 @@ export class DnsSession {
     this.#stub?.stop();
     this.#stub = null;
     this.#mode = null;
-    this.#removeSentinels();
+    this.#dropSentinels();
     this.#proxies.clear();
   }
 
@@ -328,6 +316,11 @@ export class DnsSession {
     }
   }
 
+  #dropSentinels(): void {
+    if (this.#ifindex) removeSentinels(this.#ifindex);
+    this.#ifindex = 0;
+  }
+
   #onResourceQuery(name: string, resourceId: string, ips: ProxyIps): Promise<unknown> {
     let set = this.#proxies.get(resourceId);
     if (!set) {
@@ -366,37 +359,6 @@ export class DnsSession {
       searchDomains: this.#searchDomains,
       resourceZones: [] as string[],
     };
-  }
-
-  #addSentinels(ifindex: number): void {
-    const rt = new Rtnetlink();
-    try {
-      rt.addAddress(ifindex, `${DNS_SENTINELS[0]}/32`, { replace: true });
-      // Never the source of the client's own IPv6 packets: gateways accept only its tunnel address.
-      rt.addAddress(ifindex, `${DNS_SENTINELS[1]}/128`, { replace: true, noDad: true, notSource: true });
-    } finally {
-      rt.close();
-    }
-  }
-
-  #removeSentinels(): void {
-    if (!this.#ifindex) return;
-    const rt = new Rtnetlink();
-    try {
-      for (const [ip, prefix] of [
-        [DNS_SENTINELS[0], 32],
-        [DNS_SENTINELS[1], 128],
-      ] as const) {
-        try {
-          rt.deleteAddress(this.#ifindex, `${ip}/${prefix}`);
-        } catch {
-          // The device is gone already (the tunnel went down first): so are its addresses.
-        }
-      }
-    } finally {
-      rt.close();
-      this.#ifindex = 0;
-    }
   }
 }
 
